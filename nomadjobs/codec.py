@@ -1,0 +1,322 @@
+"""The one converter between the models and Nomad's wire JSON.
+
+Nomad decodes request bodies with Go's ``encoding/json`` and prints responses with
+its struct field order. This module reproduces what a client can observe of both:
+
+* output keys are the attribute names (which are the wire names), in declaration
+  order; ``None`` prints as ``null``; ``bytes`` print as base64; fields marked
+  ``input_only`` are never printed;
+* input keys match case-insensitively (an exact match wins), unknown keys are
+  ignored, ``null`` leaves a field at its default, numbers inside free-form maps
+  (task ``Config``) become floats as Go's ``interface{}`` does, and a wrongly typed
+  value fails with Go's message naming the struct and field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import typing
+from typing import Any, Optional, TypeVar
+
+import attrs
+import cattrs
+import orjson
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from . import structs
+
+T = TypeVar("T")
+
+__all__ = ["DecodeError", "converter", "to_wire", "from_wire", "dumps", "loads", "decode_body"]
+
+
+class DecodeError(ValueError):
+    """A body Go's encoding/json would refuse; ``str()`` is Go's message."""
+
+
+class _TypeMismatch(Exception):
+    """Raised by leaf hooks; the enclosing class hook adds the struct and field."""
+
+    def __init__(self, value: Any, go_type: str):
+        super().__init__(value, go_type)
+        self.value = value
+        self.go_type = go_type
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _go_int_type(field_name: str) -> str:
+    if field_name.endswith("Index") or field_name in ("Version", "JobVersion", "EnforcePriorVersion"):
+        return "uint64"
+    if field_name in ("SubmitTime", "Time", "CreateTime", "ModifyTime"):
+        return "int64"
+    return "int"
+
+
+converter = cattrs.Converter(detailed_validation=False)
+
+
+# --- leaf hooks: Go's strictness ------------------------------------------------------
+
+def _structure_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    raise _TypeMismatch(value, "string")
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _TypeMismatch(value, "bool")
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        # Go refuses 3.0 for an int only when written as a float literal; JSON parsers
+        # in Python already turned "3" into int, so a float here was written "3.0".
+        raise _TypeMismatch(value, "int")
+    raise _TypeMismatch(value, "int")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise _TypeMismatch(value, "float64")
+
+
+def _structure_bytes(value: Any, _: type) -> bytes:
+    if not isinstance(value, str):
+        raise _TypeMismatch(value, "[]uint8")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise DecodeError(f"illegal base64 data at input byte {_bad_b64_offset(value)}")
+
+
+def _bad_b64_offset(text: str) -> int:
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+    for i, ch in enumerate(text):
+        if ch not in alphabet:
+            return i
+    return len(text)
+
+
+def _go_interface(value: Any) -> Any:
+    """Decode into interface{}: every JSON number is a float64."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        return [_go_interface(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _go_interface(v) for k, v in value.items()}
+    return value
+
+
+def _structure_any(value: Any, _: type) -> Any:
+    return _go_interface(value)
+
+
+converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
+converter.register_structure_hook(bytes, _structure_bytes)
+converter.register_structure_hook(Any, _structure_any)
+
+
+def _structure_list(value: Any, cl: Any) -> Any:
+    if not isinstance(value, list):
+        raise _TypeMismatch(value, _go_type_name(cl))
+    (item,) = typing.get_args(cl) or (Any,)
+    return [None if v is None and not attrs.has(item) else converter.structure(v if v is not None else {}, item)
+            for v in value]
+
+
+def _structure_dict(value: Any, cl: Any) -> Any:
+    if not isinstance(value, dict):
+        raise _TypeMismatch(value, _go_type_name(cl))
+    args = typing.get_args(cl)
+    val_type = args[1] if len(args) == 2 else Any
+    if val_type is Any:
+        return {k: _go_interface(v) for k, v in value.items()}
+    return {k: (converter.structure(v, val_type) if v is not None else None) for k, v in value.items()}
+
+
+def _is_list(cl: Any) -> bool:
+    return typing.get_origin(cl) is list
+
+
+def _is_dict(cl: Any) -> bool:
+    return typing.get_origin(cl) is dict
+
+
+converter.register_structure_hook_func(_is_list, _structure_list)
+converter.register_structure_hook_func(_is_dict, _structure_dict)
+
+
+def _go_type_name(cl: Any) -> str:
+    origin = typing.get_origin(cl)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(cl) if a is not type(None)]
+        return _go_type_name(args[0]) if args else "interface {}"
+    if origin is list:
+        (item,) = typing.get_args(cl) or (Any,)
+        return "[]" + ("*" + _go_type_name(item) if attrs.has(item) else _go_type_name(item))
+    if origin is dict:
+        k, v = typing.get_args(cl) or (str, Any)
+        return f"map[{_go_type_name(k)}]{_go_type_name(v)}"
+    if cl is str:
+        return "string"
+    if cl is bool:
+        return "bool"
+    if cl is int:
+        return "int"
+    if cl is float:
+        return "float64"
+    if cl is bytes:
+        return "[]uint8"
+    if cl is Any:
+        return "interface {}"
+    if attrs.has(cl):
+        return "api." + cl.__name__
+    return getattr(cl, "__name__", str(cl))
+
+
+# --- attrs classes: case-insensitive keys, null = unset, errors with context ----------
+
+def _make_class_structure(cl: type) -> Any:
+    fields = attrs.fields(cl)
+    hints = typing.get_type_hints(cl)
+    exact = {f.name: f.name for f in fields}
+    folded = {f.name.lower(): f.name for f in fields}
+    types = {f.name: hints[f.name] for f in fields}
+
+    def structure(value: Any, _: type) -> Any:
+        if not isinstance(value, dict):
+            raise _TypeMismatch(value, "api." + cl.__name__)
+        kwargs: dict[str, Any] = {}
+        for key, item in value.items():
+            name = exact.get(key) or folded.get(key.lower()) if isinstance(key, str) else None
+            if name is None or item is None:
+                continue
+            try:
+                kwargs[name] = converter.structure(item, types[name])
+            except _TypeMismatch as exc:
+                go_type = exc.go_type
+                if go_type == "int":
+                    go_type = _go_int_type(name)
+                detail = f"number {item}" if isinstance(exc.value, float) and go_type in ("int", "uint64", "int64") else _json_kind(exc.value)
+                if exc.value is not item:
+                    detail = _json_kind(exc.value)
+                raise DecodeError(
+                    f"json: cannot unmarshal {detail} into Go struct field {cl.__name__}.{name} of type {go_type}"
+                ) from None
+        return cl(**kwargs)
+
+    return structure
+
+
+def _make_class_unstructure(cl: type) -> Any:
+    overrides = {f.name: override(omit=True) for f in attrs.fields(cl) if f.metadata.get("input_only")}
+    return make_dict_unstructure_fn(cl, converter, **overrides)
+
+
+converter.register_structure_hook_factory(attrs.has, _make_class_structure)
+converter.register_unstructure_hook_factory(attrs.has, _make_class_unstructure)
+converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
+
+
+# --- public helpers --------------------------------------------------------------------
+
+def to_wire(obj: Any) -> Any:
+    """Model (or list/dict of models) -> plain JSON-able data in Nomad's shape."""
+    return converter.unstructure(obj)
+
+
+def from_wire(data: Any, cl: type[T]) -> T:
+    """Plain data -> model, with Go's decoding rules. Raises DecodeError."""
+    try:
+        return converter.structure(data, cl)
+    except _TypeMismatch as exc:
+        raise DecodeError(f"json: cannot unmarshal {_json_kind(exc.value)} into Go value of type {exc.go_type}") from None
+
+
+def loads(body: bytes | str) -> Any:
+    """Parse a request body like Go's decoder would (its messages for the common cases)."""
+    if isinstance(body, str):
+        body = body.encode()
+    if not body.strip():
+        raise DecodeError("EOF")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(_go_syntax_message(body, exc)) from None
+
+
+def _go_syntax_message(body: bytes, exc: orjson.JSONDecodeError) -> str:
+    # Go reports a document that ends early as "unexpected EOF" and anything else as
+    # "invalid character 'x' ..."; the stdlib parser tells us where it stopped.
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as err:
+        if err.pos >= len(body.rstrip()):
+            return "unexpected EOF"
+        ch = body.decode("utf-8", "replace")[err.pos]
+        if "Extra data" in err.msg:
+            return f"invalid character '{ch}' after top-level value"
+        if "Expecting property name" in err.msg:
+            return f"invalid character '{ch}' looking for beginning of object key string"
+        if "Expecting ',' delimiter" in err.msg:
+            return f"invalid character '{ch}' after object key:value pair"
+        return f"invalid character '{ch}' looking for beginning of value"
+    except ValueError:
+        pass
+    return str(exc)
+
+
+def decode_body(body: bytes | str, cl: type[T]) -> T:
+    """A request body -> request model. An empty body is Go's ``EOF``."""
+    data = loads(body)
+    if data is None:
+        return cl()
+    return from_wire(data, cl)
+
+
+_PRETTY_INDENT = 4
+
+
+def dumps(obj: Any, pretty: bool = False) -> bytes:
+    """Model -> response bytes. ``pretty`` indents by four spaces plus a newline, like Nomad."""
+    data = to_wire(obj)
+    if pretty:
+        return (json.dumps(data, indent=_PRETTY_INDENT, ensure_ascii=False) + "\n").encode()
+    return orjson.dumps(data)
+
+
+def dumps_wire(data: Any, pretty: bool = False) -> bytes:
+    """Already-unstructured data -> response bytes."""
+    if pretty:
+        return (json.dumps(data, indent=_PRETTY_INDENT, ensure_ascii=False) + "\n").encode()
+    return orjson.dumps(data)
+
+
+def optional(value: Optional[T], default: T) -> T:
+    return default if value is None else value

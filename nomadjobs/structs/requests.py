@@ -1,0 +1,146 @@
+"""Request and response bodies of the Jobs endpoints, in Nomad's print order.
+
+Where the documentation page and a real v0.7.1 agent disagree, these follow the
+agent (``/versions`` is an object with ``Versions``; ``/stable`` answers ``{"Index"}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .cluster import AllocMetric, Evaluation
+from .job import Job, frozen
+from .plan import JobDiff, PlanAnnotations
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+@frozen
+class JobRegisterRequest:
+    Job: Optional[Job] = None
+    EnforceIndex: bool = False
+    JobModifyIndex: int = 0
+    PolicyOverride: bool = False
+    Region: str = ""
+    Namespace: str = ""
+    SecretID: str = ""
+
+
+@frozen
+class JobRegisterResponse:
+    EvalID: str = ""
+    EvalCreateIndex: int = 0
+    JobModifyIndex: int = 0
+    Warnings: str = ""
+    Index: int = 0
+    LastContact: int = 0
+    KnownLeader: bool = False
+
+
+@frozen
+class JobDeregisterResponse:
+    EvalID: str = ""
+    EvalCreateIndex: int = 0
+    JobModifyIndex: int = 0
+    Index: int = 0
+    LastContact: int = 0
+    KnownLeader: bool = False
+
+
+@frozen
+class JobPlanRequest:
+    Job: Optional[Job] = None
+    Diff: bool = False
+    PolicyOverride: bool = False
+    Region: str = ""
+    Namespace: str = ""
+    SecretID: str = ""
+
+
+@frozen
+class JobPlanResponse:
+    Annotations: Optional[PlanAnnotations] = None
+    FailedTGAllocs: Optional[dict[str, AllocMetric]] = None
+    JobModifyIndex: int = 0
+    CreatedEvals: Optional[list[Evaluation]] = None
+    Diff: Optional[JobDiff] = None
+    NextPeriodicLaunch: str = ZERO_TIME
+    Warnings: str = ""
+    Index: int = 0
+
+
+@frozen
+class JobDispatchRequest:
+    JobID: str = ""
+    Payload: Optional[bytes] = None
+    Meta: Optional[dict[str, str]] = None
+    Region: str = ""
+    Namespace: str = ""
+    AuthToken: str = ""
+
+
+@frozen
+class JobDispatchResponse:
+    DispatchedJobID: str = ""
+    EvalID: str = ""
+    EvalCreateIndex: int = 0
+    JobCreateIndex: int = 0
+    Index: int = 0
+
+
+@frozen
+class JobRevertRequest:
+    JobID: str = ""
+    JobVersion: int = 0
+    EnforcePriorVersion: Optional[int] = None
+    Region: str = ""
+    Namespace: str = ""
+    AuthToken: str = ""
+
+
+@frozen
+class JobStabilityRequest:
+    JobID: str = ""
+    JobVersion: int = 0
+    Stable: bool = False
+    Region: str = ""
+    Namespace: str = ""
+    AuthToken: str = ""
+
+
+@frozen
+class JobStabilityResponse:
+    Index: int = 0
+
+
+@frozen
+class PeriodicForceResponse:
+    EvalID: str = ""
+    EvalCreateIndex: int = 0
+    Index: int = 0
+
+
+@frozen
+class JobVersionsResponse:
+    Versions: Optional[list[Job]] = None
+    Diffs: Optional[list[JobDiff]] = None
+    Index: int = 0
+    LastContact: int = 0
+    KnownLeader: bool = False
+
+
+@frozen
+class JobValidateRequest:
+    Job: Optional[Job] = None
+    Region: str = ""
+    Namespace: str = ""
+    SecretID: str = ""
+
+
+@frozen
+class JobValidateResponse:
+    DriverConfigValidated: bool = False
+    ValidationErrors: Optional[list[str]] = None
+    Error: str = ""
+    Warnings: str = ""
+
