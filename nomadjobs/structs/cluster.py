@@ -339,3 +339,44 @@ class NodeListStub:
 NODE_STATUS_INIT = "initializing"
 NODE_STATUS_READY = "ready"
 NODE_STATUS_DOWN = "down"
+
+
+@frozen
+class PeriodicLaunch:
+    """When a periodic parent last launched (the first row is its insertion time)."""
+    ID: str = ""
+    Namespace: str = ""
+    Launch: int = 0
+    CreateIndex: int = 0
+    ModifyIndex: int = 0
+
+
+# --- ACLs ------------------------------------------------------------------------------
+
+@frozen
+class ACLPolicy:
+    Name: str = ""
+    Description: str = ""
+    Rules: str = ""
+    CreateIndex: int = 0
+    ModifyIndex: int = 0
+
+
+@frozen
+class ACLToken:
+    AccessorID: str = ""
+    SecretID: str = ""
+    Name: str = ""
+    Type: str = ""
+    Policies: Optional[list[str]] = None
+    Global: bool = False
+    CreateTime: str = ZERO_TIME
+    CreateIndex: int = 0
+    ModifyIndex: int = 0
+
+    def is_management(self) -> bool:
+        return self.Type == ACL_MANAGEMENT_TOKEN
+
+
+ACL_CLIENT_TOKEN = "client"
+ACL_MANAGEMENT_TOKEN = "management"

@@ -73,3 +73,48 @@ class DesiredUpdates:
 @frozen
 class PlanAnnotations:
     DesiredTGUpdates: Optional[dict[str, DesiredUpdates]] = None
+
+
+# --- scheduler plans (server-internal; printed only inside other objects) ----------------
+
+from .cluster import Allocation, Deployment  # noqa: E402
+from .job import Job  # noqa: E402
+
+
+@frozen
+class DeploymentStatusUpdate:
+    DeploymentID: str = ""
+    Status: str = ""
+    StatusDescription: str = ""
+
+
+@frozen
+class Plan:
+    """What a scheduler asks the plan applier to commit for one evaluation."""
+    EvalID: str = ""
+    Priority: int = 0
+    AllAtOnce: bool = False
+    Job: Optional[Job] = None
+    # Allocations to stop or evict (desired status changed), keyed by node ID.
+    NodeUpdate: Optional[dict[str, list[Allocation]]] = None
+    # New allocations and in-place updates, keyed by node ID.
+    NodeAllocation: Optional[dict[str, list[Allocation]]] = None
+    Annotations: Optional[PlanAnnotations] = None
+    # A deployment to create or update, and status changes of other deployments.
+    Deployment: Optional[Deployment] = None
+    DeploymentUpdates: Optional[list[DeploymentStatusUpdate]] = None
+
+    def is_noop(self) -> bool:
+        return (not self.NodeUpdate and not self.NodeAllocation
+                and self.Deployment is None and not self.DeploymentUpdates)
+
+
+@frozen
+class PlanResult:
+    NodeUpdate: Optional[dict[str, list[Allocation]]] = None
+    NodeAllocation: Optional[dict[str, list[Allocation]]] = None
+    Deployment: Optional[Deployment] = None
+    DeploymentUpdates: Optional[list[DeploymentStatusUpdate]] = None
+    # Non-zero when part of the plan was refused and the scheduler must refresh its state.
+    RefreshIndex: int = 0
+    AllocIndex: int = 0

@@ -1,0 +1,299 @@
+"""A whole simulated Nomad cluster in one object.
+
+The cluster owns the state store, the FSM (its only writer), the clock, the
+evaluation queue with the scheduler workers, the plan applier and the simulated
+clients. Everything that writes runs under one re-entrant lock, so the library is
+deterministic on a virtual clock and consistent under the server's threads; readers
+take snapshots and never wait for that lock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+import uuid
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import attrs
+
+from . import fsm as cmds
+from . import structs as s
+from .clock import Clock, VirtualClock, WallClock
+from .fleet import NodeSpec, build_node, node_specs
+from .fsm import FSM, ApplyResult
+from .state.store import ALLOCS, StateReader, StateWriter, new_database
+
+Listener = Callable[[Any, ApplyResult], None]
+
+
+class Cluster:
+    """An in-memory Nomad v0.7.1 cluster: servers, scheduler and simulated clients."""
+
+    def __init__(self, fleet: Sequence[NodeSpec] | str | None = None, *, seed: int = 0,
+                 clock: str | Clock = "virtual", acl: bool = False, region: str = "global",
+                 datacenter: str = "dc1", simulate_clients: bool = True,
+                 history: int = 256) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.region = region
+        self.datacenter = datacenter
+        self.lock = threading.RLock()
+        self.db = new_database(history=history)
+        self.fsm = FSM(self.db, on_apply=self._on_apply)
+        if isinstance(clock, Clock):
+            self.clock = clock
+        elif clock == "virtual":
+            self.clock = VirtualClock()
+        elif clock == "wall":
+            self.clock = WallClock()
+        else:
+            raise ValueError(f"unknown clock {clock!r} (virtual, wall)")
+        self.clock.run_guard = self._run_locked
+        self._queue: list[tuple[int, int, int, str]] = []  # (-priority, create index, seq, eval id)
+        self._queued: set[str] = set()
+        self._seq = 0
+        self._processing = False
+        self.listeners: list[Listener] = []
+        self.acl_enabled = acl
+        self.bootstrap_token: Optional[s.ACLToken] = None
+        # Imported late: these modules take the cluster as their context.
+        from .jobs import JobsService
+        from .lifecycle import Lifecycle
+        self.lifecycle = Lifecycle(self, simulate_clients=simulate_clients)
+        self.jobs = JobsService(self)
+        for spec in node_specs(fleet):
+            self.add_node(spec)
+        if acl:
+            self.bootstrap_token = self.jobs.acl_bootstrap()
+
+    # --- identity and time -------------------------------------------------------------
+    def new_id(self) -> str:
+        """A UUID from the cluster's seeded generator: same seed, same IDs."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def now_ns(self) -> int:
+        return self.clock.now_ns()
+
+    # --- reads -------------------------------------------------------------------------
+    def snapshot(self) -> StateReader:
+        return StateReader(self.db.snapshot())
+
+    def snapshot_at(self, index: int) -> Optional[StateReader]:
+        """The state as it was right after ``index`` was committed (time travel)."""
+        snap = self.db.snapshot_at(index)
+        return StateReader(snap) if snap is not None else None
+
+    @property
+    def index(self) -> int:
+        return self.db.latest_index
+
+    # --- writes --------------------------------------------------------------------------
+    def apply(self, command: Any) -> ApplyResult:
+        with self.lock:
+            return self.fsm.apply(command)
+
+    def _on_apply(self, command: Any, result: ApplyResult) -> None:
+        if result.error is None:
+            if isinstance(command, cmds.EvalUpdate):
+                for ev in command.evals:
+                    if ev.Status == s.EVAL_STATUS_PENDING:
+                        self.enqueue(ev)
+            elif isinstance(command, (cmds.DeploymentStatusChange, cmds.DeploymentPromotion,
+                                      cmds.DeploymentAllocHealth)):
+                if command.eval is not None and command.eval.Status == s.EVAL_STATUS_PENDING:
+                    self.enqueue(command.eval)
+        for listener in list(self.listeners):
+            listener(command, result)
+
+    def _run_locked(self, fn: Callable[[], None]) -> None:
+        with self.lock:
+            fn()
+            self.process_evals()
+
+    # --- evaluations ---------------------------------------------------------------------
+    def enqueue(self, ev: s.Evaluation) -> None:
+        with self.lock:
+            if ev.ID in self._queued:
+                return
+            self._queued.add(ev.ID)
+            self._seq += 1
+            heapq.heappush(self._queue, (-ev.Priority, ev.CreateIndex, self._seq, ev.ID))
+
+    def process_evals(self) -> int:
+        """Run the scheduler on every queued evaluation, highest priority first, until
+        none is left (a pass may queue more). Returns how many ran."""
+        with self.lock:
+            if self._processing:
+                return 0  # re-entered from a listener: the outer loop drains the queue
+            self._processing = True
+            ran = 0
+            try:
+                while self._queue:
+                    _, _, _, eval_id = heapq.heappop(self._queue)
+                    self._queued.discard(eval_id)
+                    ev = self.snapshot().eval_by_id(eval_id)
+                    if ev is None or ev.Status not in (s.EVAL_STATUS_PENDING, s.EVAL_STATUS_BLOCKED):
+                        continue
+                    self._schedule(ev)
+                    ran += 1
+            finally:
+                self._processing = False
+            return ran
+
+    def _schedule(self, ev: s.Evaluation) -> None:
+        from .scheduler import new_scheduler
+        planner = _ClusterPlanner(self)
+        sched = new_scheduler(ev.Type, self.snapshot(), planner, rng=self.rng, now_ns=self.now_ns,
+                              new_id=self.new_id)
+        sched.process(ev)
+
+    def unblock(self, ev_filter: Callable[[s.Evaluation], bool] = lambda e: True) -> int:
+        """Queue blocked evaluations again (capacity may have appeared)."""
+        n = 0
+        for ev in self.snapshot().evals():
+            if ev.Status == s.EVAL_STATUS_BLOCKED and ev_filter(ev):
+                self.enqueue(ev)
+                n += 1
+        return n
+
+    # --- plans -----------------------------------------------------------------------------
+    def apply_plan(self, plan: s.Plan) -> tuple[s.PlanResult, Optional[StateReader]]:
+        """The plan applier: re-check each node's placements against the latest state,
+        commit what fits, and tell the scheduler to refresh if anything was refused."""
+        state = self.snapshot()
+        stops = [a for allocs in (plan.NodeUpdate or {}).values() for a in allocs]
+        accepted: dict[str, list[s.Allocation]] = {}
+        refused = False
+        stopping = {a.ID for a in stops}
+        for node_id in sorted(plan.NodeAllocation or {}):
+            placed = plan.NodeAllocation[node_id]
+            if node_fits(state, node_id, placed, stopping):
+                accepted[node_id] = placed
+            else:
+                refused = True
+        allocs = stops + [a for node_id in sorted(accepted) for a in accepted[node_id]]
+        result = self.apply(cmds.ApplyPlanResults(eval_id=plan.EvalID, job=plan.Job, allocs=allocs,
+                                                  deployment=plan.Deployment,
+                                                  deployment_updates=list(plan.DeploymentUpdates or ())))
+        if result.error is not None:
+            return s.PlanResult(RefreshIndex=result.index), self.snapshot()
+        plan_result = s.PlanResult(NodeUpdate=plan.NodeUpdate, NodeAllocation=accepted or None,
+                                   Deployment=plan.Deployment, DeploymentUpdates=plan.DeploymentUpdates,
+                                   RefreshIndex=result.index if refused else 0, AllocIndex=result.index)
+        return plan_result, (self.snapshot() if refused else None)
+
+    # --- nodes -----------------------------------------------------------------------------
+    def add_node(self, spec: NodeSpec) -> s.Node:
+        from .scheduler import computed_class
+        node = build_node(spec, self.new_id(), self.new_id(), computed_class, self.now_ns() // 10**9)
+        with self.lock:
+            self.apply(cmds.NodeRegister(node))
+            self.unblock()
+            self.process_evals()
+        return self.snapshot().node_by_id(node.ID)
+
+    # --- driving the simulation ------------------------------------------------------------
+    def advance(self, seconds: float) -> int:
+        """Move a virtual clock forward, running whatever falls due."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("advance() needs a virtual clock")
+        fired = self.clock.advance(seconds)
+        self.process_evals()
+        return fired
+
+    def run_until_quiet(self, limit_seconds: float = 3600.0) -> int:
+        """Advance a virtual clock until no timer is due within ``limit_seconds``."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("run_until_quiet() needs a virtual clock")
+        self.process_evals()
+        return self.clock.run_until_idle(limit_seconds)
+
+    def close(self) -> None:
+        self.clock.close()
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def node_fits(state: StateReader, node_id: str, placed: Iterable[s.Allocation], stopping: set[str]) -> bool:
+    """Would the node hold its running allocations plus ``placed``? (CPU, memory,
+    disk, IOPS; ports are checked by the scheduler's network index.)"""
+    node = state.node_by_id(node_id)
+    if node is None or node.Status != s.NODE_STATUS_READY or node.Resources is None:
+        return False
+    placed = list(placed)
+    replaced = {a.ID for a in placed} | stopping
+    used = [0, 0, 0, 0]
+    for alloc in state.allocs_by_node(node_id):
+        if alloc.terminal() or alloc.ID in replaced:
+            continue
+        _add(used, alloc.Resources)
+    for alloc in placed:
+        _add(used, alloc.Resources)
+    cap = node.Resources
+    res = node.Reserved or s.Resources()
+    limits = [(cap.CPU or 0) - (res.CPU or 0), (cap.MemoryMB or 0) - (res.MemoryMB or 0),
+              (cap.DiskMB or 0) - (res.DiskMB or 0), (cap.IOPS or 0) - (res.IOPS or 0)]
+    return all(u <= lim for u, lim in zip(used, limits))
+
+
+def _add(acc: list[int], r: Optional[s.Resources]) -> None:
+    if r is None:
+        return
+    acc[0] += r.CPU or 0
+    acc[1] += r.MemoryMB or 0
+    acc[2] += r.DiskMB or 0
+    acc[3] += r.IOPS or 0
+
+
+class _ClusterPlanner:
+    """What a scheduler run talks to: commits through the FSM."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def submit_plan(self, plan: s.Plan) -> tuple[s.PlanResult, Optional[StateReader]]:
+        return self.cluster.apply_plan(plan)
+
+    def update_eval(self, ev: s.Evaluation) -> None:
+        self.cluster.apply(cmds.EvalUpdate([ev]))
+
+    def create_eval(self, ev: s.Evaluation) -> None:
+        self.cluster.apply(cmds.EvalUpdate([ev]))
+
+    def reblock_eval(self, ev: s.Evaluation) -> None:
+        self.cluster.apply(cmds.EvalUpdate([ev]))
+
+
+class ScratchPlanner:
+    """A planner for dry runs: plans land in an uncommitted transaction (the plan
+    endpoint), and everything the scheduler would have written is recorded."""
+
+    def __init__(self, writer: StateWriter) -> None:
+        self.writer = writer
+        self.plans: list[s.Plan] = []
+        self.eval_updates: list[s.Evaluation] = []
+        self.created_evals: list[s.Evaluation] = []
+
+    def submit_plan(self, plan: s.Plan) -> tuple[s.PlanResult, Optional[StateReader]]:
+        self.plans.append(plan)
+        stops = [a for allocs in (plan.NodeUpdate or {}).values() for a in allocs]
+        placed = [a for node_id in sorted(plan.NodeAllocation or {}) for a in plan.NodeAllocation[node_id]]
+        self.writer.apply_plan_results("", plan.Job, stops + placed, plan.Deployment,
+                                       list(plan.DeploymentUpdates or ()))
+        return s.PlanResult(NodeUpdate=plan.NodeUpdate, NodeAllocation=plan.NodeAllocation,
+                            Deployment=plan.Deployment, DeploymentUpdates=plan.DeploymentUpdates,
+                            AllocIndex=self.writer.index), None
+
+    def update_eval(self, ev: s.Evaluation) -> None:
+        self.eval_updates.append(ev)
+
+    def create_eval(self, ev: s.Evaluation) -> None:
+        self.created_evals.append(ev)
+
+    def reblock_eval(self, ev: s.Evaluation) -> None:
+        pass
