@@ -193,6 +193,22 @@ def test_sortedkeys_real_chunk_size_random():
     assert list(sk.iter_prefix((3,))) == sorted(k for k in ref if k[0] == 3)
 
 
+def test_sortedkeys_merges_chunks_after_mass_delete():
+    sk = SortedKeys()
+    for i in range(5000):
+        sk = sk.insert((i,))
+    assert len(sk._chunks) >= 9
+    ed = sk.edit()
+    for i in range(5000):
+        if i % 50:
+            ed.remove((i,))
+    small = ed.freeze()
+    check_chunks(small)
+    assert list(small) == [(i,) for i in range(0, 5000, 50)]
+    assert len(small._chunks) <= 2  # undersized chunks were folded together
+    assert len(sk) == 5000 and list(sk)[:3] == [(0,), (1,), (2,)]
+
+
 # ---------------------------------------------------------------------------
 # Database: rule-based model check against plain dicts
 # ---------------------------------------------------------------------------
@@ -589,7 +605,7 @@ def test_wait_times_out():
 def test_wait_wakes_on_commit():
     db = make_db()
     result: list[Snapshot] = []
-    th = threading.Thread(target=lambda: result.append(db.wait(["rows", "other"], 0, timeout=10)))
+    th = threading.Thread(target=lambda: result.append(db.wait(["rows", "other"], 0, timeout=None)))
     th.start()
     time.sleep(0.1)
     _commit(db, "other", "x")

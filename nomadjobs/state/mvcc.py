@@ -461,15 +461,20 @@ class WriteTxn(_Reader):
         if not self._open:
             raise TxnClosedError("transaction is closed")
         self._open = False
+        fire: list[threading.Event] = []
         try:
             tables = dict(self._base.tables)
             index = self.index
             for name in self._touched:
                 work = self._work.get(name)
                 tables[name] = work.finish() if work is not None else tables[name].with_index(index)
-            self._db._publish(_Root(tables, index), self._touched, self._changed)
+            fire = self._db._publish(_Root(tables, index), self._touched, self._changed)
         finally:
             self._db._end_write()
+        # Wake waiters after releasing the write lock: with hundreds of
+        # waiters the wake-up storm must not hold up the next writer.
+        for ev in fire:
+            ev.set()
         return index
 
     def abort(self) -> None:
@@ -490,7 +495,6 @@ class WriteTxn(_Reader):
 
 
 def _index_remove(m: Any, unique: bool, key: Key, pk: Key) -> None:
-    return
     if unique:
         if m.get(key) == pk:
             del m[key]
@@ -585,19 +589,22 @@ class Database:
 
     def _publish(
         self, root: _Root, touched: Iterable[str], changed: Iterable[tuple[str, Key]]
-    ) -> None:
-        # Called with the write lock held.  Publish first, then wake waiters,
-        # so a woken waiter always sees the new root.
+    ) -> list[threading.Event]:
+        # Called with the write lock held.  Publish first, then collect the
+        # waiters to wake: anyone registering after the collection already
+        # sees the new root, so no wake-up is lost.
         hist = self._history
         if len(hist) >= self._history_len:
             hist = hist[len(hist) - self._history_len + 1 :]
         self._history = hist + (root,)
         self._root = root
-        self._notify(touched, changed)
+        return self._waiters_for(touched, changed)
 
     # -- watches ----------------------------------------------------------
 
-    def _notify(self, touched: Iterable[str], changed: Iterable[tuple[str, Key]]) -> None:
+    def _waiters_for(
+        self, touched: Iterable[str], changed: Iterable[tuple[str, Key]]
+    ) -> list[threading.Event]:
         fire: list[threading.Event] = []
         with self._watch_lock:
             for t in touched:
@@ -607,14 +614,13 @@ class Database:
                     ws = self._key_waiters.get(tk)
                     if ws:
                         fire.extend(ws)
-        for ev in fire:
-            ev.set()
+        return fire
 
     def wait(
         self,
         tables: Iterable[str],
         min_index: int,
-        timeout: float,
+        timeout: float | None,
         keys: Iterable[tuple[str, Key]] = (),
     ) -> Snapshot:
         """Block until something watched changed after ``min_index``.
@@ -622,7 +628,7 @@ class Database:
         Returns the current snapshot as soon as any table in ``tables`` has
         ``index(table) > min_index``, or any ``(table, pk)`` in ``keys`` holds a
         different object than it did at ``min_index``, or ``timeout`` seconds
-        have passed – whichever comes first.  Returns immediately if the
+        have passed (``None``: no limit) – whichever comes first.  Returns immediately if the
         condition already holds.  Uses no CPU while blocked.
         """
         tables = list(dict.fromkeys(tables))
@@ -643,17 +649,21 @@ class Database:
             for tk in keys:
                 self._key_waiters.setdefault(tk, set()).add(ev)
         try:
-            deadline = time.monotonic() + timeout
+            deadline = None if timeout is None else time.monotonic() + timeout
             # The rows as of min_index, for per-key comparison.
             then = self.snapshot_at(min_index) if keys else None
             while True:
                 snap = self.snapshot()
                 if self._fired(snap, then, tables, keys, min_index):
                     return snap
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return snap
-                ev.wait(remaining)
+                if deadline is None:
+                    ev.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return snap
+                    ev.wait(remaining)
+                # Clear before re-checking: a commit after this point sets it again.
                 ev.clear()
         finally:
             with self._watch_lock:

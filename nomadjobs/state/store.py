@@ -581,7 +581,9 @@ class StateWriter(StateReader):
             for aid in ids:
                 existing = self.alloc_by_id(aid)
                 if existing is None:
-                    raise StateError(f'unknown alloc id "{aid}"')
+                    raise StateError(f'unknown alloc "{aid}"')
+                if existing.DeploymentID != deployment_id:
+                    raise StateError(f'alloc "{aid}" is not part of deployment "{deployment_id}"')
                 alloc = attrs.evolve(existing, DeploymentStatus=s.AllocDeploymentStatus(Healthy=value),
                                      ModifyIndex=self.index, ModifyTime=now_ns)
                 alloc = self._update_deployment_with_alloc(alloc, existing)
