@@ -143,10 +143,22 @@ class Cluster:
 
     def _schedule(self, ev: s.Evaluation) -> None:
         from .scheduler import new_scheduler
-        planner = _ClusterPlanner(self)
-        sched = new_scheduler(ev.Type, self.snapshot(), planner, rng=self.rng, now_ns=self.now_ns,
+        state = self.snapshot()
+        planner = _ClusterPlanner(self, state.latest_index())
+        sched = new_scheduler(ev.Type, state, planner, rng=self.rng, now_ns=self.now_ns,
                               new_id=self.new_id)
         sched.process(ev)
+
+    def cancel_duplicate_blocked(self, ev: s.Evaluation) -> None:
+        """Nomad keeps one blocked evaluation per job: a newer one is cancelled."""
+        for other in self.snapshot().evals_by_job(ev.Namespace, ev.JobID):
+            if other.ID != ev.ID and other.Status == s.EVAL_STATUS_BLOCKED:
+                current = self.snapshot().eval_by_id(ev.ID)
+                if current is not None and current.Status == s.EVAL_STATUS_BLOCKED:
+                    self.apply(cmds.EvalUpdate([attrs.evolve(
+                        current, Status=s.EVAL_STATUS_CANCELLED,
+                        StatusDescription=f'existing blocked evaluation exists for job "{ev.JobID}"')]))
+                return
 
     def unblock(self, ev_filter: Callable[[s.Evaluation], bool] = lambda e: True) -> int:
         """Queue blocked evaluations again (capacity may have appeared)."""
@@ -251,22 +263,34 @@ def _add(acc: list[int], r: Optional[s.Resources]) -> None:
 
 
 class _ClusterPlanner:
-    """What a scheduler run talks to: commits through the FSM."""
+    """What a scheduler run talks to: commits through the FSM. Like Nomad's worker,
+    it stamps every evaluation it writes with the index of the snapshot it ran on."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, snapshot_index: int) -> None:
         self.cluster = cluster
+        self.snapshot_index = snapshot_index
 
     def submit_plan(self, plan: s.Plan) -> tuple[s.PlanResult, Optional[StateReader]]:
         return self.cluster.apply_plan(plan)
 
     def update_eval(self, ev: s.Evaluation) -> None:
-        self.cluster.apply(cmds.EvalUpdate([ev]))
+        self.cluster.apply(cmds.EvalUpdate([attrs.evolve(ev, SnapshotIndex=self.snapshot_index)]))
 
     def create_eval(self, ev: s.Evaluation) -> None:
+        ev = attrs.evolve(ev, SnapshotIndex=self.snapshot_index)
         self.cluster.apply(cmds.EvalUpdate([ev]))
+        if ev.Status == s.EVAL_STATUS_BLOCKED:
+            self.cluster.cancel_duplicate_blocked(ev)
 
     def reblock_eval(self, ev: s.Evaluation) -> None:
-        self.cluster.apply(cmds.EvalUpdate([ev]))
+        # Nomad's Eval.Reblock only hands the eval back to the blocked tracker; it is
+        # written only when its queued counts no longer match the job summary.
+        summary = self.cluster.snapshot().job_summary(ev.Namespace, ev.JobID)
+        if summary is None:
+            return
+        queued = ev.QueuedAllocations or {}
+        if any(name in queued and queued[name] != tg.Queued for name, tg in summary.Summary.items()):
+            self.update_eval(ev)
 
 
 class ScratchPlanner:

@@ -112,7 +112,7 @@ class ServiceCheck:
     InitialStatus: str = ""
     TLSSkipVerify: bool = False
     Method: str = ""
-    Header: Optional[dict[str, list[str]]] = None
+    Header: Optional[dict[str, Optional[list[str]]]] = None  # Go keeps nil values
     CheckRestart: Optional[CheckRestart] = None
     Id: str = attrs.field(default="", metadata=INPUT_ONLY)
 

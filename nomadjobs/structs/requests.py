@@ -144,3 +144,63 @@ class JobValidateResponse:
     Error: str = ""
     Warnings: str = ""
 
+
+
+# --- deployments (nomad/structs/structs.go: Deployment*Request, DeploymentUpdateResponse) ----
+
+@frozen
+class DeploymentPauseRequest:
+    DeploymentID: str = ""
+    Pause: bool = False
+    Region: str = ""
+    Namespace: str = ""
+    AuthToken: str = ""
+
+
+@frozen
+class DeploymentPromoteRequest:
+    DeploymentID: str = ""
+    All: bool = False
+    Groups: Optional[list[str]] = None
+    Region: str = ""
+    Namespace: str = ""
+    AuthToken: str = ""
+
+
+@frozen
+class DeploymentAllocHealthRequest:
+    DeploymentID: str = ""
+    HealthyAllocationIDs: Optional[list[str]] = None
+    UnhealthyAllocationIDs: Optional[list[str]] = None
+    Region: str = ""
+    Namespace: str = ""
+    AuthToken: str = ""
+
+
+@frozen
+class DeploymentUpdateResponse:
+    EvalID: str = ""
+    EvalCreateIndex: int = 0
+    DeploymentModifyIndex: int = 0
+    RevertedJobVersion: Optional[int] = None
+    Index: int = 0
+
+
+# --- search (nomad/structs/structs.go: SearchRequest, SearchResponse) -----------------------
+
+@frozen
+class SearchRequest:
+    Prefix: str = ""
+    Context: str = ""
+    Region: str = ""
+    Namespace: str = ""
+    AuthToken: str = ""
+
+
+@frozen
+class SearchResponse:
+    Matches: Optional[dict[str, Optional[list[str]]]] = None
+    Truncations: Optional[dict[str, bool]] = None
+    Index: int = 0
+    LastContact: int = 0
+    KnownLeader: bool = False

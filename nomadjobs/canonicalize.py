@@ -1,0 +1,783 @@
+"""Defaults applied to a submitted job, in the two layers Nomad v0.7.1 has.
+
+* :func:`api_canonicalize` is what the HTTP agent does before the job reaches the
+  server: the ``api`` package's ``Canonicalize`` (pointer fields get defaults) plus
+  the lossy ``ApiJobToStructJob`` conversion (``DiskMB`` and network ``Device``
+  dropped, the job-level ``Update`` reduced to ``Stagger``/``MaxParallel``,
+  empty lists becoming null, input-only fields discarded). Only HTTP register,
+  plan and validate go through it.
+* :func:`server_canonicalize` is ``structs.Job.Canonicalize``: run by the server on
+  every register (and again by the FSM). It returns the warnings it produced.
+* :func:`set_implicit_constraints` adds the Vault-version and signal constraints.
+* :func:`spec_changed` decides whether a resubmission is a new version.
+
+Everything here is a pure function of its arguments: models are frozen, so each
+step builds new objects with ``attrs.evolve``.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any, Iterable, Optional, TypeVar
+
+import attrs
+
+from .structs.job import (
+    CheckRestart,
+    Constraint,
+    DispatchPayloadConfig,
+    EphemeralDisk,
+    Job,
+    LogConfig,
+    NetworkResource,
+    ParameterizedJobConfig,
+    PeriodicConfig,
+    Port,
+    Resources,
+    RestartPolicy,
+    Service,
+    ServiceCheck,
+    Task,
+    TaskArtifact,
+    TaskGroup,
+    Template,
+    UpdateStrategy,
+    Vault,
+)
+
+__all__ = [
+    "api_canonicalize",
+    "server_canonicalize",
+    "set_implicit_constraints",
+    "spec_changed",
+    "fill_zero_values",
+    "required_signals",
+    "vault_policies",
+    "new_restart_policy",
+    "default_update_strategy",
+    "go_quote",
+    "VAULT_CONSTRAINT",
+    "OLD_UPDATE_WARNING",
+    "BATCH_UPDATE_WARNING",
+]
+
+T = TypeVar("T")
+
+SECOND = 10**9
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+
+JOB_TYPE_SERVICE = "service"
+JOB_TYPE_BATCH = "batch"
+JOB_TYPE_SYSTEM = "system"
+
+OLD_UPDATE_WARNING = (
+    "A best effort conversion to new update stanza introduced in v0.6.0 applied. "
+    "Please update upgrade stanza before v0.7.0."
+)
+BATCH_UPDATE_WARNING = (
+    "Update stanza is disallowed for batch jobs since v0.6.0. "
+    "The update block has automatically been removed"
+)
+
+VAULT_CONSTRAINT = Constraint(LTarget="${attr.vault.version}", RTarget=">= 0.6.1", Operand="version")
+
+
+def _or(value: Optional[T], default: T) -> T:
+    return default if value is None else value
+
+
+def _copy_list(items: Optional[Iterable[T]]) -> Optional[list[T]]:
+    return None if items is None else list(items)
+
+
+def _copy_dict(items: Optional[dict]) -> Optional[dict]:
+    return None if items is None else dict(items)
+
+
+def _none_if_empty(items):
+    # Nomad treats empty and nil collections alike by storing nil (DeepEqual safety).
+    return items if items else None
+
+
+# --- shared defaults ----------------------------------------------------------------
+
+def default_update_strategy() -> UpdateStrategy:
+    """Both the api package's and the server's default update block (they agree)."""
+    return UpdateStrategy(
+        Stagger=30 * SECOND,
+        MaxParallel=1,
+        HealthCheck="checks",
+        MinHealthyTime=10 * SECOND,
+        HealthyDeadline=5 * MINUTE,
+        AutoRevert=False,
+        Canary=0,
+    )
+
+
+_ZERO_UPDATE = UpdateStrategy(
+    Stagger=0, MaxParallel=0, HealthCheck="", MinHealthyTime=0, HealthyDeadline=0, AutoRevert=False, Canary=0
+)
+
+
+def new_restart_policy(job_type: str) -> Optional[RestartPolicy]:
+    """Server default restart policy for a job type; ``None`` for unknown types."""
+    if job_type in (JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM):
+        return RestartPolicy(Attempts=2, Interval=1 * MINUTE, Delay=15 * SECOND, Mode="delay")
+    if job_type == JOB_TYPE_BATCH:
+        return RestartPolicy(Attempts=15, Interval=7 * 24 * HOUR, Delay=15 * SECOND, Mode="delay")
+    return None
+
+
+def _api_restart_default(job_type: str) -> RestartPolicy:
+    # The api package only knows two shapes: service/system, and everything else.
+    if job_type in (JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM):
+        return RestartPolicy(Attempts=2, Interval=1 * MINUTE, Delay=15 * SECOND, Mode="delay")
+    return RestartPolicy(Attempts=15, Interval=7 * 24 * HOUR, Delay=15 * SECOND, Mode="delay")
+
+
+def _merge_fields(base, over):
+    """Copy every non-None field of ``over`` onto ``base`` (the api ``Merge`` helpers)."""
+    if over is None:
+        return base
+    changes = {f.name: getattr(over, f.name) for f in attrs.fields(type(over)) if getattr(over, f.name) is not None}
+    return attrs.evolve(base, **changes)
+
+
+def _fill_defaults(value, default):
+    """Fill the None fields of ``value`` from ``default`` (the api ``Canonicalize`` helpers)."""
+    changes = {f.name: getattr(default, f.name) for f in attrs.fields(type(value)) if getattr(value, f.name) is None}
+    return attrs.evolve(value, **changes) if changes else value
+
+
+def _update_is_empty(u: Optional[UpdateStrategy]) -> bool:
+    if u is None:
+        return True
+    return not (u.Stagger or u.MaxParallel or u.HealthCheck or u.MinHealthyTime or u.HealthyDeadline
+                or u.AutoRevert or u.Canary)
+
+
+# --- Go text helpers that canonicalization needs --------------------------------------
+
+def go_quote(s: str, ascii_only: bool = False) -> str:
+    """``strconv.Quote`` (``%q``); with ``ascii_only``, ``QuoteToASCII`` (``%+q``)."""
+    out = ['"']
+    for ch in s:
+        code = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch.isprintable() and (not ascii_only or code < 0x80):
+            out.append(ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            # A lone surrogate is invalid UTF-8 in Go; it prints as the replacement rune.
+            out.append("\\ufffd" if ascii_only else "\ufffd")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+_ENV_RE = re.compile(r"\$\{[a-zA-Z0-9_\-.]+\}")
+
+
+def replace_env(text: str, env: dict[str, str]) -> str:
+    """``helper/args.ReplaceEnv``: substitute known ``${VAR}``s, leave the rest."""
+    return _ENV_RE.sub(lambda m: env.get(m.group(0)[2:-1], m.group(0)), text)
+
+
+def go_clean_path(path: str) -> str:
+    """Go's ``path.Clean`` (slash-separated, lexical)."""
+    if path == "":
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    joined = "/".join(parts)
+    if rooted:
+        return "/" + joined
+    return joined or "."
+
+
+def go_join_path(*elems: str) -> str:
+    """Go's ``filepath.Join`` on Unix: absolute later elements do not reset the path."""
+    nonempty = [e for e in elems if e != ""]
+    if not nonempty:
+        return ""
+    return go_clean_path("/".join(nonempty))
+
+
+def go_base_path(path: str) -> str:
+    """Go's ``path.Base``."""
+    if path == "":
+        return "."
+    stripped = path.rstrip("/")
+    if stripped == "":
+        return "/"
+    return stripped.rsplit("/", 1)[-1]
+
+
+# --- api layer ----------------------------------------------------------------------
+
+def api_canonicalize(job: Job) -> Job:
+    """What the HTTP agent does to a decoded request job before the RPC.
+
+    Mirrors api.Job.Canonicalize followed by ApiJobToStructJob, so the result has
+    Nomad's server-side shape: values wherever the server struct has a value type,
+    ``None`` only where Nomad prints ``null``. Server-owned fields (status, version,
+    indexes, submit time) come out zeroed, as the conversion never copies them.
+    """
+    job_id = _or(job.ID, "")
+    name = _or(job.Name, job_id)
+    job_type = _or(job.Type, JOB_TYPE_SERVICE)
+
+    # The job's own update block is completed before the groups merge it in, so a
+    # present-but-empty block still hands full defaults down to every group.
+    job_update = _fill_defaults(job.Update, default_update_strategy()) if job.Update is not None else None
+
+    groups = [_api_group(tg, name, job_type, job_update) for tg in job.TaskGroups or ()]
+
+    periodic = None
+    if job.Periodic is not None:
+        p = job.Periodic
+        periodic = PeriodicConfig(
+            Enabled=_or(p.Enabled, True),
+            Spec=_or(p.Spec, ""),
+            SpecType=_or(p.SpecType, "cron"),
+            ProhibitOverlap=_or(p.ProhibitOverlap, False),
+            TimeZone=p.TimeZone or "UTC",
+        )
+
+    parameterized = None
+    if job.ParameterizedJob is not None:
+        pj = job.ParameterizedJob
+        parameterized = ParameterizedJobConfig(
+            Payload=_or(pj.Payload, ""),
+            MetaRequired=_copy_list(pj.MetaRequired),
+            MetaOptional=_copy_list(pj.MetaOptional),
+        )
+
+    if job_update is not None:
+        # Only the pre-0.6 fields survive the conversion at job level.
+        update = attrs.evolve(_ZERO_UPDATE, Stagger=job_update.Stagger, MaxParallel=job_update.MaxParallel)
+    else:
+        update = _ZERO_UPDATE
+
+    return Job(
+        Stop=_or(job.Stop, False),
+        Region=_or(job.Region, "global"),
+        Namespace=_or(job.Namespace, "default"),
+        ID=job_id,
+        ParentID=_or(job.ParentID, ""),
+        Name=name,
+        Type=job_type,
+        Priority=_or(job.Priority, 50),
+        AllAtOnce=_or(job.AllAtOnce, False),
+        Datacenters=_copy_list(job.Datacenters),
+        Constraints=_api_constraints(job.Constraints),
+        TaskGroups=groups or None,
+        Update=update,
+        Periodic=periodic,
+        ParameterizedJob=parameterized,
+        Payload=job.Payload,
+        Meta=_copy_dict(job.Meta),
+        VaultToken=_or(job.VaultToken, ""),
+        Status="",
+        StatusDescription="",
+        Stable=False,
+        Version=0,
+        SubmitTime=0,
+        CreateIndex=0,
+        ModifyIndex=0,
+        JobModifyIndex=0,
+    )
+
+
+def _api_constraints(items: Optional[list[Constraint]]) -> Optional[list[Constraint]]:
+    if not items:
+        return None
+    return [Constraint(LTarget=_or(c.LTarget, ""), RTarget=_or(c.RTarget, ""), Operand=_or(c.Operand, ""))
+            for c in items]
+
+
+def _api_group(tg: TaskGroup, job_name: str, job_type: str, job_update: Optional[UpdateStrategy]) -> TaskGroup:
+    name = _or(tg.Name, "")
+    count = _or(tg.Count, 1)
+    tasks = [_api_task(t, name, job_name) for t in tg.Tasks or ()]
+
+    disk = _fill_defaults(tg.EphemeralDisk or EphemeralDisk(), EphemeralDisk(Sticky=False, SizeMB=300, Migrate=False))
+
+    if job_update is not None and tg.Update is not None:
+        update: Optional[UpdateStrategy] = _merge_fields(job_update, tg.Update)
+    elif job_update is not None and not _update_is_empty(job_update):
+        update = job_update
+    else:
+        update = tg.Update
+    if update is not None:
+        update = _fill_defaults(update, default_update_strategy())
+
+    restart = _merge_fields(_api_restart_default(job_type), tg.RestartPolicy)
+
+    return TaskGroup(
+        Name=name,
+        Count=count,
+        Update=update,
+        Constraints=_api_constraints(tg.Constraints),
+        RestartPolicy=restart,
+        Tasks=tasks or None,
+        EphemeralDisk=disk,
+        Meta=_copy_dict(tg.Meta),
+    )
+
+
+def _api_task(t: Task, group_name: str, job_name: str) -> Task:
+    task_name = _or(t.Name, "")
+    res = t.Resources or Resources()
+    networks = []
+    for n in res.Networks or ():
+        networks.append(NetworkResource(
+            Device="",  # the conversion never copies the device
+            CIDR=_or(n.CIDR, ""),
+            IP=_or(n.IP, ""),
+            MBits=_or(n.MBits, 10),
+            ReservedPorts=_api_ports(n.ReservedPorts),
+            DynamicPorts=_api_ports(n.DynamicPorts),
+        ))
+    resources = Resources(
+        CPU=_or(res.CPU, 100),
+        MemoryMB=_or(res.MemoryMB, 300),
+        DiskMB=0,  # dropped by the conversion: disk belongs to the group
+        IOPS=_or(res.IOPS, 0),
+        Networks=networks or None,
+    )
+
+    log = _fill_defaults(t.LogConfig or LogConfig(), LogConfig(MaxFiles=10, MaxFileSizeMB=10))
+
+    vault = None
+    if t.Vault is not None:
+        vault = Vault(
+            Policies=_copy_list(t.Vault.Policies),
+            Env=_or(t.Vault.Env, True),
+            ChangeMode=_or(t.Vault.ChangeMode, "restart"),
+            ChangeSignal=_or(t.Vault.ChangeSignal, "SIGHUP"),
+        )
+
+    services = [_api_service(s, task_name, group_name, job_name) for s in t.Services or ()]
+    templates = [_api_template(tmpl) for tmpl in t.Templates or ()]
+    artifacts = [_api_artifact(a) for a in t.Artifacts or ()]
+
+    dispatch = None
+    if t.DispatchPayload is not None:
+        dispatch = DispatchPayloadConfig(File=_or(t.DispatchPayload.File, ""))
+
+    return Task(
+        Name=task_name,
+        Driver=_or(t.Driver, ""),
+        User=_or(t.User, ""),
+        Config=_copy_dict(t.Config),
+        Env=_copy_dict(t.Env),
+        Services=services or None,
+        Vault=vault,
+        Templates=templates or None,
+        Constraints=_api_constraints(t.Constraints),
+        Resources=resources,
+        DispatchPayload=dispatch,
+        Meta=_copy_dict(t.Meta),
+        KillTimeout=_or(t.KillTimeout, 5 * SECOND),
+        LogConfig=log,
+        Artifacts=artifacts or None,
+        Leader=_or(t.Leader, False),
+        ShutdownDelay=_or(t.ShutdownDelay, 0),
+        KillSignal=_or(t.KillSignal, ""),
+    )
+
+
+def _api_ports(ports: Optional[list[Port]]) -> Optional[list[Port]]:
+    if not ports:
+        return None
+    return [Port(Label=_or(p.Label, ""), Value=_or(p.Value, 0)) for p in ports]
+
+
+def _merge_check_restart(service_level: Optional[CheckRestart],
+                         check_level: Optional[CheckRestart]) -> Optional[CheckRestart]:
+    # api CheckRestart.Merge: the check's settings override the service's defaults.
+    if service_level is None:
+        return check_level
+    if check_level is None:
+        return service_level
+    merged = service_level
+    if (check_level.Limit or 0) > 0:
+        merged = attrs.evolve(merged, Limit=check_level.Limit)
+    if check_level.Grace is not None:
+        merged = attrs.evolve(merged, Grace=check_level.Grace)
+    if check_level.IgnoreWarnings:
+        merged = attrs.evolve(merged, IgnoreWarnings=True)
+    return merged
+
+
+def _api_service(s: Service, task_name: str, group_name: str, job_name: str) -> Service:
+    name = s.Name or f"{job_name}-{group_name}-{task_name}"
+    checks = []
+    for c in s.Checks or ():
+        restart = _merge_check_restart(s.CheckRestart, c.CheckRestart)
+        if restart is not None:
+            restart = CheckRestart(
+                Limit=_or(restart.Limit, 0),
+                Grace=_or(restart.Grace, 1 * SECOND),
+                IgnoreWarnings=_or(restart.IgnoreWarnings, False),
+            )
+        checks.append(ServiceCheck(
+            Name=_or(c.Name, ""),
+            Type=_or(c.Type, ""),
+            Command=_or(c.Command, ""),
+            Args=_copy_list(c.Args),
+            Path=_or(c.Path, ""),
+            Protocol=_or(c.Protocol, ""),
+            PortLabel=_or(c.PortLabel, ""),
+            AddressMode=_or(c.AddressMode, ""),
+            Interval=_or(c.Interval, 0),
+            Timeout=_or(c.Timeout, 0),
+            InitialStatus=_or(c.InitialStatus, ""),
+            TLSSkipVerify=_or(c.TLSSkipVerify, False),
+            Method=_or(c.Method, ""),
+            Header=_copy_dict(c.Header),
+            CheckRestart=restart,
+        ))
+    return Service(
+        Name=name,
+        PortLabel=_or(s.PortLabel, ""),
+        AddressMode=s.AddressMode or "auto",
+        Tags=_copy_list(s.Tags),
+        Checks=checks or None,
+    )
+
+
+def _api_template(t: Template) -> Template:
+    mode = _or(t.ChangeMode, "restart")
+    if t.ChangeSignal is None:
+        signal = "SIGHUP" if mode == "signal" else ""
+    else:
+        signal = t.ChangeSignal.upper()
+    return Template(
+        SourcePath=_or(t.SourcePath, ""),
+        DestPath=_or(t.DestPath, ""),
+        EmbeddedTmpl=_or(t.EmbeddedTmpl, ""),
+        ChangeMode=mode,
+        ChangeSignal=signal,
+        Splay=_or(t.Splay, 5 * SECOND),
+        Perms=_or(t.Perms, "0644"),
+        LeftDelim=_or(t.LeftDelim, "{{"),
+        RightDelim=_or(t.RightDelim, "}}"),
+        Envvars=_or(t.Envvars, False),
+        VaultGrace=_or(t.VaultGrace, 15 * SECOND),
+    )
+
+
+def _api_artifact(a: TaskArtifact) -> TaskArtifact:
+    mode = _or(a.GetterMode, "any")
+    source = _or(a.GetterSource, "")
+    dest = a.RelativeDest
+    if dest is None:
+        # A single file lands under local/ with its own name; anything else fills local/.
+        dest = go_join_path("local", go_base_path(source)) if mode == "file" else "local/"
+    return TaskArtifact(GetterSource=source, GetterOptions=_copy_dict(a.GetterOptions), GetterMode=mode,
+                        RelativeDest=dest)
+
+
+# --- Go zero values -------------------------------------------------------------------
+
+# Fields that are pointers, slices or maps in nomad/structs, i.e. may legitimately be
+# null. Every other None is an api-level "absent" that the server struct holds as its
+# zero value.
+_NULLABLE: dict[type, frozenset[str]] = {
+    Job: frozenset({"Datacenters", "Constraints", "TaskGroups", "Periodic", "ParameterizedJob", "Payload", "Meta"}),
+    TaskGroup: frozenset({"Update", "Constraints", "RestartPolicy", "Tasks", "EphemeralDisk", "Meta"}),
+    Task: frozenset({"Config", "Env", "Services", "Vault", "Templates", "Constraints", "Resources",
+                     "DispatchPayload", "Meta", "LogConfig", "Artifacts"}),
+    Resources: frozenset({"Networks"}),
+    NetworkResource: frozenset({"ReservedPorts", "DynamicPorts"}),
+    Service: frozenset({"Tags", "Checks", "CheckRestart"}),
+    ServiceCheck: frozenset({"Args", "Header", "CheckRestart"}),
+    TaskArtifact: frozenset({"GetterOptions"}),
+    Vault: frozenset({"Policies"}),
+    ParameterizedJobConfig: frozenset({"MetaRequired", "MetaOptional"}),
+}
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _zero_for(tp: Any) -> Any:
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) is typing.Union else [tp]
+    inner = args[0] if args else tp
+    if inner is bool:
+        return False
+    if inner is int:
+        return 0
+    if inner is str:
+        return ""
+    if attrs.has(inner):
+        return fill_zero_values(inner())
+    return None
+
+
+def fill_zero_values(obj: T) -> T:
+    """Replace api-level ``None`` by Go zero values wherever the server struct has a
+    value type (recursively); nullable fields keep ``None``. Idempotent."""
+    if obj is None or not attrs.has(type(obj)):
+        return obj
+    cls = type(obj)
+    nullable = _NULLABLE.get(cls, frozenset())
+    changes: dict[str, Any] = {}
+    for f in attrs.fields(cls):
+        if f.metadata.get("input_only"):
+            continue
+        value = getattr(obj, f.name)
+        if value is None:
+            if f.name not in nullable:
+                zero = _zero_for(_hints(cls)[f.name])
+                if zero is not None:
+                    changes[f.name] = zero
+        elif attrs.has(type(value)):
+            filled = fill_zero_values(value)
+            if filled is not value:
+                changes[f.name] = filled
+        elif isinstance(value, list) and value and attrs.has(type(value[0])):
+            filled_list = [fill_zero_values(v) for v in value]
+            if any(a is not b for a, b in zip(filled_list, value)):
+                changes[f.name] = filled_list
+    return attrs.evolve(obj, **changes) if changes else obj
+
+
+# --- server layer -------------------------------------------------------------------
+
+def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
+    """``structs.Job.Canonicalize``: returns the canonical job and its warnings."""
+    job = fill_zero_values(job)
+    warnings: list[str] = []
+
+    groups = job.TaskGroups
+    if groups is not None:
+        groups = [_server_group(tg, job) for tg in groups]
+
+    parameterized = job.ParameterizedJob
+    if parameterized is not None and parameterized.Payload == "":
+        parameterized = attrs.evolve(parameterized, Payload="optional")
+
+    update = job.Update
+    # Pre-0.6 job-level update syntax: Stagger plus MaxParallel.
+    has_old_update = update.Stagger > 0 and update.MaxParallel > 0
+    if has_old_update and job.Type != JOB_TYPE_BATCH and groups:
+        base = attrs.evolve(default_update_strategy(), MaxParallel=update.MaxParallel,
+                            MinHealthyTime=update.Stagger)
+        upgraded = False
+        converted = []
+        for tg in groups:
+            u = tg.Update
+            if (u is not None and u.Stagger > 0 and u.MaxParallel > 0 and u.HealthCheck != ""
+                    and u.MinHealthyTime > 0 and u.HealthyDeadline > 0):
+                converted.append(tg)
+                continue
+            upgraded = True
+            max_parallel = base.MaxParallel
+            if len(groups) != 1:
+                # Roughly 10% of the group, rounded half up.
+                max_parallel = int(tg.Count * 0.1 + 0.5)
+            if max_parallel == 0:
+                max_parallel = 1
+            elif max_parallel > tg.Count:
+                max_parallel = tg.Count
+            converted.append(attrs.evolve(tg, Update=attrs.evolve(base, MaxParallel=max_parallel)))
+        groups = converted
+        if upgraded:
+            warnings.append(OLD_UPDATE_WARNING)
+
+    if job.Type == JOB_TYPE_BATCH:
+        display = has_old_update
+        update = _ZERO_UPDATE
+        if groups:
+            stripped = []
+            for tg in groups:
+                if tg.Update is not None:
+                    display = True
+                    tg = attrs.evolve(tg, Update=None)
+                stripped.append(tg)
+            groups = stripped
+        if display:
+            warnings.append(BATCH_UPDATE_WARNING)
+
+    job = attrs.evolve(
+        job,
+        Meta=_none_if_empty(job.Meta),
+        Namespace=job.Namespace or "default",
+        TaskGroups=groups,
+        ParameterizedJob=parameterized,
+        Update=update,
+    )
+    return job, warnings
+
+
+def _server_group(tg: TaskGroup, job: Job) -> TaskGroup:
+    restart = tg.RestartPolicy if tg.RestartPolicy is not None else new_restart_policy(job.Type)
+    disk = tg.EphemeralDisk if tg.EphemeralDisk is not None else EphemeralDisk(Sticky=False, SizeMB=300,
+                                                                                Migrate=False)
+    tasks = tg.Tasks
+    if tasks is not None:
+        tasks = [_server_task(t, job, tg) for t in tasks]
+        # Pre-0.5 jobs asked for disk per task; their sum moves to the group.
+        disk_mb = sum(t.Resources.DiskMB for t in tasks)
+        if disk_mb > 0:
+            disk = attrs.evolve(disk, SizeMB=disk_mb)
+    return attrs.evolve(tg, Meta=_none_if_empty(tg.Meta), RestartPolicy=restart, EphemeralDisk=disk, Tasks=tasks)
+
+
+def _server_task(t: Task, job: Job, tg: TaskGroup) -> Task:
+    services = t.Services
+    if services is not None:
+        services = [_server_service(s, job.Name, tg.Name, t.Name) for s in services]
+
+    if t.Resources is None:
+        resources = Resources(CPU=100, MemoryMB=300, DiskMB=0, IOPS=0, Networks=None)
+    else:
+        networks = t.Resources.Networks
+        if networks:
+            networks = [attrs.evolve(n, ReservedPorts=_none_if_empty(n.ReservedPorts),
+                                     DynamicPorts=_none_if_empty(n.DynamicPorts)) for n in networks]
+        resources = attrs.evolve(t.Resources, Networks=networks or None)
+
+    vault = t.Vault
+    if vault is not None and vault.ChangeSignal:
+        vault = attrs.evolve(vault, ChangeSignal=vault.ChangeSignal.upper())
+
+    templates = t.Templates
+    if templates is not None:
+        templates = [attrs.evolve(tmpl, ChangeSignal=tmpl.ChangeSignal.upper()) if tmpl.ChangeSignal else tmpl
+                     for tmpl in templates]
+
+    return attrs.evolve(
+        t,
+        Meta=_none_if_empty(t.Meta),
+        Config=_none_if_empty(t.Config),
+        Env=_none_if_empty(t.Env),
+        Services=services,
+        Resources=resources,
+        KillTimeout=t.KillTimeout or 5 * SECOND,
+        Vault=vault,
+        Templates=templates,
+    )
+
+
+def _server_service(s: Service, job_name: str, group_name: str, task_name: str) -> Service:
+    name = replace_env(s.Name, {
+        "JOB": job_name,
+        "TASKGROUP": group_name,
+        "TASK": task_name,
+        "BASE": f"{job_name}-{group_name}-{task_name}",
+    })
+    checks = _none_if_empty(s.Checks)
+    if checks is not None:
+        checks = [_server_check(c, name) for c in checks]
+    return attrs.evolve(s, Name=name, Tags=_none_if_empty(s.Tags), Checks=checks)
+
+
+def _server_check(c: ServiceCheck, service_name: str) -> ServiceCheck:
+    header = _none_if_empty(c.Header)
+    if header is not None:
+        header = {k: (v if v else None) for k, v in header.items()}
+    name = c.Name or f"service: {go_quote(service_name)} check"
+    return attrs.evolve(c, Args=_none_if_empty(c.Args), Header=header, Name=name)
+
+
+# --- implicit constraints -----------------------------------------------------------
+
+def vault_policies(job: Job) -> dict[str, dict[str, Vault]]:
+    """Group name -> task name -> Vault block, for tasks that ask for Vault."""
+    out: dict[str, dict[str, Vault]] = {}
+    for tg in job.TaskGroups or ():
+        per_task = {t.Name: t.Vault for t in tg.Tasks or () if t.Vault is not None}
+        if per_task:
+            out[tg.Name] = per_task
+    return out
+
+
+def required_signals(job: Job) -> dict[str, dict[str, list[str]]]:
+    """Group name -> task name -> sorted signals the task needs the client to send."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for tg in job.TaskGroups or ():
+        for t in tg.Tasks or ():
+            signals: set[str] = set()
+            if t.Vault is not None and t.Vault.ChangeMode == "signal":
+                signals.add(t.Vault.ChangeSignal or "")
+            if t.KillSignal:
+                signals.add(t.KillSignal)
+            for tmpl in t.Templates or ():
+                if tmpl.ChangeMode == "signal":
+                    signals.add(tmpl.ChangeSignal or "")
+            if signals:
+                out.setdefault(tg.Name, {})[t.Name] = sorted(signals)
+    return out
+
+
+def set_implicit_constraints(job: Job) -> Job:
+    """Add the constraints Nomad derives from the job's needs to its task groups."""
+    policies = vault_policies(job)
+    signals = required_signals(job)
+    if not policies and not signals:
+        return job
+
+    groups = []
+    for tg in job.TaskGroups or ():
+        constraints = list(tg.Constraints or ())
+        if tg.Name in policies and VAULT_CONSTRAINT not in constraints:
+            constraints.append(VAULT_CONSTRAINT)
+        if tg.Name in signals:
+            # Nomad 0.7.1 flattens a map (random order); sorted is one of its orders
+            # and keeps the constraint stable across resubmissions.
+            wanted = sorted({sig for sigs in signals[tg.Name].values() for sig in sigs})
+            sig_constraint = Constraint(LTarget="${attr.os.signals}", RTarget=",".join(wanted),
+                                        Operand="set_contains")
+            if sig_constraint not in constraints:
+                constraints.append(sig_constraint)
+        if constraints != list(tg.Constraints or ()):
+            tg = attrs.evolve(tg, Constraints=constraints)
+        groups.append(tg)
+    return attrs.evolve(job, TaskGroups=groups)
+
+
+# --- versions -----------------------------------------------------------------------
+
+_NON_SPEC_FIELDS = ("Status", "StatusDescription", "Stable", "Version", "CreateIndex", "ModifyIndex",
+                    "JobModifyIndex", "SubmitTime")
+
+
+def spec_changed(old: Optional[Job], new: Job) -> bool:
+    """``Job.SpecChanged``: anything but status, stability, version, indexes and
+    submit time differs. Both jobs are expected canonicalized."""
+    if old is None:
+        return new is not None
+    comparable = attrs.evolve(new, **{name: getattr(old, name) for name in _NON_SPEC_FIELDS})
+    return comparable != old
+

@@ -1,0 +1,117 @@
+"""What the servers do when a node changes (nomad/node_endpoint.go @ v0.7.1).
+
+A node going down, coming (back) to ``ready`` or having its drain flag set gets
+``node-update`` evaluations: one per job with allocations on the node (terminal ones
+included, deduplicated by job) plus one per system job. A node turning ``ready`` also
+unblocks blocked evaluations (capacity appeared).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import attrs
+
+from .. import fsm as cmds
+from .. import structs as s
+from ..clock import Timer
+
+
+@attrs.define(eq=False)
+class _PendingEvals:
+    node_index: int
+    targets: list[tuple[str, str, Optional[s.Job]]]
+    timer: Optional[Timer] = None
+
+
+class NodeWatcher:
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self._status: dict[str, str] = {}  # last status seen per node (to spot transitions)
+        self._pending: dict[str, _PendingEvals] = {}  # node evals to commit, per node
+
+    # --- listener (schedules only) -----------------------------------------------------
+    def on_apply(self, command: Any, result: cmds.ApplyResult) -> None:
+        if result.error is not None:
+            return
+        if isinstance(command, cmds.NodeRegister):
+            self._status_changed(command.node.ID, command.node.Status)
+        elif isinstance(command, cmds.NodeStatusUpdate):
+            self._status_changed(command.node_id, command.status)
+        elif isinstance(command, cmds.NodeDrainUpdate):
+            # v0.7.1 always evaluates on a drain change (system jobs may need it).
+            self._schedule_evals(command.node_id)
+            if not command.drain:
+                self.cluster.unblock()
+        elif isinstance(command, cmds.NodeDeregister):
+            self._status.pop(command.node_id, None)
+
+    def _status_changed(self, node_id: str, status: str) -> None:
+        old = self._status.get(node_id, s.NODE_STATUS_INIT)
+        self._status[node_id] = status
+        to_ready = status == s.NODE_STATUS_READY and old != s.NODE_STATUS_READY
+        if status == s.NODE_STATUS_DOWN or to_ready:
+            self._schedule_evals(node_id)
+        if to_ready:
+            self.cluster.unblock()
+
+    def _schedule_evals(self, node_id: str) -> None:
+        # Upstream creates these inside the node RPC, so what they cover is decided
+        # by the state right after the node write; only the commit waits for a timer.
+        state = self.cluster.snapshot()
+        node = state.node_by_id(node_id)
+        node_index = node.ModifyIndex if node is not None else 0
+        targets = self._targets(state, node_id)
+        if not targets:
+            return
+        pending = self._pending.get(node_id)
+        if pending is not None:
+            pending.timer.cancel()
+            known = {t[1] for t in pending.targets}
+            targets = pending.targets + [t for t in targets if t[1] not in known]
+        entry = _PendingEvals(node_index, targets)
+        entry.timer = self.cluster.clock.call_later(0, lambda: self.flush(node_id))
+        self._pending[node_id] = entry
+
+    @staticmethod
+    def _targets(state: Any, node_id: str) -> list[tuple[str, str, Optional[s.Job]]]:
+        """Node.createNodeEvals' job list: every job with an alloc on the node (memdb
+        order, terminal allocs included), then every system job not yet covered."""
+        targets: list[tuple[str, str, Optional[s.Job]]] = []
+        seen: set[str] = set()
+        for alloc in state.allocs_by_node(node_id):
+            if alloc.JobID in seen:
+                continue
+            seen.add(alloc.JobID)
+            targets.append((alloc.Namespace, alloc.JobID, alloc.Job or state.job_by_id(alloc.Namespace, alloc.JobID)))
+        for job in sorted(state.jobs(), key=lambda j: (j.Namespace or "", j.ID or "")):
+            if job.Type != s.JOB_TYPE_SYSTEM or job.ID in seen:
+                continue
+            seen.add(job.ID)
+            targets.append((job.Namespace, job.ID, job))
+        return targets
+
+    # --- writes --------------------------------------------------------------------------
+    def flush(self, node_id: Optional[str] = None) -> list[str]:
+        """Commit the node evaluations now (for one node, or every node waiting);
+        returns their IDs."""
+        ids = [node_id] if node_id is not None else sorted(self._pending)
+        created: list[str] = []
+        for nid in ids:
+            entry = self._pending.pop(nid, None)
+            if entry is None:
+                continue
+            if entry.timer is not None:
+                entry.timer.cancel()
+            evals = [self._eval(ns, job_id, job, nid, entry.node_index) for ns, job_id, job in entry.targets]
+            self.cluster.apply(cmds.EvalUpdate(evals))
+            created.extend(e.ID for e in evals)
+        return created
+
+    def _eval(self, namespace: str, job_id: str, job: Optional[s.Job], node_id: str,
+              node_index: int) -> s.Evaluation:
+        return s.Evaluation(ID=self.cluster.new_id(), Namespace=namespace,
+                            Priority=job.Priority if job is not None else s.JOB_DEFAULT_PRIORITY,
+                            Type=job.Type if job is not None else s.JOB_TYPE_SERVICE,
+                            TriggeredBy=s.TRIGGER_NODE_UPDATE, JobID=job_id, NodeID=node_id,
+                            NodeModifyIndex=node_index, Status=s.EVAL_STATUS_PENDING)

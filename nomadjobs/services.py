@@ -1,0 +1,477 @@
+"""The endpoints around the Jobs API that real clients call next.
+
+Evaluations, allocations, deployments, nodes, prefix search, status, regions and
+the agent's self description, with Nomad v0.7.1's shapes, indexes and messages
+(``nomad/*_endpoint.go`` and ``command/agent/*_endpoint.go``). Reads go through the
+Jobs service's blocking query, so ``index``/``wait`` behave the same everywhere;
+deployment writes go through :class:`nomadjobs.lifecycle.Lifecycle`.
+Like the Jobs service, the checks Nomad's HTTP layer makes (the 400s) live here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
+
+import attrs
+
+from . import acl as aclmod
+from . import structs as s
+from .errors import NomadError, bad_request, not_found, permission_denied
+from .query import QueryMeta, QueryOptions, WriteOptions
+from .state.store import ALLOCS, DEPLOYMENT, EVALS, JOBS, NODES, StateReader
+
+T = TypeVar("T")
+
+NOMAD_VERSION = "0.7.1"
+LEADER_RPC_ADDR = "127.0.0.1:4647"
+SEARCH_TRUNCATE_LIMIT = 20  # nomad/search_endpoint.go truncateLimit
+
+# Search contexts in Nomad's order (structs.Context values; "deployment" is singular).
+CTX_ALLOCS, CTX_JOBS, CTX_NODES, CTX_EVALS, CTX_DEPLOYMENTS, CTX_ALL = (
+    "allocs", "jobs", "nodes", "evals", "deployment", "all")
+SEARCH_CONTEXTS = (CTX_ALLOCS, CTX_JOBS, CTX_NODES, CTX_EVALS, CTX_DEPLOYMENTS)
+CONTEXT_TABLE = {CTX_ALLOCS: ALLOCS, CTX_JOBS: JOBS, CTX_NODES: NODES, CTX_EVALS: EVALS,
+                 CTX_DEPLOYMENTS: DEPLOYMENT}
+
+
+class UUIDPrefixError(ValueError):
+    """go-memdb's UUIDFieldIndex refusing a prefix; ``str()`` is its message."""
+
+
+def uuid_prefix(prefix: str) -> str:
+    """Validate an ID prefix the way go-memdb's UUID index does and return it in the
+    canonical hyphenated, lower-case form used to scan the tables (memdb compares the
+    decoded bytes: hyphens may sit anywhere and hex case does not matter)."""
+    if len(prefix) > 36:
+        raise UUIDPrefixError(f"Invalid UUID length. UUID have 36 characters; got {len(prefix)}")
+    hyphens = prefix.count("-")
+    if hyphens > 4:
+        raise UUIDPrefixError(f'UUID should have maximum of 4 "-"; got {hyphens}')
+    digits = prefix.replace("-", "")
+    if len(digits) % 2:
+        raise UUIDPrefixError("Input (without hyphens) must be even length")
+    for ch in digits:
+        if ch not in "0123456789abcdefABCDEF":
+            # Go's hex.InvalidByteError prints the byte with %#U.
+            raise UUIDPrefixError(f"Invalid UUID: encoding/hex: invalid byte: U+{ord(ch):04X} '{ch}'")
+    digits = digits.lower()
+    out = []
+    for i, ch in enumerate(digits):
+        if i in (8, 12, 16, 20):
+            out.append("-")
+        out.append(ch)
+    return "".join(out)
+
+
+def round_uuid_down_if_odd(prefix: str, context: str) -> str:
+    """Search's roundUUIDDownIfOdd: an odd number of hex digits loses its last one
+    (jobs excepted; note Nomad decides by the *requested* context)."""
+    if context == CTX_JOBS:
+        return prefix
+    if (len(prefix) - prefix.count("-")) % 2 == 0:
+        return prefix
+    return prefix[:-1]
+
+
+class ClusterService:
+    """One method per endpoint, taking :class:`QueryOptions`/:class:`WriteOptions`
+    and returning models (reads: ``(model, QueryMeta)``); errors are
+    :class:`NomadError` with Nomad's text and status."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.started_ns = time.time_ns()
+
+    # --- shared -------------------------------------------------------------------------
+    @property
+    def jobs(self) -> Any:
+        return self.cluster.jobs
+
+    def _check_region(self, region: str) -> None:
+        if region and region != self.cluster.region:
+            raise NomadError("No path to region")
+
+    def _acl(self, token: str) -> aclmod.ACL:
+        return aclmod.resolve(self.cluster.snapshot(), self.cluster.acl_enabled, token)
+
+    def _require(self, namespace: str, token: str, capability: str) -> None:
+        aclmod.require(self._acl(token), namespace, capability)
+
+    def _require_node_read(self, token: str) -> None:
+        # Node and agent policies are not modelled: with ACLs on, only management
+        # tokens read nodes (Nomad would also accept a node/agent "read" policy).
+        acl = self._acl(token)
+        if not acl.management:
+            raise permission_denied()
+
+    def _blocking(self, q: QueryOptions, tables: Iterable[str],
+                  run: Callable[[StateReader], tuple[T, int]]) -> tuple[T, QueryMeta]:
+        return self.jobs.blocking_query(q, tables, run)
+
+    @staticmethod
+    def _by_id_prefix(q: QueryOptions, what: str, scan: Callable[[str], Iterable[Any]],
+                      everything: Callable[[], Iterable[Any]]) -> Iterator[Any]:
+        """A table's objects, restricted to ``q.prefix`` through the UUID index when given."""
+        if not q.prefix:
+            return iter(everything())
+        try:
+            prefix = uuid_prefix(q.prefix)
+        except UUIDPrefixError as exc:
+            raise NomadError(f"{what} lookup failed: index error: {exc}") from None
+        return iter(scan(prefix))
+
+    # --- evaluations ----------------------------------------------------------------------
+    def list_evals(self, q: QueryOptions) -> tuple[list[s.Evaluation], QueryMeta]:
+        """GET /v1/evaluations (Eval.List)."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+
+        def run(state: StateReader) -> tuple[list[s.Evaluation], int]:
+            evals = self._by_id_prefix(q, "eval", state.evals_by_prefix, state.evals)
+            return [e for e in evals if e.Namespace == q.namespace], state.table_index(EVALS)
+
+        return self._blocking(q, (EVALS,), run)
+
+    def get_eval(self, eval_id: str, q: QueryOptions) -> tuple[s.Evaluation, QueryMeta]:
+        """GET /v1/evaluation/:id (Eval.GetEval); 404 ``eval not found``."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+
+        def run(state: StateReader) -> tuple[Optional[s.Evaluation], int]:
+            ev = state.eval_by_id(eval_id)
+            return ev, (ev.ModifyIndex if ev is not None else state.table_index(EVALS))
+
+        ev, meta = self._blocking(q, (EVALS,), run)
+        if ev is None:
+            raise not_found("eval not found", meta.index)
+        return ev, meta
+
+    def eval_allocations(self, eval_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
+        """GET /v1/evaluation/:id/allocations (Eval.Allocations)."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        from .jobs import alloc_stub
+
+        def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
+            allocs = sorted(state.allocs_by_eval(eval_id), key=lambda a: a.ID)
+            return [alloc_stub(a) for a in allocs], state.table_index(ALLOCS)
+
+        return self._blocking(q, (ALLOCS,), run)
+
+    # --- allocations ----------------------------------------------------------------------
+    def list_allocs(self, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
+        """GET /v1/allocations (Alloc.List)."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        from .jobs import alloc_stub
+
+        def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
+            allocs = self._by_id_prefix(q, "alloc", state.allocs_by_prefix, state.allocs)
+            return [alloc_stub(a) for a in allocs if a.Namespace == q.namespace], state.table_index(ALLOCS)
+
+        return self._blocking(q, (ALLOCS,), run)
+
+    def get_alloc(self, alloc_id: str, q: QueryOptions) -> tuple[s.Allocation, QueryMeta]:
+        """GET /v1/allocation/:id (Alloc.GetAlloc); 404 ``alloc not found``. A
+        dispatched job's payload is returned decompressed, as Nomad's agent does."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+
+        def run(state: StateReader) -> tuple[Optional[s.Allocation], int]:
+            alloc = state.alloc_by_id(alloc_id)
+            return alloc, (alloc.ModifyIndex if alloc is not None else state.table_index(ALLOCS))
+
+        alloc, meta = self._blocking(q, (ALLOCS,), run)
+        if alloc is None:
+            raise not_found("alloc not found", meta.index)
+        if alloc.Job is not None and alloc.Job.Payload:
+            from .jobs import snappy_decode
+            try:
+                payload = snappy_decode(alloc.Job.Payload)
+            except Exception as exc:  # a corrupt payload is a server error, like Go's snappy.Decode
+                raise NomadError(f"snappy: corrupt input: {exc}") from None
+            alloc = attrs.evolve(alloc, Job=attrs.evolve(alloc.Job, Payload=payload or None))
+        return alloc, meta
+
+    # --- deployments --------------------------------------------------------------------------
+    def list_deployments(self, q: QueryOptions) -> tuple[list[s.Deployment], QueryMeta]:
+        """GET /v1/deployments (Deployment.List)."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+
+        def run(state: StateReader) -> tuple[list[s.Deployment], int]:
+            found = self._by_id_prefix(q, "deployment", state.deployments_by_prefix, state.deployments)
+            return [d for d in found if d.Namespace == q.namespace], state.table_index(DEPLOYMENT)
+
+        return self._blocking(q, (DEPLOYMENT,), run)
+
+    def get_deployment(self, deployment_id: str, q: QueryOptions) -> tuple[s.Deployment, QueryMeta]:
+        """GET /v1/deployment/:id (Deployment.GetDeployment); 404 ``deployment not found``."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+
+        def run(state: StateReader) -> tuple[Optional[s.Deployment], int]:
+            d = state.deployment_by_id(deployment_id)
+            return d, (d.ModifyIndex if d is not None else state.table_index(DEPLOYMENT))
+
+        deployment, meta = self._blocking(q, (DEPLOYMENT,), run)
+        if deployment is None:
+            raise not_found("deployment not found", meta.index)
+        return deployment, meta
+
+    def deployment_allocations(self, deployment_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
+        """GET /v1/deployment/allocations/:id (Deployment.Allocations)."""
+        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        from .jobs import alloc_stub
+
+        def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
+            allocs = sorted(state.allocs_by_deployment(deployment_id), key=lambda a: a.ID)
+            return [alloc_stub(a) for a in allocs], state.table_index(ALLOCS)
+
+        return self._blocking(q, (ALLOCS,), run)
+
+    def _deployment_write(self, w: WriteOptions, body_region: str = "", body_namespace: str = "",
+                          body_token: str = "") -> Any:
+        self._check_region(w.region or body_region)
+        namespace = w.namespace or body_namespace or s.DEFAULT_NAMESPACE
+        self._require(namespace, w.token or body_token, aclmod.CAP_SUBMIT_JOB)
+        return self.cluster.lifecycle
+
+    @staticmethod
+    def _check_body_id(path_id: str, body_id: str) -> None:
+        if body_id == "":
+            raise bad_request("DeploymentID must be specified")
+        if body_id != path_id:
+            raise bad_request("Deployment ID does not match")
+
+    def fail_deployment(self, deployment_id: str, w: WriteOptions = WriteOptions()) -> s.DeploymentUpdateResponse:
+        """PUT/POST /v1/deployment/fail/:id (no body)."""
+        return self._deployment_write(w).fail_deployment(deployment_id)
+
+    def pause_deployment(self, deployment_id: str, body: s.DeploymentPauseRequest,
+                         w: WriteOptions = WriteOptions()) -> s.DeploymentUpdateResponse:
+        """PUT/POST /v1/deployment/pause/:id with ``{"DeploymentID", "Pause"}``."""
+        self._check_body_id(deployment_id, body.DeploymentID)
+        lifecycle = self._deployment_write(w, body.Region, body.Namespace, body.AuthToken)
+        return lifecycle.pause_deployment(deployment_id, body.Pause)
+
+    def promote_deployment(self, deployment_id: str, body: s.DeploymentPromoteRequest,
+                           w: WriteOptions = WriteOptions()) -> s.DeploymentUpdateResponse:
+        """PUT/POST /v1/deployment/promote/:id with ``{"DeploymentID", "All", "Groups"}``."""
+        self._check_body_id(deployment_id, body.DeploymentID)
+        lifecycle = self._deployment_write(w, body.Region, body.Namespace, body.AuthToken)
+        return lifecycle.promote_deployment(deployment_id, groups=body.Groups, all=body.All)
+
+    def set_alloc_health(self, deployment_id: str, body: s.DeploymentAllocHealthRequest,
+                         w: WriteOptions = WriteOptions()) -> s.DeploymentUpdateResponse:
+        """PUT/POST /v1/deployment/allocation-health/:id."""
+        self._check_body_id(deployment_id, body.DeploymentID)
+        lifecycle = self._deployment_write(w, body.Region, body.Namespace, body.AuthToken)
+        return lifecycle.set_alloc_health(deployment_id, body.HealthyAllocationIDs or (),
+                                        body.UnhealthyAllocationIDs or ())
+
+    # --- nodes ---------------------------------------------------------------------------------
+    def list_nodes(self, q: QueryOptions) -> tuple[list[s.NodeListStub], QueryMeta]:
+        """GET /v1/nodes (Node.List)."""
+        self._require_node_read(q.token)
+
+        def run(state: StateReader) -> tuple[list[s.NodeListStub], int]:
+            nodes = self._by_id_prefix(q, "node", state.nodes_by_prefix, state.nodes)
+            return [node_stub(n) for n in nodes], state.table_index(NODES)
+
+        return self._blocking(q, (NODES,), run)
+
+    def get_node(self, node_id: str, q: QueryOptions) -> tuple[s.Node, QueryMeta]:
+        """GET /v1/node/:id (Node.GetNode); 404 ``node not found``. The node's
+        SecretID is never returned."""
+        self._require_node_read(q.token)
+
+        def run(state: StateReader) -> tuple[Optional[s.Node], int]:
+            node = state.node_by_id(node_id)
+            return node, (node.ModifyIndex if node is not None else state.table_index(NODES))
+
+        node, meta = self._blocking(q, (NODES,), run)
+        if node is None:
+            raise not_found("node not found", meta.index)
+        return attrs.evolve(node, SecretID=""), meta
+
+    def node_allocations(self, node_id: str, q: QueryOptions) -> tuple[list[s.Allocation], QueryMeta]:
+        """GET /v1/node/:id/allocations (Node.GetAllocs): full allocations; the index
+        is the newest alloc's ModifyIndex, else the allocs table's (never 0)."""
+        self._require_node_read(q.token)
+
+        def run(state: StateReader) -> tuple[list[s.Allocation], int]:
+            allocs = sorted(state.allocs_by_node(node_id), key=lambda a: a.ID)
+            if allocs:
+                return allocs, max(a.ModifyIndex for a in allocs)
+            return [], state.table_index(ALLOCS) or 1
+
+        return self._blocking(q, (ALLOCS,), run)
+
+    # --- search -----------------------------------------------------------------------------------
+    def search(self, body: s.SearchRequest, q: QueryOptions = QueryOptions()) -> tuple[s.SearchResponse, QueryMeta]:
+        """PUT/POST /v1/search (Search.PrefixSearch): IDs starting with ``Prefix`` per
+        context, at most 20 each, ``Truncations`` saying whether more exist."""
+        self._check_region(q.region or body.Region)
+        # The query string wins when it names a namespace; else the body's; else default.
+        namespace = q.namespace if q.namespace != s.DEFAULT_NAMESPACE else (body.Namespace or q.namespace)
+        token = q.token or body.AuthToken
+        acl: Optional[aclmod.ACL] = self._acl(token) if self.cluster.acl_enabled else None
+        if acl is not None and not _sufficient_search_perms(acl, namespace, body.Context):
+            raise permission_denied()
+        contexts = _search_contexts(acl, namespace, body.Context)
+        state = self.cluster.snapshot()
+        lookup_prefix = round_uuid_down_if_odd(body.Prefix, body.Context)
+        matches: dict[str, Optional[list[str]]] = {}
+        truncations: dict[str, bool] = {}
+        index = 0
+        for ctx in contexts:
+            if ctx not in CONTEXT_TABLE:
+                raise NomadError(f"context must be one of [{' '.join(SEARCH_CONTEXTS)}] or 'all' for all "
+                                 f"contexts; got \"{ctx}\"")
+            try:
+                candidates = _search_iter(state, ctx, namespace, lookup_prefix)
+            except UUIDPrefixError:
+                candidates = None  # a job name is no UUID: that context is skipped silently
+            if candidates is not None:
+                found, truncated = _prefix_matches(candidates, body.Prefix)
+                matches[ctx] = found
+                truncations[ctx] = truncated
+            index = max(index, state.table_index(CONTEXT_TABLE[ctx]))
+        resp = s.SearchResponse(Matches=matches, Truncations=truncations, Index=index, LastContact=0,
+                                KnownLeader=True)
+        return resp, QueryMeta(index=index)
+
+    # --- status, regions, agent -------------------------------------------------------------------
+    def status_leader(self, q: QueryOptions = QueryOptions()) -> str:
+        """GET /v1/status/leader: the leader's RPC address."""
+        self._check_region(q.region)
+        return LEADER_RPC_ADDR
+
+    def status_peers(self, q: QueryOptions = QueryOptions()) -> list[str]:
+        """GET /v1/status/peers: the Raft peers (one server)."""
+        self._check_region(q.region)
+        return [LEADER_RPC_ADDR]
+
+    def regions(self, q: QueryOptions = QueryOptions()) -> list[str]:
+        """GET /v1/regions."""
+        self._check_region(q.region)
+        return [self.cluster.region]
+
+    def agent_self(self, token: str = "") -> dict[str, Any]:
+        """GET /v1/agent/self: a plausible dev agent (server and client in one)."""
+        self._require_node_read(token)  # agent:read is not modelled either: management only
+        return agent_self(self.cluster, self.started_ns)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def node_stub(node: s.Node) -> s.NodeListStub:
+    return s.NodeListStub(ID=node.ID, Datacenter=node.Datacenter, Name=node.Name, NodeClass=node.NodeClass,
+                          Version=(node.Attributes or {}).get("nomad.version", ""), Drain=node.Drain,
+                          Status=node.Status, StatusDescription=node.StatusDescription,
+                          CreateIndex=node.CreateIndex, ModifyIndex=node.ModifyIndex)
+
+
+def _sufficient_search_perms(acl: aclmod.ACL, namespace: str, context: str) -> bool:
+    node_read = acl.management
+    job_read = acl.allow(namespace, aclmod.CAP_READ_JOB)
+    if not node_read and not job_read:
+        return False
+    if not node_read and context == CTX_NODES:
+        return False
+    if not job_read and context != CTX_NODES:
+        return False
+    return True
+
+
+def _search_contexts(acl: Optional[aclmod.ACL], namespace: str, context: str) -> list[str]:
+    wanted = list(SEARCH_CONTEXTS) if context == CTX_ALL else [context]
+    if acl is None:
+        return wanted
+    job_read = acl.allow(namespace, aclmod.CAP_READ_JOB)
+    allowed = []
+    for ctx in wanted:
+        if ctx in (CTX_ALLOCS, CTX_JOBS, CTX_EVALS, CTX_DEPLOYMENTS) and job_read:
+            allowed.append(ctx)
+        elif ctx == CTX_NODES and acl.management:
+            allowed.append(ctx)
+    return allowed
+
+
+def _search_iter(state: StateReader, ctx: str, namespace: str, prefix: str) -> Iterator[str]:
+    """IDs in the context's ID-prefix index order. Raises UUIDPrefixError like memdb."""
+    if ctx == CTX_JOBS:
+        return (j.ID for j in state.jobs_by_prefix(namespace, prefix))
+    scan = uuid_prefix(prefix)
+    if ctx == CTX_EVALS:
+        return (e.ID for e in state.evals_by_prefix(scan) if e.Namespace == namespace)
+    if ctx == CTX_ALLOCS:
+        return (a.ID for a in state.allocs_by_prefix(scan) if a.Namespace == namespace)
+    if ctx == CTX_DEPLOYMENTS:
+        return (d.ID for d in state.deployments_by_prefix(scan) if d.Namespace == namespace)
+    return (n.ID for n in state.nodes_by_prefix(scan))
+
+
+def _prefix_matches(ids: Iterator[str], prefix: str) -> tuple[Optional[list[str]], bool]:
+    """getMatches: look at no more than 20 candidates, keep those with the full
+    prefix, and report whether a 21st candidate exists."""
+    found: list[str] = []
+    for _ in range(SEARCH_TRUNCATE_LIMIT):
+        ident = next(ids, None)
+        if ident is None:
+            break
+        if ident.startswith(prefix):
+            found.append(ident)
+    return (found or None), next(ids, None) is not None
+
+
+def agent_self(cluster: Any, started_ns: int) -> dict[str, Any]:
+    """The parts of ``agentSelf`` clients read: ``config.Region``/``Datacenter``,
+    ``member.Name``/``Tags``, and ``stats``."""
+    name = "nomadjobs"
+    acl_enabled = bool(cluster.acl_enabled)
+    state = cluster.snapshot()
+    index = state.latest_index()
+    config = {
+        "Region": cluster.region,
+        "Datacenter": cluster.datacenter,
+        "NodeName": name,
+        "DataDir": "",
+        "LogLevel": "INFO",
+        "BindAddr": "127.0.0.1",
+        "EnableDebug": False,
+        "Ports": {"HTTP": 4646, "RPC": 4647, "Serf": 4648},
+        "Addresses": {"HTTP": "127.0.0.1", "RPC": "127.0.0.1", "Serf": "127.0.0.1"},
+        "AdvertiseAddrs": {"HTTP": "127.0.0.1:4646", "RPC": "127.0.0.1:4647", "Serf": "127.0.0.1:4648"},
+        "Client": {"Enabled": True, "NodeClass": "", "Meta": None, "Options": None},
+        "Server": {"Enabled": True, "BootstrapExpect": 1, "NumSchedulers": 1, "EnabledSchedulers": None},
+        "ACL": {"Enabled": acl_enabled, "TokenTTL": 30_000_000_000, "PolicyTTL": 30_000_000_000,
+                "ReplicationToken": ""},
+        "Vault": {"Enabled": False},
+        "LeaveOnInt": False,
+        "LeaveOnTerm": False,
+        "DisableUpdateCheck": True,
+        "DisableAnonymousSignature": True,
+        "HTTPAPIResponseHeaders": {},
+        "Revision": "nomadjobs",
+        "Version": NOMAD_VERSION,
+        "VersionPrerelease": "",
+    }
+    member = {
+        "Name": f"{name}.{cluster.region}",
+        "Addr": "127.0.0.1",
+        "Port": 4648,
+        "Tags": {"role": "nomad", "region": cluster.region, "dc": cluster.datacenter, "vsn": "1", "mvn": "1",
+                 "build": NOMAD_VERSION, "port": "4647", "bootstrap": "1", "raft_vsn": "2"},
+        "Status": "alive",
+        "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
+        "DelegateMin": 2, "DelegateMax": 4, "DelegateCur": 4,
+    }
+    uptime_s = max(0, (time.time_ns() - started_ns) // 10**9)
+    stats = {
+        "nomad": {"server": "true", "leader": "true", "leader_addr": LEADER_RPC_ADDR, "bootstrap": "true",
+                  "known_regions": "1"},
+        "raft": {"state": "Leader", "applied_index": str(index), "commit_index": str(index),
+                 "last_log_index": str(index), "num_peers": "0"},
+        "client": {"known_servers": LEADER_RPC_ADDR, "num_allocations": str(sum(1 for _ in state.allocs())),
+                   "last_heartbeat": "0", "heartbeat_ttl": "0"},
+        "runtime": {"arch": "amd64", "os": "linux", "version": "python", "max_procs": str(os.cpu_count() or 1),
+                    "goroutines": "0", "cpu_count": str(os.cpu_count() or 1), "uptime_s": str(uptime_s)},
+    }
+    return {"config": config, "member": member, "stats": stats}

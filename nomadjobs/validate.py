@@ -1,0 +1,1187 @@
+"""Nomad v0.7.1's job validation and warnings, with its exact messages.
+
+:func:`validate` is the server's ``validateJob``: ``Job.Validate`` (whose own errors
+are flattened into the top-level list, while nested group/task/periodic errors stay
+rendered inside their item, as go-multierror prints them), then the task driver
+config checks, then the two submission rules. :func:`job_warnings` is
+``Job.Warnings``. :func:`validate_job_for_register` chains canonicalization,
+implicit constraints, validation and warnings in the order the Register RPC uses.
+
+Where Go iterates a map (so Nomad's order is random), a fixed order is used:
+schema order for missing driver keys, submission order for everything else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zoneinfo
+from decimal import Decimal
+from typing import Any, Iterable, Optional, Sequence
+
+from croniter import croniter
+
+from .canonicalize import (
+    fill_zero_values,
+    go_join_path,
+    go_quote,
+    required_signals,
+    server_canonicalize,
+    set_implicit_constraints,
+    spec_changed,
+)
+from .gofmt import format_duration, go_slice, multierror
+from .structs.job import (
+    Constraint,
+    EphemeralDisk,
+    Job,
+    LogConfig,
+    ParameterizedJobConfig,
+    PeriodicConfig,
+    Resources,
+    RestartPolicy,
+    Service,
+    ServiceCheck,
+    Task,
+    TaskArtifact,
+    TaskGroup,
+    Template,
+    UpdateStrategy,
+    Vault,
+)
+
+__all__ = [
+    "validate",
+    "job_warnings",
+    "render_errors",
+    "validate_job_for_register",
+    "spec_changed",
+    "validate_constraint",
+    "validate_driver_config",
+    "cron_parse_error",
+    "croniter_args",
+    "KNOWN_DRIVERS",
+]
+
+SECOND = 10**9
+
+
+def render_errors(errors: Sequence[object]) -> str:
+    """Nomad's multi-error text (go-multierror's list format)."""
+    return multierror(errors)
+
+
+def _q(s: str) -> str:
+    return go_quote(s)
+
+
+def _qa(s: str) -> str:
+    # %+q: ASCII-only quoting
+    return go_quote(s, ascii_only=True)
+
+
+def _d(ns: int) -> str:
+    return format_duration(ns)
+
+
+# --- job ----------------------------------------------------------------------------
+
+def validate(job: Job) -> list[str]:
+    """All validation errors of a (canonicalized) job, top level first."""
+    job = fill_zero_values(job)
+    errors = _job_errors(job)
+
+    signals = required_signals(job)
+    for tg in job.TaskGroups or ():
+        tg_signals = signals.get(tg.Name)
+        for task in tg.Tasks or ():
+            driver = KNOWN_DRIVERS.get(task.Driver)
+            if driver is None:
+                # Nomad passes the group and task names in swapped order here.
+                errors.append(f"failed to create driver for task {_q(tg.Name)} in group {_q(task.Name)} "
+                              f"for validation: unknown driver '{task.Driver}'")
+                continue
+            config_errors = validate_driver_config(task.Driver, task.Config)
+            if config_errors:
+                errors.append(f"group {_q(tg.Name)} -> task {_q(task.Name)} -> config: {multierror(config_errors)}")
+            if tg_signals is None:
+                continue
+            wanted = tg_signals.get(task.Name)
+            if wanted is not None and not driver.sends_signals:
+                errors.append(f"group {_q(tg.Name)} -> task {_q(task.Name)}: driver {_q(task.Driver)} doesn't "
+                              f"support sending signals. Requested signals are {', '.join(wanted)}")
+
+    if job.Type == "_core":
+        errors.append("job type cannot be core")
+    if job.Payload:
+        errors.append("job can't be submitted with a payload, only dispatched")
+    return errors
+
+
+def _job_errors(j: Job) -> list[str]:
+    errs: list[str] = []
+    if j.Region == "":
+        errs.append("Missing job region")
+    if j.ID == "":
+        errs.append("Missing job ID")
+    elif " " in j.ID:
+        errs.append("Job ID contains a space")
+    if j.Name == "":
+        errs.append("Missing job name")
+    if j.Namespace == "":
+        errs.append("Job must be in a namespace")
+    if j.Type == "":
+        errs.append("Missing job type")
+    elif j.Type not in ("_core", "service", "batch", "system"):
+        errs.append(f"Invalid job type: {_q(j.Type)}")
+    if j.Priority < 1 or j.Priority > 100:
+        errs.append("Job priority must be between [1, 100]")
+    if not j.Datacenters:
+        errs.append("Missing job datacenters")
+    if not j.TaskGroups:
+        errs.append("Missing job task groups")
+    for idx, c in enumerate(j.Constraints or (), 1):
+        inner = validate_constraint(c)
+        if inner:
+            errs.append(f"Constraint {idx} validation failed: {multierror(inner)}")
+
+    seen: dict[str, int] = {}
+    for idx, tg in enumerate(j.TaskGroups or (), 1):
+        if tg.Name == "":
+            errs.append(f"Job task group {idx} missing name")
+        elif tg.Name in seen:
+            errs.append(f"Job task group {idx} redefines '{tg.Name}' from group {seen[tg.Name]}")
+        else:
+            seen[tg.Name] = idx
+        if j.Type == "system" and tg.Count > 1:
+            errs.append(f"Job task group {tg.Name} has count {tg.Count}. "
+                        "Count cannot exceed 1 with system scheduler")
+
+    for tg in j.TaskGroups or ():
+        inner = _group_errors(tg, j)
+        if inner:
+            errs.append(f"Task group {tg.Name} validation failed: {multierror(inner)}")
+
+    if j.Periodic is not None and j.Periodic.Enabled:
+        if j.Type != "batch":
+            errs.append('Periodic can only be used with "batch" scheduler')
+        inner = _periodic_errors(j.Periodic)
+        if inner:
+            errs.append(multierror(inner))
+
+    if j.ParameterizedJob is not None:
+        if j.Type != "batch":
+            errs.append('Parameterized job can only be used with "batch" scheduler')
+        inner = _parameterized_errors(j.ParameterizedJob)
+        if inner:
+            errs.append(multierror(inner))
+    return errs
+
+
+def job_warnings(job: Job) -> list[str]:
+    """``Job.Warnings``: one item per task group that has warnings."""
+    job = fill_zero_values(job)
+    out = []
+    for tg in job.TaskGroups or ():
+        inner = []
+        u = tg.Update
+        if u is not None and u.MaxParallel > tg.Count:
+            inner.append(f"Update max parallel count is greater than task group count ({u.MaxParallel} > "
+                         f"{tg.Count}). A destructive change would result in the simultaneous replacement "
+                         "of all allocations.")
+        if inner:
+            out.append(f"Group {_q(tg.Name)} has warnings: {multierror(inner)}")
+    return out
+
+
+def validate_job_for_register(job: Job) -> tuple[Job, list[str], list[str]]:
+    """Canonicalize, add implicit constraints, validate and collect warnings, as the
+    Register/Plan/Validate RPCs do. Warnings are the job's own first, then the
+    canonicalization ones (Nomad's merge order); render them with
+    ``gofmt.warnings_text``."""
+    job, canon_warnings = server_canonicalize(job)
+    job = set_implicit_constraints(job)
+    errors = validate(job)
+    warnings = job_warnings(job) + canon_warnings
+    return job, errors, warnings
+
+
+# --- task group ---------------------------------------------------------------------
+
+def _group_errors(tg: TaskGroup, j: Job) -> list[str]:
+    errs: list[str] = []
+    if tg.Name == "":
+        errs.append("Missing task group name")
+    if tg.Count < 0:
+        errs.append("Task group count can't be negative")
+    if not tg.Tasks:
+        errs.append("Missing tasks for task group")
+    for idx, c in enumerate(tg.Constraints or (), 1):
+        inner = validate_constraint(c)
+        if inner:
+            errs.append(f"Constraint {idx} validation failed: {multierror(inner)}")
+
+    if tg.RestartPolicy is not None:
+        inner = _restart_errors(tg.RestartPolicy)
+        if inner:
+            errs.append(multierror(inner))
+    else:
+        errs.append(f"Task Group {tg.Name} should have a restart policy")
+
+    if tg.EphemeralDisk is not None:
+        if tg.EphemeralDisk.SizeMB < 10:
+            errs.append(f"minimum DiskMB value is 10; got {tg.EphemeralDisk.SizeMB}")
+    else:
+        errs.append(f"Task Group {tg.Name} should have an ephemeral disk object")
+
+    if tg.Update is not None:
+        inner = _update_errors(tg.Update)
+        if inner:
+            errs.append(multierror(inner))
+
+    names: dict[str, int] = {}
+    static_ports: dict[int, str] = {}
+    leaders = 0
+    for idx, task in enumerate(tg.Tasks or (), 1):
+        if task.Name == "":
+            errs.append(f"Task {idx} missing name")
+        elif task.Name in names:
+            errs.append(f"Task {idx} redefines '{task.Name}' from task {names[task.Name]}")
+        else:
+            names[task.Name] = idx
+        if task.Leader:
+            leaders += 1
+        if task.Resources is None:
+            continue
+        for net in task.Resources.Networks or ():
+            for port in net.ReservedPorts or ():
+                if port.Value in static_ports:
+                    errs.append(f"Static port {port.Value} already reserved by {static_ports[port.Value]}")
+                else:
+                    static_ports[port.Value] = f"{task.Name}:{port.Label}"
+    if leaders > 1:
+        errs.append("Only one task may be marked as leader")
+
+    for task in tg.Tasks or ():
+        inner = _task_errors(task, tg.EphemeralDisk)
+        if inner:
+            errs.append(f"Task {task.Name} validation failed: {multierror(inner)}")
+    return errs
+
+
+def _restart_errors(r: RestartPolicy) -> list[str]:
+    errs = []
+    if r.Mode not in ("delay", "fail"):
+        errs.append(f"Unsupported restart mode: {_q(r.Mode)}")
+    if r.Attempts == 0 and r.Mode != "fail":
+        errs.append(f"Restart policy {_q(r.Mode)} with {r.Attempts} attempts is ambiguous")
+    if r.Interval < 5 * SECOND:
+        errs.append(f"Interval can not be less than 5s (got {_d(r.Interval)})")
+    if r.Attempts * r.Delay > r.Interval:
+        errs.append(f"Nomad can't restart the TaskGroup {r.Attempts} times in an interval of {_d(r.Interval)} "
+                    f"with a delay of {_d(r.Delay)}")
+    return errs
+
+
+def _update_errors(u: UpdateStrategy) -> list[str]:
+    errs = []
+    if u.HealthCheck not in ("checks", "task_states", "manual"):
+        errs.append(f"Invalid health check given: {_q(u.HealthCheck)}")
+    if u.MaxParallel < 1:
+        errs.append(f"Max parallel can not be less than one: {u.MaxParallel} < 1")
+    if u.Canary < 0:
+        errs.append(f"Canary count can not be less than zero: {u.Canary} < 0")
+    if u.MinHealthyTime < 0:
+        errs.append(f"Minimum healthy time may not be less than zero: {_d(u.MinHealthyTime)}")
+    if u.HealthyDeadline <= 0:
+        errs.append(f"Healthy deadline must be greater than zero: {_d(u.HealthyDeadline)}")
+    if u.MinHealthyTime >= u.HealthyDeadline:
+        errs.append(f"Minimum healthy time must be less than healthy deadline: {_d(u.MinHealthyTime)} > "
+                    f"{_d(u.HealthyDeadline)}")
+    if u.Stagger <= 0:
+        errs.append(f"Stagger must be greater than zero: {_d(u.Stagger)}")
+    return errs
+
+
+# --- task ---------------------------------------------------------------------------
+
+def _task_errors(t: Task, disk: Optional[EphemeralDisk]) -> list[str]:
+    errs: list[str] = []
+    if t.Name == "":
+        errs.append("Missing task name")
+    if "/" in t.Name or "\\" in t.Name:
+        errs.append("Task name cannot include slashes")
+    if t.Driver == "":
+        errs.append("Missing task driver")
+    if t.KillTimeout < 0:
+        errs.append("KillTimeout must be a positive value")
+    if t.ShutdownDelay < 0:
+        errs.append("ShutdownDelay must be a positive value")
+
+    if t.Resources is None:
+        errs.append("Missing task resources")
+    else:
+        inner = _min_resources_errors(t.Resources)
+        if inner:
+            errs.append(multierror(inner))
+        if t.Resources.DiskMB > 0:
+            errs.append("Task can't ask for disk resources, they have to be specified at the task group level.")
+
+    if t.LogConfig is None:
+        errs.append("Missing Log Config")
+    else:
+        inner = _log_config_errors(t.LogConfig)
+        if inner:
+            errs.append(multierror(inner))
+
+    for idx, c in enumerate(t.Constraints or (), 1):
+        inner = validate_constraint(c)
+        if inner:
+            errs.append(f"Constraint {idx} validation failed: {multierror(inner)}")
+        if c.Operand in ("distinct_hosts", "distinct_property"):
+            errs.append(f"Constraint {idx} has disallowed Operand at task level: {c.Operand}")
+
+    inner = _services_errors(t)
+    if inner:
+        errs.append(multierror(inner))
+
+    if t.LogConfig is not None and disk is not None:
+        usage = t.LogConfig.MaxFiles * t.LogConfig.MaxFileSizeMB
+        if disk.SizeMB <= usage:
+            errs.append(f"log storage ({usage} MB) must be less than requested disk capacity ({disk.SizeMB} MB)")
+
+    for idx, artifact in enumerate(t.Artifacts or (), 1):
+        inner = _artifact_errors(artifact)
+        if inner:
+            errs.append(f"Artifact {idx} validation failed: {multierror(inner)}")
+
+    if t.Vault is not None:
+        inner = _vault_errors(t.Vault)
+        if inner:
+            errs.append(f"Vault validation failed: {multierror(inner)}")
+
+    destinations: dict[str, int] = {}
+    for idx, tmpl in enumerate(t.Templates or (), 1):
+        inner = _template_errors(tmpl)
+        if inner:
+            errs.append(f"Template {idx} validation failed: {multierror(inner)}")
+        if tmpl.DestPath in destinations:
+            errs.append(f"Template {idx} has same destination as {destinations[tmpl.DestPath]}")
+        else:
+            destinations[tmpl.DestPath] = idx
+
+    if t.DispatchPayload is not None:
+        escaped = _escapes_alloc_dir("task/local/", t.DispatchPayload.File)
+        if escaped:
+            errs.append("Dispatch Payload validation failed: destination escapes allocation directory")
+    return errs
+
+
+def _min_resources_errors(r: Resources) -> list[str]:
+    errs = []
+    if r.CPU < 100:
+        errs.append(f"minimum CPU value is 100; got {r.CPU}")
+    if r.MemoryMB < 10:
+        errs.append(f"minimum MemoryMB value is 10; got {r.MemoryMB}")
+    if r.IOPS < 0:
+        errs.append(f"minimum IOPS value is 0; got {r.IOPS}")
+    for i, n in enumerate(r.Networks or ()):
+        if n.MBits < 1:
+            inner = multierror([f"minimum MBits value is 1; got {n.MBits}"])
+            errs.append(f"network resource at index {i} failed: {inner}")
+    return errs
+
+
+def _log_config_errors(lc: LogConfig) -> list[str]:
+    errs = []
+    if lc.MaxFiles < 1:
+        errs.append(f"minimum number of files is 1; got {lc.MaxFiles}")
+    if lc.MaxFileSizeMB < 1:
+        errs.append(f"minimum file size is 1MB; got {lc.MaxFileSizeMB}")
+    return errs
+
+
+# --- services -----------------------------------------------------------------------
+
+# Go's "$" is end of text; Python's also matches before a final newline, hence \Z.
+_SERVICE_NAME_RE = re.compile(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])\Z")
+_ENV_RE = re.compile(r"\$\{[a-zA-Z0-9_\-.]+\}")
+
+
+def _go_atoi(text: str) -> Optional[int]:
+    """``strconv.Atoi`` success value, or None when Go would return an error."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        return None
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        return None
+    return value
+
+
+def _requires_port(c: ServiceCheck) -> bool:
+    return c.Type in ("http", "tcp")
+
+
+def _services_errors(t: Task) -> list[str]:
+    errs: list[str] = []
+    service_ports: dict[str, set[str]] = {}
+    known_services: set[str] = set()
+    for i, s in enumerate(t.Services or ()):
+        inner = _service_errors(s)
+        if inner:
+            errs.append(f"service[{i}] {_qa(s.Name)} validation failed: {multierror(inner)}")
+        key = s.Name + s.PortLabel
+        if key in known_services:
+            errs.append(f"service {_q(s.Name)} is duplicate")
+        known_services.add(key)
+
+        if s.PortLabel != "":
+            # A numeric port is only meaningful in driver address mode.
+            if not (s.AddressMode == "driver" and _go_atoi(s.PortLabel) is not None):
+                service_ports.setdefault(s.PortLabel, set()).add(s.Name)
+
+        known_checks: set[str] = set()
+        for c in s.Checks or ():
+            if c.Name in known_checks:
+                errs.append(f"check {_q(c.Name)} is duplicate")
+            known_checks.add(c.Name)
+            if not _requires_port(c):
+                continue
+            port = c.PortLabel or s.PortLabel
+            if port == "":
+                errs.append(f"check {_q(c.Name)} is missing a port")
+                continue
+            number = _go_atoi(port)
+            if c.AddressMode == "driver" and number is not None:
+                if number <= 0:
+                    errs.append(f"check {_q(c.Name)} has invalid numeric port {number}")
+                continue
+            if number is not None:
+                errs.append(f'check {_q(c.Name)} cannot use a numeric port {number} without setting '
+                            'address_mode="driver"')
+                continue
+            service_ports.setdefault(port, set()).add(s.Name)
+
+    labels: set[str] = set()
+    if t.Resources is not None:
+        for net in t.Resources.Networks or ():
+            labels.update(p.Label for p in net.ReservedPorts or ())
+            labels.update(p.Label for p in net.DynamicPorts or ())
+
+    for port in sorted(service_ports):
+        if port not in labels:
+            names = ", ".join(sorted(service_ports[port]))
+            errs.append(f"port label {_q(port)} referenced by services {names} does not exist")
+    return errs
+
+
+def _service_errors(s: Service) -> list[str]:
+    errs: list[str] = []
+    # Interpolated parts are unknown until the client runs; judge the rest.
+    stripped = _ENV_RE.sub("ENV-VAR", s.Name)
+    if not _SERVICE_NAME_RE.match(stripped):
+        errs.append("service name must be valid per RFC 1123 and can contain only alphanumeric characters or "
+                    f"dashes: {_q(s.Name)}")
+    if s.AddressMode not in ("", "auto", "host", "driver"):
+        errs.append(f'service address_mode must be "auto", "host", or "driver"; not {_q(s.AddressMode)}')
+    for c in s.Checks or ():
+        if s.PortLabel == "" and c.PortLabel == "" and _requires_port(c):
+            errs.append(f"check {c.Name} invalid: check requires a port but neither check nor service "
+                        f"{_qa(s.Name)} have a port")
+            continue
+        problem = _check_error(c)
+        if problem:
+            errs.append(f"check {c.Name} invalid: {problem}")
+    return errs
+
+
+def _check_error(c: ServiceCheck) -> Optional[str]:
+    kind = c.Type.lower()
+    if kind == "tcp":
+        pass
+    elif kind == "http":
+        if c.Path == "":
+            return "http type must have a valid http path"
+    elif kind == "script":
+        if c.Command == "":
+            return "script type must have a valid script path"
+    else:
+        return f'invalid type ({_qa(c.Type)}), must be one of "http", "tcp", or "script" type'
+
+    if c.Interval == 0:
+        return "missing required value interval. Interval cannot be less than 1s"
+    if c.Interval < SECOND:
+        return f"interval ({_d(c.Interval)}) cannot be lower than 1s"
+    if c.Timeout == 0:
+        return "missing required value timeout. Timeout cannot be less than 1s"
+    if c.Timeout < SECOND:
+        return f"timeout ({_d(c.Timeout)}) is lower than required minimum timeout 1s"
+
+    if c.InitialStatus not in ("", "passing", "warning", "critical"):
+        return (f"invalid initial check state ({c.InitialStatus}), must be one of "
+                '"passing", "warning", "critical" or empty')
+
+    if c.AddressMode == "auto":
+        return 'invalid address_mode "auto" - auto only valid for services'
+    if c.AddressMode not in ("", "host", "driver"):
+        return f"invalid address_mode {_q(c.AddressMode)}"
+
+    if c.CheckRestart is not None:
+        inner = []
+        if c.CheckRestart.Limit < 0:
+            inner.append(f"limit must be greater than or equal to 0 but found {c.CheckRestart.Limit}")
+        if c.CheckRestart.Grace < 0:
+            inner.append(f"grace period must be greater than or equal to 0 but found {c.CheckRestart.Grace}")
+        if inner:
+            return multierror(inner)
+    return None
+
+
+# --- artifacts, vault, templates, dispatch ------------------------------------------
+
+def _escapes_alloc_dir(prefix: str, path: str) -> bool:
+    """``PathEscapesAllocDir``: does prefix/path leave the allocation directory?"""
+    alloc = "/alloc-dir/alloc-id"
+    target = go_join_path(alloc, prefix, path)
+    if target == alloc:
+        return False
+    if target.startswith(alloc + "/"):
+        rel = target[len(alloc) + 1:]
+    else:
+        # Outside the alloc dir: filepath.Rel climbs out with "..".
+        up = alloc.count("/")
+        rel = "/".join([".."] * up) + target
+    # A name that merely starts with ".." counts as escaping in Nomad too.
+    return rel.startswith("..")
+
+
+_CHECKSUM_SIZES = {"md5": 16, "sha1": 20, "sha256": 32, "sha512": 64}
+
+
+def _artifact_errors(a: TaskArtifact) -> list[str]:
+    errs = []
+    if a.GetterSource == "":
+        errs.append("source must be specified")
+    if a.GetterMode not in ("", "any", "file", "dir"):
+        errs.append(f"invalid artifact mode {_q(a.GetterMode)}; must be one of: any, file, dir")
+    if _escapes_alloc_dir("task", a.RelativeDest):
+        errs.append("destination escapes allocation directory")
+
+    options = a.GetterOptions or {}
+    if "checksum" in options:
+        check = options["checksum"].strip(" \t\n\r\v\f")
+        if check == "":
+            errs.append("checksum value cannot be empty")
+            return errs
+        parts = check.split(":")
+        if len(parts) != 2:
+            errs.append(f'checksum must be given as "type:value"; got {_q(check)}')
+            return errs
+        kind, value = parts
+        decoded, problem = _go_hex_decode(value)
+        if problem:
+            errs.append(f"invalid checksum: {problem}")
+            return errs
+        if kind not in _CHECKSUM_SIZES:
+            errs.append(f"unsupported checksum type: {kind}")
+            return errs
+        if len(decoded) != _CHECKSUM_SIZES[kind]:
+            errs.append(f"invalid {kind} checksum: {value}")
+    return errs
+
+
+def _go_hex_decode(text: str) -> tuple[bytes, Optional[str]]:
+    if len(text) % 2 == 1:
+        return b"", "encoding/hex: odd length hex string"
+    for ch in text:
+        if ch not in "0123456789abcdefABCDEF":
+            return b"", f"encoding/hex: invalid byte: U+{ord(ch):04X} {_go_rune_quote(ch)}"
+    return bytes.fromhex(text), None
+
+
+def _go_rune_quote(ch: str) -> str:
+    inner = go_quote(ch)[1:-1]
+    if ch == "'":
+        inner = "\\'"
+    elif ch == '"':
+        inner = '"'
+    return f"'{inner}'"
+
+
+def _vault_errors(v: Vault) -> list[str]:
+    errs = []
+    if not v.Policies:
+        errs.append("Policy list cannot be empty")
+    for p in v.Policies or ():
+        if p == "root":
+            errs.append('Can not specify "root" policy')
+    if v.ChangeMode == "signal":
+        if v.ChangeSignal == "":
+            errs.append('Signal must be specified when using change mode "signal"')
+    elif v.ChangeMode not in ("noop", "restart"):
+        errs.append(f"Unknown change mode {_q(v.ChangeMode)}")
+    return errs
+
+
+def _template_errors(t: Template) -> list[str]:
+    errs = []
+    if t.SourcePath == "" and t.EmbeddedTmpl == "":
+        errs.append("Must specify a source path or have an embedded template")
+    if t.DestPath == "":
+        errs.append("Must specify a destination for the template")
+    if _escapes_alloc_dir("task", t.DestPath):
+        errs.append("destination escapes allocation directory")
+    if t.ChangeMode == "signal":
+        if t.ChangeSignal == "":
+            errs.append("Must specify signal value when change mode is signal")
+    elif t.ChangeMode not in ("noop", "restart"):
+        errs.append("Invalid change mode. Must be one of the following: noop, signal, restart")
+    if t.Splay < 0:
+        errs.append("Must specify positive splay value")
+    if t.Perms != "":
+        problem = _go_parse_octal12(t.Perms)
+        if problem:
+            errs.append(f"Failed to parse {_q(t.Perms)} as octal: {problem}")
+    if t.VaultGrace < 0:
+        errs.append(f"Vault grace must be greater than zero: {_d(t.VaultGrace)} < 0")
+    return errs
+
+
+def _go_parse_octal12(text: str) -> Optional[str]:
+    """``strconv.ParseUint(text, 8, 12)`` error text, or None."""
+    prefix = f"strconv.ParseUint: parsing {_q(text)}: "
+    value = 0
+    for ch in text:
+        if ch not in "01234567":
+            return prefix + "invalid syntax"
+        value = value * 8 + int(ch)
+        if value >= 1 << 12:
+            return prefix + "value out of range"
+    return None
+
+
+# --- periodic and parameterized -----------------------------------------------------
+
+def _periodic_errors(p: PeriodicConfig) -> list[str]:
+    errs = []
+    if p.Spec == "":
+        errs.append("Must specify a spec")
+    if p.TimeZone != "":
+        problem = _time_zone_error(p.TimeZone)
+        if problem:
+            errs.append(f"Invalid time zone {_q(p.TimeZone)}: {problem}")
+    if p.SpecType == "cron":
+        problem = cron_parse_error(p.Spec)
+        if problem:
+            errs.append(f"Invalid cron spec {_q(p.Spec)}: {problem}")
+    elif p.SpecType != "_internal_test":
+        errs.append(f"Unknown periodic specification type {_q(p.SpecType)}")
+    return errs
+
+
+def _time_zone_error(name: str) -> Optional[str]:
+    """Go's ``time.LoadLocation`` error text for a zone name, or None."""
+    if name in ("", "UTC", "Local"):
+        return None
+    if ".." in name or name.startswith("/") or name.startswith("\\"):
+        return "time: invalid location name"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return f"unknown time zone {name}"
+    return None
+
+
+def _parameterized_errors(pj: ParameterizedJobConfig) -> list[str]:
+    errs = []
+    if pj.Payload not in ("optional", "required", "forbidden"):
+        errs.append(f"Unknown payload requirement: {_q(pj.Payload)}")
+    required = set(pj.MetaRequired or ())
+    both: list[str] = []
+    for key in pj.MetaOptional or ():
+        if key in required and key not in both:
+            both.append(key)
+    if both:
+        errs.append(f"Required and optional meta keys should be disjoint. Following keys exist in both: "
+                    f"{go_slice(both)}")
+    return errs
+
+
+# --- cron (gorhill/cronexpr as vendored by Nomad 0.7.1) -----------------------------
+
+_CRON_ALIASES = [
+    ("@yearly", "0 0 0 1 1 * *"),
+    ("@annually", "0 0 0 1 1 * *"),
+    ("@monthly", "0 0 0 1 * * *"),
+    ("@weekly", "0 0 0 * * 0 *"),
+    ("@daily", "0 0 0 * * * *"),
+    ("@hourly", "0 0 * * * * *"),
+]
+_CRON_ALIAS_RE = re.compile("|".join(re.escape(a) for a, _ in _CRON_ALIASES))
+_GO_FIELD_RE = re.compile(r"[^\t\n\f\r ]+")
+
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|january|february|march|april|june|july|august|" \
+          "september|october|november|december"
+_DAYS = "sun|mon|tue|wed|thu|fri|sat|sunday|monday|tuesday|wednesday|thursday|friday|saturday"
+_CRON_FIELDS = {
+    "second": r"0?[0-9]|[1-5][0-9]",
+    "minute": r"0?[0-9]|[1-5][0-9]",
+    "hour": r"0?[0-9]|1[0-9]|2[0-3]",
+    "day-of-month": r"0?[1-9]|[12][0-9]|3[01]",
+    "month": r"0?[1-9]|1[012]|" + _MONTHS,
+    "day-of-week": r"0?[0-7]|" + _DAYS,
+    "year": r"19[789][0-9]|20[0-9]{2}",
+}
+
+
+def _cron_layouts(value: str) -> list[re.Pattern]:
+    v = f"(?:{value})"
+    return [re.compile(p) for p in (
+        r"^\*$|^\?$",
+        rf"^{v}$",
+        rf"^{v}-{v}$",
+        r"^\*/\d+$",
+        rf"^{v}/\d+$",
+        rf"^{v}-{v}/\d+$",
+    )]
+
+
+_CRON_LAYOUTS = {name: _cron_layouts(pattern) for name, pattern in _CRON_FIELDS.items()}
+_DOM_EXTRA = [re.compile(r"^l$"), re.compile(r"^lw$"), re.compile(rf"^(?:{_CRON_FIELDS['day-of-month']})w$")]
+_DOW_EXTRA = [re.compile(rf"^(?:{_CRON_FIELDS['day-of-week']})l$"),
+              re.compile(rf"^(?:{_CRON_FIELDS['day-of-week']})#[1-5]$")]
+
+
+def _cron_field_error(text: str, name: str) -> Optional[str]:
+    entries = [e for e in text.split(",") if e]
+    if not entries:
+        return f"{name} field: missing directive"
+    for entry in entries:
+        low = entry.lower()
+        layouts = _CRON_LAYOUTS[name]
+        if layouts[0].match(low):
+            # cronexpr stops at a wildcard: later entries are never looked at.
+            return None
+        if any(p.match(low) for p in layouts[1:]):
+            continue
+        if name == "day-of-month" and any(p.match(low) for p in _DOM_EXTRA):
+            continue
+        if name == "day-of-week" and any(p.match(low) for p in _DOW_EXTRA):
+            continue
+        shown = low if name in ("day-of-month", "day-of-week") else entry
+        return f"syntax error in {name} field: '{shown}'"
+    return None
+
+
+def _cron_fields(spec: str) -> list[str]:
+    normalized = _CRON_ALIAS_RE.sub(lambda m: dict(_CRON_ALIASES)[m.group(0)], spec)
+    return _GO_FIELD_RE.findall(normalized)
+
+
+def croniter_args(spec: str) -> tuple[str, dict[str, Any]]:
+    """Translate a Nomad cron spec (5 fields; 6 = with year; 7 = seconds first and
+    year last; aliases) into a croniter expression and keyword arguments."""
+    fields = _cron_fields(spec)[:7]
+    if len(fields) == 5:
+        return " ".join(fields), {}
+    if len(fields) == 6:
+        fields = ["0"] + fields
+    return " ".join(fields), {"second_at_beginning": True}
+
+
+def cron_parse_error(spec: str) -> Optional[str]:
+    """Why Nomad would reject a cron spec (cronexpr's message where it has one), or
+    None. Specs croniter cannot evaluate are rejected too, with its message."""
+    fields = _cron_fields(spec)
+    if len(fields) < 5:
+        return "missing field(s)"
+    fields = fields[:7]
+    names = ["minute", "hour", "day-of-month", "month", "day-of-week"]
+    if len(fields) == 7:
+        names = ["second"] + names
+    if len(fields) >= 6:
+        names = names + ["year"]
+    for text, name in zip(fields, names):
+        problem = _cron_field_error(text, name)
+        if problem:
+            return problem
+    expr, kwargs = croniter_args(spec)
+    try:
+        croniter(expr, **kwargs)
+    except Exception as exc:  # croniter raises several unrelated exception types
+        return str(exc)
+    return None
+
+
+# --- constraints --------------------------------------------------------------------
+
+def validate_constraint(c: Constraint) -> list[str]:
+    """``Constraint.Validate``: the inner error list (empty when valid)."""
+    errs = []
+    if c.Operand == "":
+        errs.append("Missing constraint operand")
+    need_ltarget = True
+    op = c.Operand
+    if op == "distinct_hosts":
+        need_ltarget = False
+    elif op == "set_contains":
+        if c.RTarget == "":
+            errs.append("Set contains constraint requires an RTarget")
+    elif op == "regexp":
+        problem = go_regexp_error(c.RTarget)
+        if problem:
+            errs.append(f"Regular expression failed to compile: {problem}")
+    elif op == "version":
+        problem = go_version_constraint_error(c.RTarget)
+        if problem:
+            errs.append(f"Version constraint is invalid: {problem}")
+    elif op == "distinct_property":
+        if c.RTarget != "":
+            count = _go_parse_uint(c.RTarget)
+            if isinstance(count, str):
+                errs.append(f"Failed to convert RTarget {_q(c.RTarget)} to uint64: {count}")
+            elif count < 1:
+                errs.append(f"Distinct Property must have an allowed count of 1 or greater: {count} < 1")
+    elif op in ("=", "==", "is", "!=", "not", "<", "<=", ">", ">="):
+        if c.RTarget == "":
+            errs.append(f"Operator {_q(op)} requires an RTarget")
+    else:
+        errs.append(f"Unknown constraint type {_q(op)}")
+    if need_ltarget and c.LTarget == "":
+        errs.append("No LTarget provided but is required by constraint")
+    return errs
+
+
+def _go_parse_uint(text: str) -> int | str:
+    prefix = f"strconv.ParseUint: parsing {_q(text)}: "
+    if not text or not text.isascii() or not text.isdigit():
+        return prefix + "invalid syntax"
+    value = int(text)
+    if value >= 1 << 64:
+        return prefix + "value out of range"
+    return value
+
+
+# hashicorp/go-version (2017): an optional operator, then a version.
+_VERSION_RAW = (r"v?([0-9]+(\.[0-9]+)*?)"
+                r"(-([0-9]+[0-9A-Za-z\-~]*(\.[0-9A-Za-z\-~]+)*)|(-?([A-Za-z\-~]+[0-9A-Za-z\-~]*(\.[0-9A-Za-z\-~]+)*)))?"
+                r"(\+([0-9A-Za-z\-~]+(\.[0-9A-Za-z\-~]+)*))?"
+                r"?")
+_GO_SPACE = r"[\t\n\f\r ]"
+_CONSTRAINT_RE = re.compile(rf"^{_GO_SPACE}*(~>|>=|<=|!=|=|>|<|){_GO_SPACE}*({_VERSION_RAW}){_GO_SPACE}*\Z")
+
+
+def go_version_constraint_error(text: str) -> Optional[str]:
+    """``version.NewConstraint`` error text, or None."""
+    for single in text.split(","):
+        m = _CONSTRAINT_RE.match(single)
+        if m is None:
+            return f"Malformed constraint: {single}"
+        for segment in re.findall(r"[0-9]+", m.group(3).split("-")[0].split("+")[0]):
+            if int(segment) >= 1 << 63:
+                return f"Error parsing version: strconv.ParseInt: parsing {_q(segment)}: value out of range"
+    return None
+
+
+_POSIX_CLASSES = {"alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
+                  "space", "upper", "word", "xdigit"}
+_REPEAT_RE = re.compile(r"\{(\d+)(,(\d*))?\}")
+
+
+def go_regexp_error(pattern: str) -> Optional[str]:
+    """``regexp.Compile`` error text (Go RE2 syntax), or None.
+
+    RE2-specific rules (escapes, flags, repetition) are checked by a scanner that
+    also rewrites Go-only syntax into something Python can compile; Python's
+    compiler then finds unbalanced groups and classes, reported with Go's codes.
+    """
+
+    def fail(code: str, expr: str) -> str:
+        return f"error parsing regexp: {code}: `{expr}`"
+
+    out: list[str] = []
+    n = len(pattern)
+    i = 0
+    in_class = False
+    class_open = 0  # index of the "[" that opened the current class
+    class_start = 0  # first index where "]" closes it
+    can_repeat = False  # is there an operand for a repetition operator?
+    last_repeat = ""  # text of the repetition operator just seen, if any
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= n:
+                return fail("trailing backslash at end of expression", "")
+            c = pattern[i + 1]
+            j = i + 2
+            if c == "Q":
+                end = pattern.find("\\E", j)
+                literal = pattern[j:] if end < 0 else pattern[j:end]
+                out.append("".join(f"\\u{ord(x):04x}" if ord(x) < 0x10000 else re.escape(x) for x in literal))
+                i = n if end < 0 else end + 2
+                can_repeat, last_repeat = bool(literal) or can_repeat, ""
+                continue
+            if ord(c) < 0x80 and not c.isalnum():
+                out.append("\\" + c)
+            elif c in "afnrtv":
+                out.append("\\" + c)
+            elif c in "01234567":
+                if c != "0" and (j >= n or pattern[j] not in "01234567"):
+                    return fail("invalid escape sequence", pattern[i:j])
+                k = j
+                while k < n and k < i + 4 and pattern[k] in "01234567":
+                    k += 1
+                out.append(f"\\u{int(pattern[i + 1:k], 8):04x}")
+                j = k
+            elif c == "x":
+                if j < n and pattern[j] == "{":
+                    end = pattern.find("}", j)
+                    digits = pattern[j + 1:end] if end > 0 else ""
+                    if end < 0 or not digits or any(x not in "0123456789abcdefABCDEF" for x in digits) \
+                            or int(digits, 16) > 0x10FFFF:
+                        return fail("invalid escape sequence", pattern[i:(end + 1 if end > 0 else n)])
+                    value = int(digits, 16)
+                    j = end + 1
+                else:
+                    digits = pattern[j:j + 2]
+                    if len(digits) < 2 or any(x not in "0123456789abcdefABCDEF" for x in digits):
+                        return fail("invalid escape sequence", pattern[i:j + 1])
+                    value = int(digits, 16)
+                    j += 2
+                out.append(f"\\U{value:08x}")
+            elif c in "dDsSwW":
+                out.append("\\" + c)
+            elif c in "bBAz" and not in_class:
+                out.append("\\Z" if c == "z" else "\\" + c)
+            elif c in "pP":
+                if j < n and pattern[j] == "{":
+                    end = pattern.find("}", j)
+                    if end < 0:
+                        return fail("invalid character class range", pattern[i:])
+                    j = end + 1
+                elif j < n:
+                    j += 1
+                else:
+                    return fail("invalid character class range", pattern[i:])
+                out.append("x")
+            else:
+                return fail("invalid escape sequence", pattern[i:j])
+            i = j
+            can_repeat, last_repeat = True, ""
+            continue
+
+        if in_class:
+            if ch == "[" and pattern.startswith("[:", i):
+                end = pattern.find(":]", i + 2)
+                if end > 0:
+                    name = pattern[i + 2:end].lstrip("^")
+                    if name not in _POSIX_CLASSES:
+                        return fail("invalid character class range", pattern[i:end + 2])
+                    out.append("a")
+                    i = end + 2
+                    continue
+            if ch == "]" and i > class_start:
+                in_class = False
+                can_repeat, last_repeat = True, ""
+            out.append(ch)
+            i += 1
+            continue
+
+        if ch == "[":
+            in_class = True
+            class_open = i
+            out.append("[")
+            i += 1
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            class_start = i  # a "]" right here is a literal
+            continue
+
+        if ch == "(" and pattern.startswith("(?", i):
+            if pattern.startswith("(?P<", i):
+                out.append("(?P<")
+                i += 4
+                can_repeat, last_repeat = False, ""
+                continue
+            j = i + 2
+            while j < n and pattern[j] in "imsU-":
+                j += 1
+            if j < n and pattern[j] in ":)":
+                # Flags only matter for matching, not for whether it compiles.
+                out.append("(?:" if pattern[j] == ":" else "")
+                can_repeat = False if pattern[j] == ":" else can_repeat
+                i = j + 1
+                last_repeat = ""
+                continue
+            return fail("invalid or unsupported Perl syntax", pattern[i:j + 1])
+
+        op = ""
+        if ch in "*+?":
+            op = ch
+        elif ch == "{":
+            m = _REPEAT_RE.match(pattern, i)
+            if m:
+                low = int(m.group(1))
+                high = low if m.group(2) is None else (int(m.group(3)) if m.group(3) else -1)
+                if low > 1000 or high > 1000 or (high != -1 and high < low):
+                    return fail("invalid repeat count", m.group(0))
+                op = m.group(0)
+        if op:
+            j = i + len(op)
+            if j < n and pattern[j] == "?":
+                j += 1
+            text = pattern[i:j]
+            if last_repeat:
+                return fail("invalid nested repetition operator", last_repeat + text)
+            if not can_repeat:
+                return fail("missing argument to repetition operator", text)
+            out.append(text)
+            i = j
+            last_repeat = text
+            continue
+
+        out.append(ch)
+        i += 1
+        last_repeat = ""
+        can_repeat = ch not in "(|"
+    if in_class:
+        return fail("missing closing ]", pattern[class_open:])
+
+    try:
+        re.compile("".join(out))
+    except re.error as exc:
+        msg = exc.msg
+        if msg.startswith("missing ), unterminated subpattern"):
+            return fail("missing closing )", pattern)
+        if msg.startswith("unbalanced parenthesis"):
+            return fail("unexpected )", pattern)
+        if msg.startswith("bad character range"):
+            return fail("invalid character class range", msg[len("bad character range "):])
+        return f"error parsing regexp: {msg}"
+    except (OverflowError, RecursionError) as exc:
+        return f"error parsing regexp: {exc}"
+    return None
+
+
+# --- driver configuration -----------------------------------------------------------
+
+class _Driver:
+    __slots__ = ("schema", "sends_signals")
+
+    def __init__(self, schema: dict[str, tuple[str, bool]], sends_signals: bool):
+        self.schema = schema
+        self.sends_signals = sends_signals
+
+
+def _schema(required: Iterable[str] = (), **fields: str) -> dict[str, tuple[str, bool]]:
+    req = set(required)
+    return {name: (kind, name in req) for name, kind in fields.items()}
+
+
+_S, _I, _B, _A, _M = "string", "integer", "boolean", "array", "map"
+
+# Driver config keys as of Nomad 0.7.1 (client/driver/*.go Validate).
+KNOWN_DRIVERS: dict[str, _Driver] = {
+    "docker": _Driver(_schema(
+        ["image"],
+        image=_S, load=_S, command=_S, args=_A, ipc_mode=_S, network_mode=_S, network_aliases=_A,
+        ipv4_address=_S, ipv6_address=_S, mac_address=_S, pid_mode=_S, uts_mode=_S, userns_mode=_S,
+        sysctl=_A, ulimit=_A, port_map=_A, privileged=_B, dns_servers=_A, dns_options=_A,
+        dns_search_domains=_A, extra_hosts=_A, hostname=_S, labels=_A, auth=_A, auth_soft_fail=_B, ssl=_B,
+        tty=_B, interactive=_B, shm_size=_I, work_dir=_S, logging=_A, volumes=_A, volume_driver=_S,
+        mounts=_A, force_pull=_B, security_opt=_A, devices=_A,
+    ), True),
+    "exec": _Driver(_schema(["command"], command=_S, args=_A), True),
+    "raw_exec": _Driver(_schema(["command"], command=_S, args=_A), True),
+    "java": _Driver(_schema(**{"class": _S, "class_path": _S, "jar_path": _S, "jvm_options": _A, "args": _A}), True),
+    "qemu": _Driver(_schema(["image_path"], image_path=_S, accelerator=_S, graceful_shutdown=_B, port_map=_A,
+                            args=_A), False),
+    "rkt": _Driver(_schema(
+        ["image"],
+        image=_S, args=_A, trust_prefix=_S, dns_servers=_A, dns_search_domains=_A, net=_A, port_map=_A,
+        volumes=_A, debug=_B, insecure_options=_A, no_overlay=_B, command=_S,
+    ), False),
+}
+
+_ZERO = {_S: "", _I: 0, _B: False}
+
+
+def _decode(kind: str, value: Any) -> tuple[bool, Any]:
+    """mapstructure.Decode (strict) into the schema type: (ok, decoded value)."""
+    if value is None:
+        return True, _ZERO.get(kind)
+    if kind == _S:
+        return (True, value) if isinstance(value, str) else (False, None)
+    if kind == _B:
+        return (True, value) if isinstance(value, bool) else (False, None)
+    if kind == _I:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return True, int(value)
+        return False, None
+    if kind == _A:
+        return (True, value) if isinstance(value, list) else (False, None)
+    if kind == _M:
+        return (True, value) if isinstance(value, dict) else (False, None)
+    return False, None
+
+
+def validate_driver_config(driver: str, config: Optional[dict[str, Any]]) -> list[str]:
+    """The driver's config-schema errors (empty when valid or the driver is unknown)."""
+    spec = KNOWN_DRIVERS.get(driver)
+    if spec is None:
+        return []
+    raw = config or {}
+    errs = [f"field {_q(name)} is required" for name, (_, req) in spec.schema.items() if req and name not in raw]
+    for key, value in raw.items():
+        if key not in spec.schema:
+            errs.append(f"{_q(key)} is an invalid field")
+            continue
+        kind, req = spec.schema[key]
+        ok, decoded = _decode(kind, value)
+        if not ok:
+            errs.append(f"field {_q(key)} with input {_go_q_any(value)} doesn't seem to be of type {kind}")
+        elif req and decoded == _ZERO.get(kind) and type(decoded) is type(_ZERO.get(kind)):
+            errs.append(f"field {_q(key)} is required, but no value was found")
+    return errs
+
+
+def _go_q_any(value: Any) -> str:
+    """``fmt.Sprintf("%q", v)`` for a value decoded into ``interface{}``."""
+    if isinstance(value, str):
+        return go_quote(value)
+    if isinstance(value, bool):
+        return f"%!q(bool={'true' if value else 'false'})"
+    if isinstance(value, (int, float)):
+        return f"%!q(float64={_go_float(float(value))})"
+    if value is None:
+        return "%!q(<nil>)"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_q_any(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{_go_q_any(k)}:{_go_q_any(value[k])}" for k in sorted(value)) + "]"
+    return f"%!q({value!r})"
+
+
+def _go_float(f: float) -> str:
+    """``%v`` of a float64 (strconv 'g', shortest, exponent from 1e+06 / below 1e-04)."""
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    if f == 0:
+        return "-0" if math.copysign(1.0, f) < 0 else "0"
+    sign = "-" if f < 0 else ""
+    t = Decimal(repr(abs(f))).normalize().as_tuple()
+    digits = "".join(str(d) for d in t.digits)
+    nd = len(digits)
+    dp = nd + int(t.exponent)
+    exp = dp - 1
+    if exp < -4 or exp >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if nd > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if dp <= 0:
+        return f"{sign}0.{'0' * -dp}{digits}"
+    if dp >= nd:
+        return sign + digits + "0" * (dp - nd)
+    return f"{sign}{digits[:dp]}.{digits[dp:]}"

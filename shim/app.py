@@ -1,0 +1,279 @@
+"""The Falcon application: Nomad's HTTP agent in front of a :class:`~nomadjobs.cluster.Cluster`.
+
+Routing copies Nomad's ``net/http`` ServeMux instead of Falcon's URI templates: a few
+exact paths plus subtree prefixes (``/v1/job/``...), each handed to a small
+dispatcher that picks the endpoint by suffix or prefix the way Nomad's handlers do.
+That is the only way to address job IDs containing ``/`` (dispatched and periodic
+children). One sink receives every request; every error becomes plain text in
+:func:`_error_handler`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import logging
+import posixpath
+import zlib
+from typing import Any, Callable, Iterable, Optional
+
+import falcon
+
+from nomadjobs import codec
+from nomadjobs.errors import NomadError
+
+from . import resources as r
+
+log = logging.getLogger("nomadjobs.shim")
+
+PLAIN = "text/plain; charset=utf-8"
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+# Nomad's job routes, matched by suffix in this order (command/agent/job_endpoint.go).
+JOB_SUFFIXES: tuple[tuple[str, type], ...] = (
+    ("/evaluate", r.JobEvaluate),
+    ("/allocations", r.JobAllocations),
+    ("/evaluations", r.JobEvaluations),
+    ("/periodic/force", r.JobPeriodicForce),
+    ("/plan", r.JobPlan),
+    ("/summary", r.JobSummary),
+    ("/dispatch", r.JobDispatch),
+    ("/versions", r.JobVersions),
+    ("/revert", r.JobRevert),
+    ("/deployments", r.JobDeployments),
+    ("/deployment", r.JobLatestDeployment),
+    ("/stable", r.JobStable),
+)
+
+# /v1/deployment/ sub-routes are matched by prefix (deployment_endpoint.go).
+DEPLOYMENT_PREFIXES: tuple[tuple[str, type], ...] = (
+    ("allocations/", r.DeploymentAllocations),
+    ("fail/", r.DeploymentFail),
+    ("pause/", r.DeploymentPause),
+    ("promote/", r.DeploymentPromote),
+    ("allocation-health/", r.DeploymentAllocHealth),
+)
+
+EXACT: dict[str, type] = {
+    "/v1/jobs": r.Jobs,
+    "/v1/validate/job": r.ValidateJob,
+    "/v1/evaluations": r.Evaluations,
+    "/v1/allocations": r.Allocations,
+    "/v1/deployments": r.Deployments,
+    "/v1/nodes": r.Nodes,
+    "/v1/search": r.Search,
+    "/v1/status/leader": r.StatusLeader,
+    "/v1/status/peers": r.StatusPeers,
+    "/v1/agent/self": r.AgentSelf,
+    "/v1/regions": r.Regions,
+}
+
+Route = tuple[r.Endpoint, str]
+
+
+class Router:
+    """Path -> (endpoint, ID). Mirrors ServeMux: exact patterns, then the longest
+    subtree prefix, then a dispatcher per subtree."""
+
+    def __init__(self, api: r.Api) -> None:
+        self.exact = {path: cls(api) for path, cls in EXACT.items()}
+        self.job_suffixes = [(suffix, cls(api)) for suffix, cls in JOB_SUFFIXES]
+        self.job = r.Job(api)
+        self.deployment_prefixes = [(prefix, cls(api)) for prefix, cls in DEPLOYMENT_PREFIXES]
+        self.deployment = r.DeploymentRead(api)
+        self.eval = r.EvaluationRead(api)
+        self.eval_allocs = r.EvaluationAllocations(api)
+        self.alloc = r.AllocationRead(api)
+        self.node = r.NodeRead(api)
+        self.node_allocs = r.NodeAllocations(api)
+        self.subtrees: list[tuple[str, Callable[[str], Route]]] = [
+            ("/v1/job/", self._job),
+            ("/v1/evaluation/", self._evaluation),
+            ("/v1/allocation/", lambda rest: (self.alloc, rest)),
+            ("/v1/deployment/", self._deployment),
+            ("/v1/node/", self._node),
+        ]
+
+    def resolve(self, path: str) -> Optional[Route]:
+        """The endpoint for a clean path, or None (then see :meth:`redirect_target`)."""
+        if ("//" in path or "/." in path) and clean_path(path) != path:
+            return None  # Go redirects before matching
+        endpoint = self.exact.get(path)
+        if endpoint is not None:
+            return endpoint, ""
+        for prefix, dispatch in self.subtrees:
+            if path.startswith(prefix):
+                return dispatch(path[len(prefix):])
+        return None
+
+    def redirect_target(self, path: str) -> Optional[str]:
+        """Where Go's ServeMux would send a 301: unclean paths, and a subtree root
+        asked for without its trailing slash."""
+        clean = clean_path(path)
+        if clean != path:
+            return clean
+        if path + "/" in (p for p, _ in self.subtrees):
+            return path + "/"
+        return None
+
+    def _job(self, rest: str) -> Route:
+        for suffix, endpoint in self.job_suffixes:
+            if rest.endswith(suffix):
+                return endpoint, rest[: -len(suffix)]
+        return self.job, rest
+
+    def _evaluation(self, rest: str) -> Route:
+        if rest.endswith("/allocations"):
+            return self.eval_allocs, rest[: -len("/allocations")]
+        return self.eval, rest
+
+    def _deployment(self, rest: str) -> Route:
+        for prefix, endpoint in self.deployment_prefixes:
+            if rest.startswith(prefix):
+                return endpoint, rest[len(prefix):]
+        return self.deployment, rest
+
+    def _node(self, rest: str) -> Route:
+        # Only the read routes exist here; /evaluate and /drain (node writes) fall
+        # through to the node read and find no node with that ID.
+        if rest.endswith("/allocations"):
+            return self.node_allocs, rest[: -len("/allocations")]
+        return self.node, rest
+
+
+def clean_path(path: str) -> str:
+    """Go's ``cleanPath`` for the mux: path.Clean, keeping a trailing slash."""
+    if not path:
+        return "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    clean = posixpath.normpath(path)
+    if clean.startswith("//"):  # normpath keeps a leading double slash (POSIX); Go does not
+        clean = "/" + clean.lstrip("/")
+    if path.endswith("/") and clean != "/":
+        clean += "/"
+    return clean
+
+
+# --- the application ---------------------------------------------------------------------------
+
+_CANONICAL: dict[str, str] = {}
+
+
+def canonical_header(name: str) -> str:
+    """Go's CanonicalMIMEHeaderKey (``x-nomad-index`` -> ``X-Nomad-Index``); Falcon
+    lower-cases names and Nomad's clients see Go's spelling."""
+    out = _CANONICAL.get(name)
+    if out is None:
+        out = "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+        if len(_CANONICAL) < 256:
+            _CANONICAL[name] = out
+    return out
+
+
+class NomadApp(falcon.App):
+    """A falcon.App that writes header names the way Go does. ``cluster`` is the
+    state behind it."""
+
+    cluster: Any
+
+    def __call__(self, env: dict, start_response: Callable) -> Iterable[bytes]:  # type: ignore[override]
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [(canonical_header(k), v) for k, v in headers], exc_info)
+
+        return super().__call__(env, start)
+
+
+class _Compression:
+    """Nomad wraps its mux in gorilla's CompressHandler: ``Vary: Accept-Encoding``
+    on every answer, and gzip or deflate (whichever the client lists first) for
+    clients that accept it."""
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         req_succeeded: bool) -> None:
+        resp.set_header("Vary", "Accept-Encoding")
+        accept = req.get_header("Accept-Encoding")
+        if not accept or resp.data is None:
+            return
+        for token in accept.split(","):
+            token = token.strip()
+            if token == "gzip":
+                resp.data = gzip.compress(resp.data, compresslevel=6, mtime=0)
+            elif token == "deflate":
+                comp = zlib.compressobj(6, zlib.DEFLATED, -15)  # raw DEFLATE, as Go's flate writer
+                resp.data = comp.compress(resp.data) + comp.flush()
+            else:
+                continue
+            resp.set_header("Content-Encoding", token)
+            return
+
+
+def _send_text(resp: falcon.Response, status: int, text: str) -> None:
+    resp.status = status
+    resp.content_type = PLAIN
+    resp.data = text.encode()
+
+
+def _error_handler(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict) -> None:
+    """The one place errors become responses: Nomad's bare text with its status."""
+    if isinstance(ex, NomadError):
+        if ex.index is not None:
+            # Reads set their meta before deciding on a 404.
+            r.set_query_meta(resp, ex.index)
+        _send_text(resp, ex.code, ex.message)
+    elif isinstance(ex, codec.DecodeError):
+        _send_text(resp, 400, str(ex))
+    elif isinstance(ex, falcon.HTTPError):
+        # Falcon's own refusals (e.g. an unreadable request): plain text as well.
+        for name, value in (ex.headers or {}).items():
+            resp.set_header(name, value)
+        _send_text(resp, ex.status_code, ex.title or "")
+    else:
+        log.exception("internal error serving %s %s", req.method, req.relative_uri)
+        _send_text(resp, 500, "Internal Server Error")
+
+
+def create_app(cluster: Any = None) -> falcon.App:
+    """A Falcon WSGI app serving Nomad v0.7.1's HTTP API from ``cluster``.
+
+    Without a cluster one is created from the ``NOMADJOBS_*`` environment (see
+    :mod:`shim.wsgi`; with none set: a wall clock on the default fleet), so
+    ``gunicorn 'shim:create_app()'`` honours ``nomadjobs-server``'s options. The
+    cluster is kept as ``app.cluster`` either way.
+    """
+    if cluster is None:
+        from .wsgi import cluster_from_env
+        cluster = cluster_from_env()
+    app = NomadApp(middleware=[_Compression()])
+    app.cluster = cluster
+    app.req_options.keep_blank_qs_values = True  # ``?pretty`` has no value
+    app.req_options.auto_parse_qs_csv = False
+    app.req_options.strip_url_path_trailing_slash = False  # /v1/job/ is the empty ID
+    router = Router(r.Api(cluster))
+
+    def sink(req: falcon.Request, resp: falcon.Response, **_: Any) -> None:
+        path = req.path
+        route = router.resolve(path)
+        if route is None:
+            target = router.redirect_target(path)
+            if target is None or req.method == "CONNECT":
+                _send_text(resp, 404, "404 page not found\n")
+                return
+            if req.query_string:
+                target += "?" + req.query_string
+            resp.status = 301
+            resp.set_header("Location", target)
+            if req.method in ("GET", "HEAD"):  # what Go's http.Redirect writes
+                resp.content_type = "text/html; charset=utf-8"
+                resp.data = f'<a href="{html.escape(target)}">Moved Permanently</a>.\n\n'.encode()
+            else:
+                resp.content_type = PLAIN
+            return
+        endpoint, ident = route
+        endpoint.handle(req, resp, ident)
+
+    app.add_sink(sink, "/")
+    app.add_error_handler(Exception, _error_handler)
+    return app

@@ -1,0 +1,370 @@
+"""One small resource per Nomad endpoint.
+
+Each resource checks the method, parses the path ID, query and body, calls ONE
+service method and writes the answer with Nomad's headers. Errors are raised
+(:class:`~nomadjobs.errors.NomadError`, :class:`~nomadjobs.codec.DecodeError`) and
+turned into responses by the app's single error handler. No rules live here: the
+checks Nomad's HTTP layer makes belong to the services, so library callers get them too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import falcon
+
+from nomadjobs import codec
+from nomadjobs import structs as s
+from nomadjobs.errors import method_not_allowed
+from nomadjobs.query import (QueryMeta, QueryOptions, WriteOptions, parse_bool_lenient, parse_bool_param,
+                             pretty)
+from nomadjobs.services import ClusterService
+
+JSON = "application/json"
+READ = frozenset({"GET"})
+WRITE = frozenset({"PUT", "POST"})
+
+
+class Api:
+    """What the resources call: the cluster's Jobs service and the other endpoints."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.jobs = cluster.jobs
+        self.services = ClusterService(cluster)
+
+
+# --- request parsing -----------------------------------------------------------------------
+
+def params(req: falcon.Request) -> dict[str, str]:
+    """Query parameters, first value of each (Go's ``Query().Get``)."""
+    out: dict[str, str] = {}
+    for key, value in req.params.items():
+        out[key] = value[0] if isinstance(value, list) else value
+    return out
+
+
+def _token_header(req: falcon.Request) -> dict[str, str]:
+    token = req.get_header("X-Nomad-Token")
+    return {"X-Nomad-Token": token} if token is not None else {}
+
+
+def query_options(req: falcon.Request) -> QueryOptions:
+    return QueryOptions.parse(params(req), _token_header(req))
+
+
+def write_options(req: falcon.Request) -> WriteOptions:
+    return WriteOptions.parse(params(req), _token_header(req))
+
+
+def read_body(req: falcon.Request) -> bytes:
+    if req.content_length is not None:
+        return req.bounded_stream.read()
+    # Chunked uploads carry no Content-Length; servers that de-chunk say so.
+    if req.env.get("wsgi.input_terminated"):
+        return req.stream.read()
+    return b""
+
+
+def decode(req: falcon.Request, cls: type) -> Any:
+    return codec.decode_body(read_body(req), cls)
+
+
+# --- response writing ------------------------------------------------------------------------
+
+def set_index(resp: falcon.Response, index: int) -> None:
+    resp.set_header("X-Nomad-Index", str(index))
+
+
+def set_query_meta(resp: falcon.Response, index: int, known_leader: bool = True, last_contact: int = 0) -> None:
+    set_index(resp, index)
+    resp.set_header("X-Nomad-Knownleader", "true" if known_leader else "false")
+    resp.set_header("X-Nomad-Lastcontact", str(last_contact))
+
+
+def send(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
+    resp.content_type = JSON
+    resp.data = codec.dumps(obj, pretty(params(req)))
+
+
+def send_read(req: falcon.Request, resp: falcon.Response, result: tuple[Any, QueryMeta]) -> None:
+    obj, meta = result
+    set_query_meta(resp, meta.index, meta.known_leader, meta.last_contact)
+    send(req, resp, obj)
+
+
+def send_write(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
+    set_index(resp, obj.Index)
+    send(req, resp, obj)
+
+
+def send_plain(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
+    """Already wire-shaped data (status, regions, agent self): no index headers."""
+    resp.content_type = JSON
+    resp.data = codec.dumps_wire(obj, pretty(params(req)))
+
+
+# --- base --------------------------------------------------------------------------------------
+
+class Endpoint:
+    """``methods`` allowed (None: any verb performs the request), then :meth:`serve`."""
+
+    methods: Optional[frozenset[str]] = READ
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.jobs = api.jobs
+        self.services = api.services
+
+    def handle(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
+        if self.methods is not None and req.method not in self.methods:
+            raise method_not_allowed()
+        self.serve(req, resp, ident)
+
+    def serve(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
+        raise NotImplementedError
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+class Jobs(Endpoint):
+    """/v1/jobs: list (GET) and register (PUT/POST)."""
+
+    methods = READ | WRITE
+
+    def serve(self, req, resp, ident):
+        if req.method == "GET":
+            send_read(req, resp, self.jobs.list_jobs(query_options(req)))
+        else:
+            body = decode(req, s.JobRegisterRequest)
+            send_write(req, resp, self.jobs.register_job(body, write_options(req), None))
+
+
+class Job(Endpoint):
+    """/v1/job/:id: read, register (ID must match unless empty), deregister."""
+
+    methods = READ | WRITE | {"DELETE"}
+
+    def serve(self, req, resp, ident):
+        if req.method == "GET":
+            send_read(req, resp, self.jobs.get_job(ident, query_options(req)))
+        elif req.method == "DELETE":
+            purge = parse_bool_param(params(req), "purge")
+            send_write(req, resp, self.jobs.deregister_job(ident, purge, write_options(req)))
+        else:
+            body = decode(req, s.JobRegisterRequest)
+            send_write(req, resp, self.jobs.register_job(body, write_options(req), ident or None))
+
+
+class JobEvaluate(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        send_write(req, resp, self.jobs.evaluate_job(ident, write_options(req)))  # no body read
+
+
+class JobAllocations(Endpoint):
+    def serve(self, req, resp, ident):
+        all_allocs = parse_bool_lenient(params(req), "all")
+        send_read(req, resp, self.jobs.job_allocations(ident, all_allocs, query_options(req)))
+
+
+class JobEvaluations(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.jobs.job_evaluations(ident, query_options(req)))
+
+
+class JobPeriodicForce(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        send_write(req, resp, self.jobs.periodic_force(ident, write_options(req)))  # no body read
+
+
+class JobPlan(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.JobPlanRequest)
+        send_write(req, resp, self.jobs.plan_job(body, write_options(req), ident))
+
+
+class JobSummary(Endpoint):
+    methods = None  # Nomad performs the read for any verb
+
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.jobs.job_summary(ident, query_options(req)))
+
+
+class JobDispatch(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.JobDispatchRequest)
+        send_write(req, resp, self.jobs.dispatch_job(ident, body, write_options(req)))
+
+
+class JobVersions(Endpoint):
+    methods = None  # Nomad performs the read for any verb
+
+    def serve(self, req, resp, ident):
+        diffs = parse_bool_param(params(req), "diffs")  # before index/wait, as Nomad does
+        send_read(req, resp, self.jobs.job_versions(ident, diffs, query_options(req)))
+
+
+class JobRevert(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.JobRevertRequest)
+        out = self.jobs.revert_job(ident, body, write_options(req))
+        # Revert goes through Nomad's read-meta path with a meta nobody filled in.
+        set_query_meta(resp, out.Index, out.KnownLeader, out.LastContact)
+        send(req, resp, out)
+
+
+class JobDeployments(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.jobs.job_deployments(ident, query_options(req)))
+
+
+class JobLatestDeployment(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.jobs.job_latest_deployment(ident, query_options(req)))
+
+
+class JobStable(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.JobStabilityRequest)
+        send_write(req, resp, self.jobs.stable_job(ident, body, write_options(req)))
+
+
+class ValidateJob(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.JobValidateRequest)
+        send(req, resp, self.jobs.validate_job(body, write_options(req)))  # no index header
+
+
+# --- evaluations, allocations ------------------------------------------------------------------
+
+class Evaluations(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.list_evals(query_options(req)))
+
+
+class EvaluationRead(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.get_eval(ident, query_options(req)))
+
+
+class EvaluationAllocations(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.eval_allocations(ident, query_options(req)))
+
+
+class Allocations(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.list_allocs(query_options(req)))
+
+
+class AllocationRead(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.get_alloc(ident, query_options(req)))
+
+
+# --- deployments -------------------------------------------------------------------------------
+
+class Deployments(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.list_deployments(query_options(req)))
+
+
+class DeploymentRead(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.get_deployment(ident, query_options(req)))
+
+
+class DeploymentAllocations(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.deployment_allocations(ident, query_options(req)))
+
+
+class DeploymentFail(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        send_write(req, resp, self.services.fail_deployment(ident, write_options(req)))  # no body read
+
+
+class DeploymentPause(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.DeploymentPauseRequest)
+        send_write(req, resp, self.services.pause_deployment(ident, body, write_options(req)))
+
+
+class DeploymentPromote(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.DeploymentPromoteRequest)
+        send_write(req, resp, self.services.promote_deployment(ident, body, write_options(req)))
+
+
+class DeploymentAllocHealth(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.DeploymentAllocHealthRequest)
+        send_write(req, resp, self.services.set_alloc_health(ident, body, write_options(req)))
+
+
+# --- nodes, search, status, agent ----------------------------------------------------------------
+
+class Nodes(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.list_nodes(query_options(req)))
+
+
+class NodeRead(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.get_node(ident, query_options(req)))
+
+
+class NodeAllocations(Endpoint):
+    def serve(self, req, resp, ident):
+        send_read(req, resp, self.services.node_allocations(ident, query_options(req)))
+
+
+class Search(Endpoint):
+    methods = WRITE
+
+    def serve(self, req, resp, ident):
+        body = decode(req, s.SearchRequest)
+        send_read(req, resp, self.services.search(body, query_options(req)))
+
+
+class StatusLeader(Endpoint):
+    def serve(self, req, resp, ident):
+        send_plain(req, resp, self.services.status_leader(query_options(req)))
+
+
+class StatusPeers(Endpoint):
+    def serve(self, req, resp, ident):
+        send_plain(req, resp, self.services.status_peers(query_options(req)))
+
+
+class Regions(Endpoint):
+    def serve(self, req, resp, ident):
+        send_plain(req, resp, self.services.regions(query_options(req)))
+
+
+class AgentSelf(Endpoint):
+    def serve(self, req, resp, ident):
+        # Nomad's agent endpoint reads only the token, not index/wait.
+        send_plain(req, resp, self.services.agent_self(req.get_header("X-Nomad-Token") or ""))

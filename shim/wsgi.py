@@ -1,0 +1,90 @@
+"""The WSGI entry point for servers that import their app by name.
+
+``shim.wsgi:app`` is built (once, on first access, inside the serving worker) from
+``NOMADJOBS_*`` environment variables, which is how ``nomadjobs-server`` hands its
+options to the worker processes gunicorn and granian start:
+
+=======================  ==========================================  =========
+variable                 meaning                                     default
+=======================  ==========================================  =========
+``NOMADJOBS_FLEET``      simulated nodes: default, golden, large     default
+``NOMADJOBS_NODES``      fleet size (default and large fleets)       fleet's
+``NOMADJOBS_SEED``       seed for IDs and scheduling                 0
+``NOMADJOBS_CLOCK``      wall or virtual                             wall
+``NOMADJOBS_ACL``        1 to enable ACLs                            0
+``NOMADJOBS_ACL_TOKEN``  SecretID of the bootstrap management token  generated
+=======================  ==========================================  =========
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any, Mapping, Optional
+
+ENV_PREFIX = "NOMADJOBS_"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Any:
+    """A Cluster configured by ``NOMADJOBS_*`` (all unset: wall clock, default fleet)."""
+    from nomadjobs.cluster import Cluster
+    from nomadjobs.fleet import fleet_by_name
+
+    env = os.environ if env is None else env
+    fleet_name = env.get("NOMADJOBS_FLEET", "default") or "default"
+    nodes_text = env.get("NOMADJOBS_NODES", "")
+    try:
+        nodes = int(nodes_text) if nodes_text else None
+        seed = int(env.get("NOMADJOBS_SEED", "0") or "0")
+    except ValueError as exc:
+        raise ConfigError(f"NOMADJOBS_NODES/NOMADJOBS_SEED must be integers: {exc}") from None
+    if nodes is not None and nodes < 1:
+        raise ConfigError("NOMADJOBS_NODES must be at least 1")
+    try:
+        fleet = fleet_by_name(fleet_name, nodes)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    clock = env.get("NOMADJOBS_CLOCK", "wall") or "wall"
+    if clock not in ("wall", "virtual"):
+        raise ConfigError(f"NOMADJOBS_CLOCK must be wall or virtual, not {clock!r}")
+    acl = env.get("NOMADJOBS_ACL", "").lower() in _TRUE
+    token = env.get("NOMADJOBS_ACL_TOKEN", "")
+    if not acl or not token:
+        return Cluster(fleet, seed=seed, clock=clock, acl=acl)
+    # A fixed bootstrap secret: the cluster's own bootstrap would mint a random one,
+    # so the management token is created here instead (the only one that exists).
+    cluster = Cluster(fleet, seed=seed, clock=clock, acl=False)
+    cluster.acl_enabled = True
+    cluster.bootstrap_token = cluster.jobs.acl_bootstrap(token)
+    return cluster
+
+
+_lock = threading.Lock()
+_app: Any = None
+
+
+def get_app() -> Any:
+    """The process's app, built on first use."""
+    global _app
+    with _lock:
+        if _app is None:
+            from . import create_app
+            _app = create_app(cluster_from_env())
+            token = getattr(_app.cluster, "bootstrap_token", None)
+            if token is not None and not os.environ.get("NOMADJOBS_ACL_TOKEN"):
+                # Nobody chose the secret, so this worker is the only one who knows it.
+                print(f"nomadjobs: ACL bootstrap token SecretID: {token.SecretID}", file=sys.stderr, flush=True)
+        return _app
+
+
+def __getattr__(name: str) -> Any:
+    # ``shim.wsgi:app`` without building a cluster on mere import.
+    if name == "app":
+        return get_app()
+    raise AttributeError(name)

@@ -1,0 +1,442 @@
+"""The real servers as subprocesses on a free loopback port, driven by python-nomad
+and requests: gunicorn with shim/gunicorn.conf.py, and ``nomadjobs-server`` (granian
+by default, gunicorn on request)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import nomad
+import nomad.api.exceptions as nomad_exc
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LOOPBACK = "127.0.0.1"
+STARTUP_S = 60
+PLAIN = "text/plain; charset=utf-8"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A server subprocess bound to 127.0.0.1:port; stopped with SIGTERM (then
+    killed, by its own PID, if it does not go)."""
+
+    def __init__(self, argv: list[str], port: int, extra_env: Optional[dict[str, str]] = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMADJOBS_", "GRANIAN_"))}
+        env["NOMADJOBS_BIND"] = f"{LOOPBACK}:{port}"
+        env.update(extra_env or {})
+        self.port = port
+        self.url = f"http://{LOOPBACK}:{port}"
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self._stderr: list[str] = []
+        self._stdout: list[str] = []
+        threading.Thread(target=self._drain, args=(self.proc.stderr, self._stderr), daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.proc.stdout, self._stdout), daemon=True).start()
+        self._wait_ready()
+
+    @staticmethod
+    def _drain(stream: Any, sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
+            try:
+                if requests.get(self.url + "/v1/status/leader", timeout=2).status_code in (200, 403):
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start: {self.output()}")
+
+    def output(self) -> str:
+        return "".join(self._stdout) + "".join(self._stderr)
+
+    @property
+    def stdout_lines(self) -> list[str]:
+        return [line.rstrip("\n") for line in self._stdout]
+
+    def stop(self, timeout: float = 30) -> float:
+        """SIGTERM; returns how long the server took to exit."""
+        start = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError(f"server ignored SIGTERM for {timeout}s: {self.output()}")
+        return time.monotonic() - start
+
+
+def launch(kind: str, port: int, *extra: str, clock: str = "wall") -> Server:
+    env = {"NOMADJOBS_CLOCK": clock}
+    if kind in ("granian", "server-gunicorn"):
+        extra = (*extra, "--clock", clock)
+    if kind == "gunicorn":
+        argv = [str(BIN / "gunicorn"), "-c", "shim/gunicorn.conf.py", "shim:create_app()"]
+    elif kind == "granian":
+        argv = [str(BIN / "nomadjobs-server"), "--bind", f"{LOOPBACK}:{port}", *extra]
+    elif kind == "server-gunicorn":
+        argv = [str(BIN / "nomadjobs-server"), "--server", "gunicorn", "--bind", f"{LOOPBACK}:{port}", *extra]
+    elif kind == "granian-cli":
+        argv = [str(BIN / "granian"), "--interface", "wsgi", "--blocking-threads", "64", "--host", LOOPBACK,
+                "--port", str(port), "--no-ws", "shim.wsgi:app"]
+    else:
+        raise ValueError(kind)
+    return Server(argv, port, env)
+
+
+@pytest.fixture(scope="module", params=["gunicorn", "granian"])
+def server(request) -> Iterator[Server]:
+    srv = launch(request.param, free_port())
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def api(server) -> nomad.Nomad:
+    return nomad.Nomad(host=LOOPBACK, port=server.port, timeout=10)
+
+
+def _service(jobspec, job_id: str, **kw: Any) -> dict:
+    return jobspec.service(job_id, **kw)
+
+
+# --- jobs lifecycle through python-nomad ---------------------------------------------------------
+
+def test_register_read_list_update(api, jobspec):
+    out = api.job.register_job("web", {"Job": _service(jobspec, "web")})
+    assert out["EvalID"] and out["Index"] == out["EvalCreateIndex"]
+    job = api.job.get_job("web")
+    assert job["ID"] == "web" and job["Version"] == 0
+    assert [j["ID"] for j in api.jobs.get_jobs(prefix="we")] == ["web"]
+    assert api.jobs.get_jobs(prefix="zzz-none") == []
+    api.job.register_job("web", {"Job": _service(jobspec, "web", Priority=70)})
+    assert api.job.get_job("web")["Version"] == 1
+    versions = api.job.get_versions("web")
+    assert [v["Version"] for v in versions["Versions"]] == [1, 0]
+
+
+def test_versions_stable_revert_plan(api, jobspec):
+    api.job.register_job("rev", {"Job": _service(jobspec, "rev")})
+    api.job.register_job("rev", {"Job": _service(jobspec, "rev", Priority=60)})
+    assert api.job.stable_job("rev", 1, True)["Index"] > 0
+    assert api.job.get_job("rev")["Stable"] is True
+    out = api.job.revert_job("rev", 0, enforce_prior_version=1)
+    assert out["EvalID"] and out["KnownLeader"] is False
+    assert api.job.get_job("rev")["Version"] == 2
+    with pytest.raises(nomad_exc.BaseNomadException) as err:
+        api.job.revert_job("rev", 42)
+    assert err.value.nomad_resp.status_code == 500
+    assert err.value.nomad_resp.text == 'job "rev" in namespace "default" at version 42 not found'
+    plan = api.job.plan_job("rev", {"Job": _service(jobspec, "rev", Priority=99)}, diff=True)
+    assert plan["JobModifyIndex"] == api.job.get_job("rev")["JobModifyIndex"]
+    assert plan["Diff"]["Type"] == "Edited"
+    assert "cache" in plan["Annotations"]["DesiredTGUpdates"]
+
+
+def test_dispatch_and_child_routes(api, jobspec):
+    api.job.register_job("pb", {"Job": jobspec.param_batch("pb")})
+    out = api.job.dispatch_job("pb", payload=base64.b64encode(b"hi").decode(), meta={"who": "tests"})
+    child = out["DispatchedJobID"]
+    assert child.startswith("pb/dispatch-")
+    assert api.job.get_job(child)["ParentID"] == "pb"
+    assert api.job.get_summary(child)["JobID"] == child
+    assert [a["JobID"] for a in api.job.get_allocations(child)] == [child]
+    with pytest.raises(nomad_exc.BaseNomadException) as err:
+        api.job.dispatch_job("pb", meta={"bogus": "x"})
+    assert err.value.nomad_resp.text == "Dispatch request included unpermitted metadata keys: [bogus]"
+
+
+def test_periodic_force_and_evaluate(api, jobspec):
+    api.job.register_job("cron", {"Job": jobspec.periodic_batch("cron")})
+    forced = api.job.periodic_job("cron")
+    assert forced["EvalID"] and forced["Index"] == forced["EvalCreateIndex"]
+    children = [j["ID"] for j in api.jobs.get_jobs(prefix="cron/periodic-")]
+    assert len(children) == 1
+    with pytest.raises(nomad_exc.BaseNomadException) as err:
+        api.job.evaluate_job("cron")
+    assert err.value.nomad_resp.text == "can't evaluate periodic job"
+    api.job.register_job("evalme", {"Job": _service(jobspec, "evalme")})
+    out = api.job.evaluate_job("evalme")
+    assert out["EvalID"] in {e["ID"] for e in api.job.get_evaluations("evalme")}
+
+
+def test_summary_allocations_evaluations_deployments(api, jobspec):
+    api.job.register_job("reads", {"Job": _service(jobspec, "reads")})
+    summary = api.job.get_summary("reads")
+    assert set(summary["Summary"]) == {"cache"}
+    allocs = api.job.get_allocations("reads")
+    assert len(allocs) == 1 and allocs[0]["TaskGroup"] == "cache"
+    evals = api.job.get_evaluations("reads")
+    assert evals and all(e["JobID"] == "reads" for e in evals)
+    deployments = api.job.get_deployments("reads")
+    assert len(deployments) == 1
+    assert api.job.get_deployment("reads")["ID"] == deployments[0]["ID"]
+    # the cluster-wide endpoints see the same objects
+    assert api.evaluation.get_evaluation(evals[0]["ID"])["ID"] == evals[0]["ID"]
+    assert api.allocation.get_allocation(allocs[0]["ID"])["JobID"] == "reads"
+    assert api.deployment.get_deployment(deployments[0]["ID"])["JobID"] == "reads"
+    assert any(a["ID"] == allocs[0]["ID"] for a in api.allocations.get_allocations())
+    assert api.nodes.get_nodes() and api.node.get_node(allocs[0]["NodeID"])["ID"] == allocs[0]["NodeID"]
+    found = api.search.search("reads", "jobs")
+    assert found["Matches"]["jobs"] == ["reads"]
+    assert api.status.leader.get_leader() == "127.0.0.1:4647"
+    assert api.regions.get_regions() == ["global"]
+    assert api.agent.get_agent()["config"]["Region"] == "global"
+
+
+def test_deregister_and_purge(api, jobspec):
+    api.job.register_job("gone", {"Job": _service(jobspec, "gone")})
+    out = api.job.deregister_job("gone")
+    assert out["EvalID"]
+    assert api.job.get_job("gone")["Stop"] is True
+    api.job.deregister_job("gone", purge=True)
+    with pytest.raises(nomad_exc.URLNotFoundNomadException):
+        api.job.get_job("gone")
+
+
+def test_unknown_jobs(api, server):
+    with pytest.raises(nomad_exc.URLNotFoundNomadException) as err:
+        api.job.get_job("no-such-job")
+    assert err.value.nomad_resp.text == "job not found"
+    assert "X-Nomad-Index" in err.value.nomad_resp.headers
+    with pytest.raises(nomad_exc.URLNotFoundNomadException):
+        api.job.get_versions("no-such-job")
+    with pytest.raises(nomad_exc.URLNotFoundNomadException):
+        api.job.get_summary("no-such-job")
+    assert api.job.get_allocations("no-such-job") == []
+    assert api.job.get_deployment("no-such-job") is None
+    with pytest.raises(nomad_exc.BaseNomadException) as err:
+        api.job.evaluate_job("no-such-job")
+    assert err.value.nomad_resp.status_code == 500 and err.value.nomad_resp.text == "job not found"
+
+
+# --- raw HTTP ------------------------------------------------------------------------------------------
+
+def test_bad_json_and_wrong_methods(server):
+    r = requests.post(server.url + "/v1/jobs", data='{"Job": {"ID": "x",', timeout=10)
+    assert (r.status_code, r.text, r.headers["Content-Type"]) == (400, "unexpected EOF", PLAIN)
+    r = requests.delete(server.url + "/v1/jobs", timeout=10)
+    assert (r.status_code, r.text) == (405, "Invalid method")
+    r = requests.get(server.url + "/v1/job/x/evaluate", timeout=10)
+    assert (r.status_code, r.text) == (405, "Invalid method")
+    r = requests.get(server.url + "/v1/jobs?index=1&wait=banana", timeout=10)
+    assert (r.status_code, r.text) == (400, "Invalid wait time")
+    r = requests.get(server.url + "/v1/jobs?index=-3", timeout=10)
+    assert (r.status_code, r.text) == (400, "Invalid index")
+    r = requests.get(server.url + "/v1/nope", timeout=10)
+    assert (r.status_code, r.text) == (404, "404 page not found\n")
+
+
+def test_headers_and_gzip(server, jobspec):
+    requests.post(server.url + "/v1/jobs", json={"Job": _service(jobspec, "hdr")}, timeout=10)
+    r = requests.get(server.url + "/v1/job/hdr?pretty", timeout=10)  # requests asks for gzip
+    assert r.status_code == 200
+    assert r.headers["Content-Encoding"] == "gzip" and r.headers["Vary"] == "Accept-Encoding"
+    assert r.text.startswith('{\n    "Stop": false') and r.text.endswith("}\n")
+    assert r.headers["X-Nomad-Knownleader"] == "true" and r.headers["X-Nomad-Lastcontact"] == "0"
+    assert int(r.headers["X-Nomad-Index"]) == r.json()["ModifyIndex"]
+
+
+def test_blocking_query_woken_and_timing_out(server, jobspec):
+    requests.post(server.url + "/v1/jobs", json={"Job": _service(jobspec, "blk")}, timeout=10)
+    index = int(requests.get(server.url + "/v1/job/blk", timeout=10).headers["X-Nomad-Index"])
+    # timing out: stable toggles nothing here, nobody writes this job
+    start = time.monotonic()
+    r = requests.get(server.url + f"/v1/job/blk?index={index}&wait=1s", timeout=20)
+    elapsed = time.monotonic() - start
+    assert r.status_code == 200 and int(r.headers["X-Nomad-Index"]) >= index
+    if int(r.headers["X-Nomad-Index"]) == index:  # (a wall-clock status change could wake it early)
+        assert 0.9 <= elapsed < 5
+
+    index = int(requests.get(server.url + "/v1/job/blk", timeout=10).headers["X-Nomad-Index"])
+    result: dict[str, Any] = {}
+
+    def blocked() -> None:
+        t0 = time.monotonic()
+        result["r"] = requests.get(server.url + f"/v1/job/blk?index={index}&wait=30s", timeout=60)
+        result["elapsed"] = time.monotonic() - t0
+
+    reader = threading.Thread(target=blocked)
+    reader.start()
+    time.sleep(0.5)
+    w = requests.post(server.url + "/v1/job/blk/stable",
+                      json={"JobID": "blk", "JobVersion": 0, "Stable": True}, timeout=10)
+    assert w.status_code == 200, w.text
+    reader.join(30)
+    assert not reader.is_alive()
+    assert result["r"].status_code == 200
+    assert int(result["r"].headers["X-Nomad-Index"]) > index
+    assert result["elapsed"] < 20
+
+
+def _open_long_poll(port: int, path: str) -> socket.socket:
+    sock = socket.create_connection((LOOPBACK, port), timeout=60)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\nConnection: close\r\n\r\n".encode())
+    return sock
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str]]:
+    chunks = []
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        sock.close()
+    head = b"".join(chunks).split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    status = int(head[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in head[1:] if ":" in line)}
+    return status, headers
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "granian"])
+def test_500_concurrent_long_polls(kind, jobspec):
+    """500 blocking queries stay open while other requests are answered normally;
+    one write wakes them all. A virtual clock keeps background writes from waking
+    them early."""
+    n = 500
+    srv = launch(kind, free_port(), clock="virtual")
+    socks: list[socket.socket] = []
+    try:
+        requests.post(srv.url + "/v1/jobs", json={"Job": _service(jobspec, "poll-base")}, timeout=10)
+        index = int(requests.get(srv.url + "/v1/jobs", timeout=10).headers["X-Nomad-Index"])
+        socks = [_open_long_poll(srv.port, f"/v1/jobs?prefix=poll-&index={index}&wait=60s") for _ in range(n)]
+        time.sleep(1.0)  # let the server pick every poll up
+        with requests.Session() as session:
+            latencies = []
+            for _ in range(20):
+                t0 = time.monotonic()
+                r = session.get(srv.url + "/v1/job/poll-base", timeout=10)
+                latencies.append(time.monotonic() - t0)
+                assert r.status_code == 200
+                assert r.json()["ID"] == "poll-base"
+        assert max(latencies) < 2.0, latencies
+        poller = select.poll()  # not select(): 500 descriptors may pass FD_SETSIZE
+        for sock in socks:
+            poller.register(sock, select.POLLIN)
+        early = poller.poll(0)
+        assert early == [], f"{len(early)} polls answered before any write"
+        r = requests.post(srv.url + "/v1/jobs", json={"Job": _service(jobspec, "poll-wake")}, timeout=30)
+        assert r.status_code == 200
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            answers = list(pool.map(_read_response, socks))
+    finally:
+        for sock in socks:
+            sock.close()
+        srv.stop()
+    assert len(answers) == n
+    assert all(status == 200 for status, _ in answers)
+    assert all(int(h["x-nomad-index"]) > index for _, h in answers)
+
+
+# --- the other launchers ----------------------------------------------------------------------------
+
+def test_server_gunicorn_acl_token_and_sigterm():
+    port = free_port()
+    srv = launch("server-gunicorn", port, "--acl-token", "s3cret-token", "--fleet", "golden")
+    try:
+        assert srv.stdout_lines[:1] == ["s3cret-token"]
+        r = requests.get(srv.url + "/v1/jobs", timeout=10)
+        assert (r.status_code, r.text) == (403, "Permission denied")
+        r = requests.get(srv.url + "/v1/jobs", headers={"X-Nomad-Token": "s3cret-token"}, timeout=10)
+        assert r.status_code == 200
+        nodes = requests.get(srv.url + "/v1/nodes", headers={"X-Nomad-Token": "s3cret-token"}, timeout=10).json()
+        assert [n["Name"] for n in nodes] == ["nomad-dev"]
+    finally:
+        took = srv.stop()
+    assert srv.proc.returncode == 0
+    assert took < 15
+
+
+def test_granian_acl_prints_generated_token():
+    srv = launch("granian", free_port(), "--acl", "--nodes", "5")
+    try:
+        deadline = time.monotonic() + 10
+        while not srv.stdout_lines and time.monotonic() < deadline:
+            time.sleep(0.05)
+        secret = srv.stdout_lines[0]
+        assert len(secret) == 36
+        api = nomad.Nomad(host=LOOPBACK, port=srv.port, token=secret, timeout=10)
+        assert len(api.nodes.get_nodes()) == 5
+        with pytest.raises(nomad_exc.URLNotAuthorizedNomadException):
+            nomad.Nomad(host=LOOPBACK, port=srv.port, token="wrong", timeout=10).jobs.get_jobs()
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0
+
+
+def test_granian_cli_serves_the_wsgi_module():
+    srv = launch("granian-cli", free_port())
+    try:
+        assert requests.get(srv.url + "/v1/regions", timeout=10).json() == ["global"]
+    finally:
+        srv.stop()
+
+
+def test_sigterm_with_open_long_poll_is_bounded():
+    srv = launch("granian", free_port())
+    sock = None
+    try:
+        requests.get(srv.url + "/v1/jobs", timeout=10)
+        requests.post(srv.url + "/v1/job/x/evaluate", timeout=10)  # any write: a non-zero index to block on
+        index = int(requests.get(srv.url + "/v1/evaluations", timeout=10).headers["X-Nomad-Index"])
+        sock = _open_long_poll(srv.port, f"/v1/job/none/summary?index={index + 10**6}&wait=300s")
+        time.sleep(0.5)
+    finally:
+        took = srv.stop(timeout=40)
+        if sock is not None:
+            sock.close()
+    assert took < 30
+
+
+def test_two_gunicorn_servers_side_by_side():
+    """The control socket is off: a second gunicorn does not collide with the first."""
+    first = launch("gunicorn", free_port())
+    try:
+        second = launch("gunicorn", free_port())
+        try:
+            assert requests.get(second.url + "/v1/regions", timeout=10).status_code == 200
+            assert requests.get(first.url + "/v1/regions", timeout=10).status_code == 200
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert first.proc.returncode == 0
+
+
+def test_bad_options_fail_fast():
+    out = subprocess.run([str(BIN / "nomadjobs-server"), "--bind", "nonsense"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode != 0 and "--bind" in out.stderr
+    out = subprocess.run([str(BIN / "nomadjobs-server"), "--nodes", "0", "--bind", f"{LOOPBACK}:{free_port()}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "nodes" in out.stderr
