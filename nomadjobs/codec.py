@@ -114,7 +114,8 @@ def _bad_b64_offset(text: str) -> int:
     for i, ch in enumerate(text):
         if ch not in alphabet:
             return i
-    return len(text)
+    # Bad padding: Go points at the first "=" of a quantum that cannot end there.
+    return text.index("=") if "=" in text else len(text)
 
 
 def _go_interface(value: Any) -> Any:
