@@ -97,7 +97,13 @@ ALLOW_ALL = ACL(management=True)
 def compile_acl(policies: Iterable[s.ACLPolicy]) -> ACL:
     merged: dict[str, set[str]] = {}
     for policy in policies:
-        for ns, caps in parse_rules(policy.Rules).items():
+        try:
+            rules = parse_rules(policy.Rules)
+        except PolicyError as exc:
+            # nomad/structs/funcs.go CompileACLObject: a stored policy that does not
+            # parse fails the request (500) instead of escaping as a Python error.
+            raise NomadError(f"failed to parse {json.dumps(policy.Name)}: {exc}") from None
+        for ns, caps in rules.items():
             merged.setdefault(ns, set()).update(caps)
     # deny anywhere clears the namespace
     return ACL(namespaces={ns: frozenset({CAP_DENY}) if CAP_DENY in caps else frozenset(caps)

@@ -29,10 +29,24 @@ def test_every_recorded_case_was_replayed(replay_results):
     assert sorted(replay_results) == [c["seq"] for c in CASES]
 
 
+# Answers that differ from the recording on purpose, with the reason (docs/differences.md).
+KNOWN_DIFFERENCES = {
+    87: {"Version: 1 != 3": "after the stable-on-old-version quirk (case 42) rewound the jobs row, "
+                            "Nomad reuses version 1 and overwrites its history row; nomadjobs numbers "
+                            "past every stored version so no history is lost"},
+}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['seq']:02d}_{c['case']}" for c in CASES])
 def test_matches_nomad(case, replay_results):
-    problems = replay_results[case["seq"]]
+    problems = [p for p in replay_results[case["seq"]] if p not in KNOWN_DIFFERENCES.get(case["seq"], {})]
     assert not problems, "\n".join(problems)
+
+
+def test_known_differences_are_still_the_only_ones(replay_results):
+    """A listed difference that disappears must be taken off the list."""
+    for seq, known in KNOWN_DIFFERENCES.items():
+        assert set(known) <= set(replay_results[seq])
 
 
 def test_comparison_catches_a_wrong_answer():

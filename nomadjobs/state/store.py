@@ -215,7 +215,12 @@ class StateWriter(StateReader):
         if existing is not None:
             job = attrs.evolve(job, CreateIndex=existing.CreateIndex, ModifyIndex=index)
             if not keep_version:
-                job = attrs.evolve(job, JobModifyIndex=index, Version=existing.Version + 1)
+                # Deliberate difference: after the stable-on-old-version quirk rewinds the
+                # jobs row, Nomad reuses a version number and overwrites that history row.
+                # Numbering past every stored version keeps the history intact.
+                stored = self.job_versions(job.Namespace, job.ID)
+                top = max(existing.Version, stored[0].Version if stored else 0)
+                job = attrs.evolve(job, JobModifyIndex=index, Version=top + 1)
             job = attrs.evolve(job, Status=self._job_status(job, eval_delete=False))
         else:
             job = attrs.evolve(job, CreateIndex=index, ModifyIndex=index, JobModifyIndex=index, Version=0)
