@@ -22,6 +22,7 @@ from . import structs as s
 from .clock import Clock, VirtualClock, WallClock
 from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
+from .query import WriteOptions
 from .state.store import ALLOCS, StateReader, StateWriter, new_database
 
 Listener = Callable[[Any, ApplyResult], None]
@@ -31,7 +32,8 @@ class Cluster:
     """An in-memory Nomad v0.7.1 cluster: servers, scheduler and simulated clients."""
 
     def __init__(self, fleet: Sequence[NodeSpec] | str | None = None, *, seed: int = 0,
-                 clock: str | Clock = "virtual", acl: bool = False, region: str = "global",
+                 clock: str | Clock = "virtual", acl: bool = False, acl_token: Optional[str] = None,
+                 region: str = "global",
                  datacenter: str = "dc1", simulate_clients: bool = True,
                  history: int = 256) -> None:
         self.seed = seed
@@ -62,10 +64,14 @@ class Cluster:
         from .lifecycle import Lifecycle
         self.lifecycle = Lifecycle(self, simulate_clients=simulate_clients)
         self.jobs = JobsService(self)
-        for spec in node_specs(fleet):
+        # Kept so reset() can rebuild the cluster exactly as it was constructed.
+        self.fleet_specs: list[NodeSpec] = node_specs(fleet)
+        self.start_ns: int = self.clock.now_ns()
+        for spec in self.fleet_specs:
             self.add_node(spec)
         if acl:
-            self.bootstrap_token = self.jobs.acl_bootstrap()
+            # The bootstrap management token; its secret can be fixed by the caller.
+            self.bootstrap_token = self.jobs.acl_bootstrap(acl_token)
 
     # --- identity and time -------------------------------------------------------------
     def new_id(self) -> str:
@@ -223,6 +229,57 @@ class Cluster:
 
     def close(self) -> None:
         self.clock.close()
+
+    # --- test conveniences (see docs/library.md) -------------------------------------------
+    def register(self, job: Any, token: str = "") -> s.JobRegisterResponse:
+        """Register a job given as Nomad API JSON (a dict, as python-nomad sends it)
+        or as a :class:`~nomadjobs.structs.Job`; same rules as ``PUT /v1/jobs``."""
+        from .api import job_from_dict
+        model = job if isinstance(job, s.Job) else job_from_dict(job)
+        return self.jobs.register_job(s.JobRegisterRequest(Job=model), WriteOptions(token=token))
+
+    def reset(self) -> None:
+        """Back to the state right after construction: same fleet, seed, clock start
+        and bootstrap token; every job, eval, alloc and deployment is gone."""
+        from .dump import reset_cluster
+        reset_cluster(self)
+
+    def dump(self) -> dict[str, Any]:
+        """The whole state (every table and its index) as JSON-ready data."""
+        from .dump import dump_state
+        return dump_state(self)
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Replace this cluster's state with a :meth:`dump` (in place, so servers and
+        clients holding this cluster see the loaded state)."""
+        from .dump import load_state
+        load_state(self, data)
+
+    @classmethod
+    def from_dump(cls, data: dict[str, Any], *, clock: str | Clock = "virtual") -> "Cluster":
+        """A new cluster holding a :meth:`dump`'s state (no fleet of its own)."""
+        from .dump import cluster_from_dump
+        return cluster_from_dump(data, clock=clock)
+
+    # Fault shortcuts: delegate to lifecycle.faults (see nomadjobs/lifecycle/faults.py).
+    def fail_task(self, alloc_id: str, task: Optional[str] = None, exit_code: int = 1, message: str = "",
+                  driver_error: Optional[str] = None) -> None:
+        self.lifecycle.faults.fail_task(alloc_id, task, exit_code, message, driver_error)
+
+    def kill_node(self, node_id: str) -> list[str]:
+        return self.lifecycle.faults.kill_node(node_id)
+
+    def restore_node(self, node_id: str) -> list[str]:
+        return self.lifecycle.faults.restore_node(node_id)
+
+    def drain_node(self, node_id: str, enable: bool = True) -> list[str]:
+        return self.lifecycle.faults.drain_node(node_id, enable)
+
+    def make_unhealthy(self, alloc_id: str) -> None:
+        self.lifecycle.faults.make_unhealthy(alloc_id)
+
+    def stall_deployment(self, deployment_id: str) -> None:
+        self.lifecycle.faults.stall_deployment(deployment_id)
 
     def __enter__(self) -> "Cluster":
         return self

@@ -413,7 +413,7 @@ def _prefix_matches(ids: Iterator[str], prefix: str) -> tuple[Optional[list[str]
     prefix, and report whether a 21st candidate exists."""
     found: list[str] = []
     for _ in range(SEARCH_TRUNCATE_LIMIT):
-        ident = next(ids, None)
+        ident: Optional[str] = next(ids, None)
         if ident is None:
             break
         if ident.startswith(prefix):

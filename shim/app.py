@@ -227,7 +227,8 @@ def _error_handler(req: falcon.Request, resp: falcon.Response, ex: Exception, pa
         _send_text(resp, 400, str(ex))
     elif isinstance(ex, falcon.HTTPError):
         # Falcon's own refusals (e.g. an unreadable request): plain text as well.
-        for name, value in (ex.headers or {}).items():
+        headers = ex.headers or {}
+        for name, value in (headers.items() if isinstance(headers, dict) else headers):
             resp.set_header(name, value)
         _send_text(resp, ex.status_code, ex.title or "")
     else:
@@ -252,6 +253,9 @@ def create_app(cluster: Any = None) -> falcon.App:
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = False  # /v1/job/ is the empty ID
     router = Router(r.Api(cluster))
+    # Non-Nomad controls (state dump/load, reset, clock) under their own /_nomadjobs/ prefix.
+    from nomadjobs.admin_http import add_admin_routes
+    add_admin_routes(app, cluster)
 
     def sink(req: falcon.Request, resp: falcon.Response, **_: Any) -> None:
         path = req.path

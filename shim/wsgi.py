@@ -55,13 +55,11 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Any:
         raise ConfigError(f"NOMADJOBS_CLOCK must be wall or virtual, not {clock!r}")
     acl = env.get("NOMADJOBS_ACL", "").lower() in _TRUE
     token = env.get("NOMADJOBS_ACL_TOKEN", "")
-    if not acl or not token:
-        return Cluster(fleet, seed=seed, clock=clock, acl=acl)
-    # A fixed bootstrap secret: the cluster's own bootstrap would mint a random one,
-    # so the management token is created here instead (the only one that exists).
-    cluster = Cluster(fleet, seed=seed, clock=clock, acl=False)
-    cluster.acl_enabled = True
-    cluster.bootstrap_token = cluster.jobs.acl_bootstrap(token)
+    cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None)
+    if acl and not token:
+        # Nobody chose the secret, so this process is the only one who knows it.
+        print(f"nomadjobs: ACL bootstrap token SecretID: {cluster.bootstrap_token.SecretID}",
+              file=sys.stderr, flush=True)
     return cluster
 
 
@@ -76,10 +74,6 @@ def get_app() -> Any:
         if _app is None:
             from . import create_app
             _app = create_app(cluster_from_env())
-            token = getattr(_app.cluster, "bootstrap_token", None)
-            if token is not None and not os.environ.get("NOMADJOBS_ACL_TOKEN"):
-                # Nobody chose the secret, so this worker is the only one who knows it.
-                print(f"nomadjobs: ACL bootstrap token SecretID: {token.SecretID}", file=sys.stderr, flush=True)
         return _app
 
 

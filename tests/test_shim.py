@@ -675,6 +675,18 @@ def test_acl_tokens_reach_the_services(jobspec):
         cluster.close()
 
 
+def test_wsgi_env_factory_minted_acl_token_is_printed(capsys):
+    from shim.wsgi import cluster_from_env
+    cluster = cluster_from_env({"NOMADJOBS_ACL": "1", "NOMADJOBS_CLOCK": "virtual"})
+    try:
+        secret = cluster.bootstrap_token.SecretID
+        assert secret in capsys.readouterr().err
+        client = falcon.testing.TestClient(create_app(cluster))
+        assert client.simulate_get("/v1/jobs", headers={"X-Nomad-Token": secret}).status_code == 200
+    finally:
+        cluster.close()
+
+
 def test_wsgi_env_factory_fixed_acl_token(monkeypatch):
     from shim.wsgi import cluster_from_env
     cluster = cluster_from_env({"NOMADJOBS_FLEET": "golden", "NOMADJOBS_CLOCK": "virtual", "NOMADJOBS_ACL": "1",

@@ -13,7 +13,7 @@ has them) but are not part of the server struct, so they are never printed.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar, dataclass_transform
 
 import attrs
 
@@ -22,7 +22,12 @@ Duration = int  # nanoseconds, as Go's time.Duration
 INPUT_ONLY = {"input_only": True}
 
 
-def frozen(cls):
+_C = TypeVar("_C", bound=type)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(attrs.field,))
+def frozen(cls: _C) -> _C:
+    """Frozen, slotted attrs class: stored objects are shared by snapshots, never mutated."""
     return attrs.frozen(cls, slots=True, cache_hash=False)
 
 

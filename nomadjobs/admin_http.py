@@ -1,0 +1,161 @@
+"""Test-control endpoints under ``/_nomadjobs/``, beside Nomad's ``/v1/`` API.
+
+Nomad has no such paths; they exist so a test that talks to the server over HTTP can
+do what a library user does with the :class:`~nomadjobs.cluster.Cluster` object:
+
+==========================================  ===============================================
+``GET /_nomadjobs/state``                   the whole state as JSON (``cluster.dump()``)
+``PUT /_nomadjobs/state``                   replace the state with a dump (``cluster.load``)
+``PUT /_nomadjobs/reset``                   back to a fresh cluster (``cluster.reset()``)
+``PUT /_nomadjobs/advance?seconds=N``       move a virtual clock (``cluster.advance(N)``)
+``PUT /_nomadjobs/run-until-quiet``         ``cluster.run_until_quiet()`` (virtual clock)
+==========================================  ===============================================
+
+POST is accepted wherever PUT is. Answers are JSON; errors are plain text with a 4xx
+status, like Nomad's. With ACLs on, every call needs the bootstrap (management)
+token in ``X-Nomad-Token``: these endpoints can rewrite everything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import falcon
+
+from .clock import VirtualClock
+from .dump import DumpError
+
+__all__ = ["ADMIN_PREFIX", "add_admin_routes"]
+
+ADMIN_PREFIX = "/_nomadjobs"
+_PLAIN = "text/plain; charset=utf-8"
+_JSON = "application/json"
+
+
+class _AdminError(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+class _Resource:
+    """Shared plumbing: ACL check, error text, JSON out. Errors are answered here so
+    the app's Nomad error handler never sees them."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+
+    def _authorize(self, req: falcon.Request) -> None:
+        if not self.cluster.acl_enabled:
+            return
+        token = self.cluster.bootstrap_token
+        given = req.get_header("X-Nomad-Token") or ""
+        if token is None or given != token.SecretID:
+            raise _AdminError(403, "Permission denied")
+
+    def _run(self, req: falcon.Request, resp: falcon.Response, action: Any) -> None:
+        try:
+            self._authorize(req)
+            body = action()
+        except _AdminError as exc:
+            resp.status = exc.status
+            resp.content_type = _PLAIN
+            resp.data = exc.text.encode()
+            return
+        resp.status = 200
+        resp.content_type = _JSON
+        resp.data = json.dumps(body).encode()
+
+    def _status(self) -> dict[str, Any]:
+        return {"Index": self.cluster.index, "NowNs": self.cluster.now_ns()}
+
+
+def _read_json(req: falcon.Request) -> Any:
+    raw = req.bounded_stream.read() if req.content_length else b""
+    if not raw:
+        raise _AdminError(400, "a JSON body is required")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise _AdminError(400, f"invalid JSON: {exc}") from None
+
+
+def _virtual(cluster: Any) -> None:
+    if not isinstance(cluster.clock, VirtualClock):
+        raise _AdminError(400, "the cluster runs on the wall clock; start it with --clock virtual")
+
+
+class State(_Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._run(req, resp, self.cluster.dump)
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        def load() -> dict[str, Any]:
+            data = _read_json(req)
+            try:
+                self.cluster.load(data)
+            except (DumpError, ValueError, KeyError, TypeError) as exc:
+                raise _AdminError(400, f"cannot load state: {exc}") from None
+            return self._status()
+
+        self._run(req, resp, load)
+
+    on_post = on_put
+
+
+class Reset(_Resource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        def reset() -> dict[str, Any]:
+            self.cluster.reset()
+            return self._status()
+
+        self._run(req, resp, reset)
+
+    on_post = on_put
+
+
+class Advance(_Resource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        def advance() -> dict[str, Any]:
+            _virtual(self.cluster)
+            text = req.get_param("seconds") or ""
+            try:
+                seconds = float(text)
+            except ValueError:
+                raise _AdminError(400, f"seconds must be a number, got {text!r}") from None
+            if not math.isfinite(seconds) or seconds < 0:
+                raise _AdminError(400, "seconds must be a finite number >= 0")
+            fired = self.cluster.advance(seconds)
+            return {"Fired": fired, **self._status()}
+
+        self._run(req, resp, advance)
+
+    on_post = on_put
+
+
+class RunUntilQuiet(_Resource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        def run() -> dict[str, Any]:
+            _virtual(self.cluster)
+            return {"Fired": self.cluster.run_until_quiet(), **self._status()}
+
+        self._run(req, resp, run)
+
+    on_post = on_put
+
+
+def add_admin_routes(app: "falcon.App[Any, Any]", cluster: Any) -> "falcon.App[Any, Any]":
+    """Serve the ``/_nomadjobs/`` endpoints from ``app`` for ``cluster``. Falcon routes
+    win over the shim's catch-all sink, so Nomad's paths are untouched. Calling it
+    twice on one app is harmless."""
+    if getattr(app, "_nomadjobs_admin", False):
+        return app
+    app.add_route(f"{ADMIN_PREFIX}/state", State(cluster))
+    app.add_route(f"{ADMIN_PREFIX}/reset", Reset(cluster))
+    app.add_route(f"{ADMIN_PREFIX}/advance", Advance(cluster))
+    app.add_route(f"{ADMIN_PREFIX}/run-until-quiet", RunUntilQuiet(cluster))
+    setattr(app, "_nomadjobs_admin", True)
+    return app
