@@ -35,7 +35,7 @@ class Cluster:
                  clock: str | Clock = "virtual", acl: bool = False, acl_token: Optional[str] = None,
                  region: str = "global",
                  datacenter: str = "dc1", simulate_clients: bool = True,
-                 history: int = 256) -> None:
+                 history: int = 256, record_log: bool = False) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.region = region
@@ -43,6 +43,8 @@ class Cluster:
         self.lock = threading.RLock()
         self.db = new_database(history=history)
         self.fsm = FSM(self.db, on_apply=self._on_apply)
+        # Keep every applied command (index, command): replaying it rebuilds the state.
+        self.fsm.keep_log = record_log
         if isinstance(clock, Clock):
             self.clock = clock
         elif clock == "virtual":
