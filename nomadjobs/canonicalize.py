@@ -544,31 +544,51 @@ def _zero_for(tp: Any) -> Any:
     return None
 
 
+_IS_ATTRS: dict[type, bool] = {}
+# Per class: (field name, whether a None there becomes the Go zero value).
+_FILL_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _is_attrs(cls: type) -> bool:
+    known = _IS_ATTRS.get(cls)
+    if known is None:
+        known = _IS_ATTRS[cls] = attrs.has(cls)
+    return known
+
+
+def _fill_plan(cls: type) -> tuple[tuple[str, bool], ...]:
+    plan = _FILL_PLANS.get(cls)
+    if plan is None:
+        nullable = _NULLABLE.get(cls, frozenset())
+        plan = _FILL_PLANS[cls] = tuple((f.name, f.name not in nullable) for f in attrs.fields(cls)
+                                        if not f.metadata.get("input_only"))
+    return plan
+
+
 def fill_zero_values(obj: T) -> T:
     """Replace api-level ``None`` by Go zero values wherever the server struct has a
     value type (recursively); nullable fields keep ``None``. Idempotent."""
-    if obj is None or not attrs.has(type(obj)):
+    if obj is None:
         return obj
     cls = type(obj)
-    nullable = _NULLABLE.get(cls, frozenset())
+    if not _is_attrs(cls):
+        return obj
     changes: dict[str, Any] = {}
-    for f in attrs.fields(cls):
-        if f.metadata.get("input_only"):
-            continue
-        value = getattr(obj, f.name)
+    for name, fill in _fill_plan(cls):
+        value = getattr(obj, name)
         if value is None:
-            if f.name not in nullable:
-                zero = _zero_for(_hints(cls)[f.name])
+            if fill:
+                zero = _zero_for(_hints(cls)[name])
                 if zero is not None:
-                    changes[f.name] = zero
-        elif attrs.has(type(value)):
+                    changes[name] = zero
+        elif _is_attrs(type(value)):
             filled = fill_zero_values(value)
             if filled is not value:
-                changes[f.name] = filled
-        elif isinstance(value, list) and value and attrs.has(type(value[0])):
+                changes[name] = filled
+        elif isinstance(value, list) and value and _is_attrs(type(value[0])):
             filled_list = [fill_zero_values(v) for v in value]
             if any(a is not b for a, b in zip(filled_list, value)):
-                changes[f.name] = filled_list
+                changes[name] = filled_list
     return attrs.evolve(obj, **changes) if changes else obj
 
 

@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import typing
+import weakref
 from typing import Any, Optional, TypeVar
 
 import attrs
@@ -304,8 +305,77 @@ def decode_body(body: bytes | str, cl: type[T]) -> T:
 _PRETTY_INDENT = 4
 
 
+class IdentityCache:
+    """A bounded cache keyed by object *identity*, for immutable (frozen, never
+    mutated) objects that support weak references.
+
+    An entry lives while its object does: a weak-reference callback drops it when
+    the object is collected, so a recycled ``id()`` never sees a stale value, and a
+    hit is confirmed by identity. Beyond ``maxsize`` entries the oldest go first.
+    Safe to share between threads (plain dict operations under the GIL)."""
+
+    __slots__ = ("_data", "maxsize", "__weakref__")
+
+    def __init__(self, maxsize: int) -> None:
+        self._data: dict[int, tuple[weakref.ref, Any]] = {}
+        self.maxsize = maxsize
+
+    def get(self, obj: Any) -> Any:
+        entry = self._data.get(id(obj))
+        if entry is not None and entry[0]() is obj:
+            return entry[1]
+        return None
+
+    def put(self, obj: Any, value: Any) -> None:
+        key = id(obj)
+        data = self._data
+        this = weakref.ref(self)
+
+        def drop(ref: weakref.ref, key: int = key) -> None:
+            cache = this()
+            if cache is not None:
+                entry = cache._data.get(key)
+                if entry is not None and entry[0] is ref:
+                    cache._data.pop(key, None)
+
+        if len(data) >= self.maxsize:
+            try:
+                data.pop(next(iter(data)), None)
+            except (StopIteration, RuntimeError):
+                pass
+        data[key] = (weakref.ref(obj, drop), value)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+# Stored rows are frozen and never mutated (every write stores a new object), so
+# their compact JSON can be kept while the object lives. Only these types: other
+# models may be built and changed on the way out.
+_BYTES_CACHE = IdentityCache(32_768)
+_CACHED_TYPES = frozenset({structs.Job, structs.JobSummary, structs.JobListStub})
+
+
+def _cached_dumps(obj: Any) -> bytes:
+    data = _BYTES_CACHE.get(obj)
+    if data is None:
+        data = orjson.dumps(to_wire(obj))
+        _BYTES_CACHE.put(obj, data)
+    return data
+
+
 def dumps(obj: Any, pretty: bool = False) -> bytes:
     """Model -> response bytes. ``pretty`` indents by four spaces plus a newline, like Nomad."""
+    if not pretty:
+        cls = type(obj)
+        if cls in _CACHED_TYPES:
+            return _cached_dumps(obj)
+        if cls is list and obj and type(obj[0]) in _CACHED_TYPES and all(type(x) is type(obj[0]) for x in obj):
+            # Same bytes as orjson.dumps(to_wire(obj)): compact JSON, elements joined by ",".
+            return b"[" + b",".join([_cached_dumps(x) for x in obj]) + b"]"
     data = to_wire(obj)
     if pretty:
         return (json.dumps(data, indent=_PRETTY_INDENT, ensure_ascii=False) + "\n").encode()

@@ -22,9 +22,11 @@ import cramjam
 from . import acl as aclmod
 from . import fsm as cmds
 from . import structs as s
+from .codec import IdentityCache
 from .errors import NomadError, bad_request, not_found
 from .gofmt import go_slice, rfc3339, warnings_text
 from .query import QueryMeta, QueryOptions, WriteOptions
+from .state.mvcc import Snapshot
 from .state.store import (ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS, NAMESPACES,
                           StateReader, StateWriter)
 
@@ -46,6 +48,8 @@ class JobsService:
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
         self._jitter = random.Random()  # blocking-query jitter must not touch the seeded RNG
+        # (namespace, prefix) -> (jobs rows token, summary rows token, stubs); see list_jobs.
+        self._list_cache: dict[tuple[str, str], tuple[object, object, tuple[s.JobListStub, ...]]] = {}
 
     # --- shared machinery ------------------------------------------------------------
     def _acl(self, state: StateReader, token: str) -> aclmod.ACL:
@@ -102,8 +106,21 @@ class JobsService:
         aclmod.require(acl, q.namespace, aclmod.CAP_LIST_JOBS)
 
         def run(state: StateReader) -> tuple[list[s.JobListStub], int]:
-            stubs = [job_stub(job, state.job_summary(job.Namespace, job.ID))
+            # The same jobs and summaries give the same stubs: reuse the last answer
+            # to this (namespace, prefix) while both tables are unchanged.
+            view = state.view
+            tokens = None
+            if isinstance(view, Snapshot):
+                tokens = (view.rows_token(JOBS), view.rows_token(JOB_SUMMARY))
+                hit = self._list_cache.get((q.namespace, q.prefix))
+                if hit is not None and hit[0] is tokens[0] and hit[1] is tokens[1]:
+                    return list(hit[2]), state.table_index(JOBS)
+            stubs = [cached_job_stub(job, state.job_summary(job.Namespace, job.ID))
                      for job in state.jobs_by_prefix(q.namespace, q.prefix)]
+            if tokens is not None:
+                if len(self._list_cache) >= 64:
+                    self._list_cache.clear()
+                self._list_cache[(q.namespace, q.prefix)] = (tokens[0], tokens[1], tuple(stubs))
             # v0.7.1 answers with the jobs table's index alone (summaries are not watched).
             return stubs, state.table_index(JOBS)
 
@@ -547,6 +564,20 @@ def job_stub(job: s.Job, summary: Optional[s.JobSummary]) -> s.JobListStub:
                          StatusDescription=job.StatusDescription or "", JobSummary=summary,
                          CreateIndex=job.CreateIndex or 0, ModifyIndex=job.ModifyIndex or 0,
                          JobModifyIndex=job.JobModifyIndex or 0, SubmitTime=job.SubmitTime or 0)
+
+
+# Stored jobs and summaries are immutable: the stub of an unchanged (job, summary)
+# pair is the same stub, so lists reuse it (and the codec its cached JSON).
+_STUB_CACHE = IdentityCache(32_768)
+
+
+def cached_job_stub(job: s.Job, summary: Optional[s.JobSummary]) -> s.JobListStub:
+    hit = _STUB_CACHE.get(job)
+    if hit is not None and hit[0] is summary:
+        return hit[1]
+    stub = job_stub(job, summary)
+    _STUB_CACHE.put(job, (summary, stub))
+    return stub
 
 
 def alloc_stub(a: s.Allocation) -> s.AllocListStub:

@@ -16,6 +16,7 @@ import logging
 import posixpath
 import zlib
 from typing import Any, Callable, Iterable, Optional
+from urllib.parse import quote
 
 import falcon
 
@@ -265,6 +266,9 @@ def create_app(cluster: Any = None) -> falcon.App:
             if target is None or req.method == "CONNECT":
                 _send_text(resp, 404, "404 page not found\n")
                 return
+            # Go rebuilds the URL (url.URL.String), percent-escaping the path, so a
+            # decoded control character (CR/LF included) never reaches the header.
+            target = quote(target, safe="/$&+,:;=@")
             if req.query_string:
                 target += "?" + req.query_string
             resp.status = 301

@@ -21,6 +21,7 @@ from ..structs import (
     Plan,
     PlanAnnotations,
 )
+from ..state.mvcc import Snapshot
 from .interfaces import StateReader
 
 
@@ -216,14 +217,59 @@ class EvalContext:
         self.eligibility = EvalEligibility()
         self.regexp_cache: dict[str, Optional[re.Pattern]] = {}
         self.constraint_cache: dict[str, object] = {}
+        # A snapshot never changes, so each node's live allocations (and what the
+        # bin-packer derives from them) are worked out once per pass. Not for a
+        # transaction's view (the plan dry run writes into it).
+        self.node_cache: Optional[dict[str, object]] = {} if isinstance(getattr(state, "view", None), Snapshot) else None
 
     def reset(self) -> None:
         """A fresh metric for the next placement attempt."""
         self.metrics = MetricsBuilder()
 
+    def existing_allocs(self, node_id: str) -> list[Allocation]:
+        """The node's non-terminal allocations in the state (callers must not mutate)."""
+        cache = self.node_cache
+        if cache is not None:
+            hit = cache.get(node_id)
+            if hit is not None:
+                return hit  # type: ignore[return-value]
+        existing = [a for a in self.state.allocs_by_node(node_id) if not a.terminal()]
+        if cache is not None:
+            cache[node_id] = existing
+        return existing
+
+    def plan_only_adds(self, node_id: str) -> bool:
+        """True when the plan stops nothing on the node and replaces none of its
+        allocations: the proposed allocations are then the existing ones followed by
+        the plan's new ones, in that order."""
+        if self.plan.NodeUpdate.get(node_id):
+            return False
+        placed = self.plan.NodeAllocation.get(node_id)
+        if not placed:
+            return True
+        existing = self.existing_allocs(node_id)
+        if not existing:
+            return True
+        ids = self._existing_ids(node_id, existing)
+        return not any(a.ID in ids for a in placed)
+
+    def _existing_ids(self, node_id: str, existing: list[Allocation]) -> set[str]:
+        cache = self.node_cache
+        if cache is None:
+            return {a.ID for a in existing}
+        key = ("ids", node_id)
+        ids = cache.get(key)
+        if ids is None:
+            ids = cache[key] = {a.ID for a in existing}
+        return ids  # type: ignore[return-value]
+
     def proposed_allocs(self, node_id: str) -> list[Allocation]:
         """The node's non-terminal allocations as they would be after the plan."""
-        existing = [a for a in self.state.allocs_by_node(node_id) if not a.terminal()]
+        existing = self.existing_allocs(node_id)
+        if self.plan_only_adds(node_id):
+            # Allocation IDs are unique and the plan's are new here: the same list the
+            # general case below builds, in the same order.
+            return existing + self.plan.NodeAllocation.get(node_id, [])
         stopping = {a.ID for a in self.plan.NodeUpdate.get(node_id, ())}
         proposed: dict[str, Allocation] = {a.ID: a for a in existing if a.ID not in stopping}
         for alloc in self.plan.NodeAllocation.get(node_id, ()):

@@ -30,6 +30,14 @@ class NetworkIndex:
         self.used_ports: dict[str, set[int]] = {}
         self.used_bandwidth: dict[str, int] = {}
 
+    def copy(self) -> "NetworkIndex":
+        other = NetworkIndex()
+        other.avail_networks = list(self.avail_networks)
+        other.avail_bandwidth = dict(self.avail_bandwidth)
+        other.used_ports = {ip: set(ports) for ip, ports in self.used_ports.items()}
+        other.used_bandwidth = dict(self.used_bandwidth)
+        return other
+
     def overcommitted(self) -> bool:
         return any(used > self.avail_bandwidth.get(dev, 0) for dev, used in self.used_bandwidth.items())
 

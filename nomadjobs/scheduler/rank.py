@@ -46,6 +46,12 @@ class ResourceSum:
                                       list(n.ReservedPorts or ()), list(n.DynamicPorts or ())])
         return self
 
+    def copy(self) -> "ResourceSum":
+        other = ResourceSum()
+        other.CPU, other.MemoryMB, other.DiskMB, other.IOPS = self.CPU, self.MemoryMB, self.DiskMB, self.IOPS
+        other.networks = [[d, c, ip, mb, list(rp), list(dp)] for d, c, ip, mb, rp, dp in self.networks]
+        return other
+
     def freeze(self) -> Resources:
         nets = [NetworkResource(Device=d, CIDR=c, IP=ip, MBits=mb, ReservedPorts=rp or None,
                                 DynamicPorts=dp or None)
@@ -78,10 +84,14 @@ def alloc_usage(alloc: Allocation, acc: ResourceSum) -> None:
 
 
 def allocs_fit(node: Node, allocs: Iterable[Allocation],
-               net_idx: Optional[NetworkIndex] = None) -> tuple[bool, str, ResourceSum]:
-    """Would ``allocs`` together fit on ``node``? Returns (fit, dimension, used)."""
+               net_idx: Optional[NetworkIndex] = None,
+               base: Optional[ResourceSum] = None) -> tuple[bool, str, ResourceSum]:
+    """Would ``allocs`` together fit on ``node``? Returns (fit, dimension, used).
+
+    ``base``, when given, is the node's reserved resources plus allocations already
+    summed (in order) that ``allocs`` continue; it is not modified."""
     allocs = list(allocs)
-    used = ResourceSum().add(node.Reserved)
+    used = ResourceSum().add(node.Reserved) if base is None else base.copy()
     for alloc in allocs:
         alloc_usage(alloc, used)
     ok, dim = superset(node.Resources, used)
@@ -160,10 +170,21 @@ class BinPackIterator:
             option = self.source.next()
             if option is None:
                 return None
-            proposed = option.proposed_allocs(self.ctx)
-            net_idx = NetworkIndex()
-            net_idx.set_node(option.node)
-            net_idx.add_allocs(proposed)
+            base = self._node_base(option.node)
+            if base is not None:
+                # Existing allocations were summed and indexed once for this pass;
+                # only the plan's new allocations on the node are added here.
+                placed = self.ctx.plan.NodeAllocation.get(option.node.ID) or ()
+                base_used, base_net = base
+                net_idx = base_net.copy()
+                net_idx.add_allocs(placed)
+                fit_base, fit_allocs = base_used, list(placed)
+            else:
+                proposed = option.proposed_allocs(self.ctx)
+                net_idx = NetworkIndex()
+                net_idx.set_node(option.node)
+                net_idx.add_allocs(proposed)
+                fit_base, fit_allocs = None, list(proposed)
 
             total = ResourceSum()
             total.DiskMB = (tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0
@@ -187,7 +208,7 @@ class BinPackIterator:
                 continue
 
             candidate = Allocation(Resources=total.freeze())
-            fit, dim, util = allocs_fit(option.node, list(proposed) + [candidate], net_idx)
+            fit, dim, util = allocs_fit(option.node, fit_allocs + [candidate], net_idx, fit_base)
             if not fit:
                 self.ctx.metrics.exhausted_node(option.node, dim)
                 continue
@@ -197,6 +218,26 @@ class BinPackIterator:
             option.score += fitness
             self.ctx.metrics.score_node(option.node, "binpack", fitness)
             return option
+
+    def _node_base(self, node: Node) -> Optional[tuple[ResourceSum, NetworkIndex]]:
+        """(reserved + existing allocations summed, network index of node + existing
+        allocations) for this pass, or None when the plan stops or replaces any of the
+        node's allocations (then everything is recomputed from the proposed list)."""
+        cache = self.ctx.node_cache
+        if cache is None or not self.ctx.plan_only_adds(node.ID):
+            return None
+        key = ("binpack", node.ID)
+        hit = cache.get(key)
+        if hit is None:
+            existing = self.ctx.existing_allocs(node.ID)
+            used = ResourceSum().add(node.Reserved)
+            for alloc in existing:
+                alloc_usage(alloc, used)
+            net_idx = NetworkIndex()
+            net_idx.set_node(node)
+            net_idx.add_allocs(existing)
+            hit = cache[key] = (used, net_idx)
+        return hit  # type: ignore[return-value]
 
     def reset(self) -> None:
         self.source.reset()
@@ -218,7 +259,19 @@ class JobAntiAffinityIterator:
         option = self.source.next()
         if option is None:
             return None
-        collisions = sum(1 for a in option.proposed_allocs(self.ctx) if a.JobID == self.job_id)
+        ctx = self.ctx
+        node_id = option.node.ID
+        if ctx.node_cache is not None and ctx.plan_only_adds(node_id):
+            # Existing allocations of the job on the node are counted once per pass.
+            key = ("job-allocs", node_id, self.job_id)
+            base = ctx.node_cache.get(key)
+            if base is None:
+                base = ctx.node_cache[key] = sum(1 for a in ctx.existing_allocs(node_id)
+                                                 if a.JobID == self.job_id)
+            placed = ctx.plan.NodeAllocation.get(node_id) or ()
+            collisions = base + sum(1 for a in placed if a.JobID == self.job_id)  # type: ignore[operator]
+        else:
+            collisions = sum(1 for a in option.proposed_allocs(ctx) if a.JobID == self.job_id)
         if collisions:
             penalty = -1.0 * collisions * self.penalty
             option.score += penalty

@@ -250,6 +250,12 @@ class Snapshot(_Reader):
 
     _frozen = _point
 
+    def rows_token(self, table: str) -> object:
+        """An immutable object standing for the rows of ``table``: two snapshots
+        whose tokens are the same object (``is``) hold exactly the same rows. Keep a
+        reference to the token as long as you compare against it."""
+        return self._point(table).rows
+
     #: go-memdb / brief spelling of :meth:`table_index`.
     index = _Reader.table_index
 
