@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
 import attrs
@@ -318,7 +319,6 @@ class JobsService:
                  path_id: Optional[str] = None) -> s.JobPlanResponse:
         job = self._http_job(body.Job, path_id, "Job must have a valid ID", "Job ID does not match")
         self._check_region(w.region or body.Region)
-        from .canonicalize import api_canonicalize  # noqa: F401 (already applied)
         from .diff import annotate, job_diff
         from .scheduler import new_scheduler
         from .validate import spec_changed, validate_job_for_register
@@ -352,7 +352,7 @@ class JobsService:
                     writer.index = PLAN_SCRATCH_INDEX
                     candidate = writer.upsert_job(job)
                 rng = random.Random(f"{self.cluster.seed}:{state.latest_index()}:{job.ID}")
-                new_id = lambda: str(__import__("uuid").UUID(int=rng.getrandbits(128), version=4))  # noqa: E731
+                new_id = seeded_ids(rng)
                 ev = s.Evaluation(ID=new_id(), Namespace=namespace, Priority=job.Priority, Type=job.Type,
                                   TriggeredBy=s.TRIGGER_JOB_REGISTER, JobID=job.ID,
                                   JobModifyIndex=updated_index, Status=s.EVAL_STATUS_PENDING, AnnotatePlan=True)
@@ -429,15 +429,19 @@ class JobsService:
         return attrs.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
 
     # --- revert and stable --------------------------------------------------------------------
-    def revert_job(self, job_id: str, body: s.JobRevertRequest,
-                   w: WriteOptions = WriteOptions()) -> s.JobRegisterResponse:
+    def _version_request(self, job_id: str, body: s.JobRevertRequest | s.JobStabilityRequest,
+                         w: WriteOptions) -> tuple[str, str]:
+        """The HTTP checks both version endpoints share; returns (namespace, token)."""
         if not body.JobID:
             raise bad_request("JobID must be specified")
         if body.JobID != job_id:
             raise bad_request("Job ID does not match")
-        namespace = w.namespace or body.Namespace or s.DEFAULT_NAMESPACE
-        token = w.token or body.AuthToken
         self._check_region(w.region or body.Region)
+        return w.namespace or body.Namespace or s.DEFAULT_NAMESPACE, w.token or body.AuthToken
+
+    def revert_job(self, job_id: str, body: s.JobRevertRequest,
+                   w: WriteOptions = WriteOptions()) -> s.JobRegisterResponse:
+        namespace, token = self._version_request(job_id, body, w)
         with self.cluster.lock:
             state = self.cluster.snapshot()
             aclmod.require(self._acl(state, token), namespace, aclmod.CAP_SUBMIT_JOB)
@@ -459,13 +463,7 @@ class JobsService:
 
     def stable_job(self, job_id: str, body: s.JobStabilityRequest,
                    w: WriteOptions = WriteOptions()) -> s.JobStabilityResponse:
-        if not body.JobID:
-            raise bad_request("JobID must be specified")
-        if body.JobID != job_id:
-            raise bad_request("Job ID does not match")
-        namespace = w.namespace or body.Namespace or s.DEFAULT_NAMESPACE
-        token = w.token or body.AuthToken
-        self._check_region(w.region or body.Region)
+        namespace, token = self._version_request(job_id, body, w)
         with self.cluster.lock:
             state = self.cluster.snapshot()
             aclmod.require(self._acl(state, token), namespace, aclmod.CAP_SUBMIT_JOB)
@@ -521,6 +519,11 @@ class JobsService:
 
 
 # --- pure helpers ---------------------------------------------------------------------------
+
+def seeded_ids(rng: random.Random) -> Callable[[], str]:
+    """UUIDs drawn from ``rng`` (dry runs use their own, leaving the cluster's alone)."""
+    return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
 
 def check_job_transition(old: s.Job, new: s.Job) -> None:
     """validateJobUpdate: what an existing job may not become."""
