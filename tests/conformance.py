@@ -22,16 +22,21 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Optional
 
+FIXTURES = Path(__file__).resolve().parent / "golden"
+SEED_SAMPLES = FIXTURES / "seed_samples.json"
+
+
 def _find_golden() -> Path:
-    """The recordings live in ``shared/`` beside the checkout (or NOMADJOBS_GOLDEN_DIR)."""
+    """The recordings vendored in tests/golden/ (or NOMADJOBS_GOLDEN_DIR)."""
     import os
     if os.environ.get("NOMADJOBS_GOLDEN_DIR"):
         return Path(os.environ["NOMADJOBS_GOLDEN_DIR"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "golden" / "nomad-0.7.1"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/golden/nomad-0.7.1 not found beside the checkout; set NOMADJOBS_GOLDEN_DIR")
+    return FIXTURES / "nomad-0.7.1"
+
+
+def seed_samples() -> list[dict]:
+    """The API page's JSON samples: [{section, kind, json (text)}]."""
+    return json.loads(SEED_SAMPLES.read_text())["samples"]
 
 
 GOLDEN_DIR = _find_golden()

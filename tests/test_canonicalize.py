@@ -44,7 +44,9 @@ from nomadjobs.structs import (
     Vault,
 )
 
-GOLDEN = Path("/work/shared/golden/nomad-0.7.1")
+from conformance import GOLDEN_DIR  # noqa: E402  (vendored recordings)
+
+GOLDEN = GOLDEN_DIR
 S = 10**9
 # Fields the server stamps on write; the canonical spec never decides them.
 STAMPED = ("Status", "SubmitTime", "CreateIndex", "ModifyIndex", "JobModifyIndex", "Version", "Stable")

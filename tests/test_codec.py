@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,7 @@ from nomadjobs import codec
 from nomadjobs import structs as s
 from nomadjobs.gofmt import format_duration, parse_bool, parse_duration, rfc3339
 
-from conformance import GOLDEN_DIR
-
-SEED = GOLDEN_DIR.parents[1] / "seed" / "jobs-http-api-v0.7.md"
+from conformance import GOLDEN_DIR, seed_samples
 
 # Golden answer -> the model it is an instance of.
 GOLDEN_MODELS: dict[str, Any] = {
@@ -60,9 +57,8 @@ def test_golden_answers_round_trip_byte_for_byte(name: str) -> None:
 
 
 def _seed_samples() -> list[tuple[int, Any]]:
-    text = SEED.read_text()
     out = []
-    for i, block in enumerate(re.findall(r"```json\n(.*?)```", text, re.S)):
+    for i, block in enumerate(sample["json"] for sample in seed_samples()):
         if '"..."' in block or "A28C3==" in block:
             continue  # elided samples, and one whose payload Go itself refuses (below)
         try:

@@ -38,7 +38,9 @@ from nomadjobs.structs import (
     Vault,
 )
 
-GOLDEN = Path("/work/shared/golden/nomad-0.7.1")
+from conformance import GOLDEN_DIR  # noqa: E402  (vendored recordings)
+
+GOLDEN = GOLDEN_DIR
 
 
 def golden_body(name: str) -> Any:

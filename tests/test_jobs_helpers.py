@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -20,7 +19,9 @@ NS = "default"
 S = 1_000_000_000
 Q = QueryOptions()
 W = WriteOptions()
-GOLDEN = Path("/work/shared/golden/nomad-0.7.1")
+from conformance import GOLDEN_DIR  # noqa: E402  (vendored recordings)
+
+GOLDEN = GOLDEN_DIR
 TABLES = (JOBS, JOB_VERSION, JOB_SUMMARY, EVALS, ALLOCS, DEPLOYMENT, NODES, PERIODIC_LAUNCH, ACL_POLICY, ACL_TOKEN)
 
 SERVICE: dict[str, Any] = {

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
 
@@ -13,15 +11,11 @@ from nomadjobs import Cluster, NodeSpec
 from nomadjobs import codec
 from nomadjobs import structs as s
 from nomadjobs.canonicalize import api_canonicalize
+from conformance import seed_samples
 from test_jobs_helpers import Q, golden_body
 
-SEED = Path("/work/shared/seed/jobs-http-api-v0.7.md")
-
-
 def seed_request() -> s.JobRegisterRequest:
-    text = SEED.read_text()
-    section = text[text.index("## Create Job\n"):]
-    payload = re.search(r"### Sample Payload\s+```json\n(.*?)```", section, re.S).group(1)
+    payload = next(x["json"] for x in seed_samples() if x["section"] == "Create Job" and x["kind"] == "Sample Payload")
     return codec.from_wire(json.loads(payload), s.JobRegisterRequest)
 
 

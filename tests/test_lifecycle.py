@@ -4,7 +4,6 @@ virtual clock through the Jobs service and the real scheduler."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -17,7 +16,9 @@ from nomadjobs.lifecycle import ClientTiming
 NS = "default"
 MS = 1_000_000
 S = 1_000_000_000
-GOLDEN = Path("/work/shared/golden/nomad-0.7.1")
+from conformance import GOLDEN_DIR  # noqa: E402  (vendored recordings)
+
+GOLDEN = GOLDEN_DIR
 
 
 def make_job(job_id: str, type_: str = "service", count: int = 1, *, update: Optional[dict] = None,

@@ -1,5 +1,5 @@
 """The Falcon shim in-process: routing, methods, headers, bodies and errors as a
-Nomad v0.7.1 agent answers them (see /work/shared/golden/nomad-0.7.1)."""
+Nomad v0.7.1 agent answers them (see tests/golden/nomad-0.7.1)."""
 
 from __future__ import annotations
 

@@ -51,7 +51,9 @@ from nomadjobs.validate import (
 
 from test_canonicalize import jobs as job_strategy
 
-GOLDEN = Path("/work/shared/golden/nomad-0.7.1")
+from conformance import GOLDEN_DIR  # noqa: E402  (vendored recordings)
+
+GOLDEN = GOLDEN_DIR
 S = 10**9
 
 
