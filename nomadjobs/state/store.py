@@ -133,7 +133,11 @@ class StateReader:
         return [a for a in allocs if a.Job is None or a.Job.CreateIndex == job.CreateIndex]
 
     def allocs_by_node(self, node_id: str) -> list[s.Allocation]:
-        return self.view.list_by(ALLOCS, "node", (node_id,))
+        # memdb's node index is (NodeID, terminal): live allocations come first, so
+        # node evals take a job's type from its current allocs, not a purged one's.
+        allocs = self.view.list_by(ALLOCS, "node", (node_id,))
+        allocs.sort(key=lambda a: (a.terminal(), a.ID))
+        return allocs
 
     def allocs_by_eval(self, eval_id: str) -> list[s.Allocation]:
         return self.view.list_by(ALLOCS, "eval", (eval_id,))
