@@ -591,3 +591,23 @@ def test_make_unhealthy_without_simulated_clients() -> None:
     assert deployment(c, "web").Status == "failed"
     with pytest.raises(ValueError, match="already decided"):
         c.lifecycle.make_unhealthy(only_alloc(c, "web").ID)
+
+
+def test_node_evals_follow_the_live_job_after_an_id_is_reused_for_another_type():
+    """A purged system job's allocations stay on the nodes (no GC here); when the ID comes
+    back as a periodic parent, a lost node must not schedule the parent as a system job."""
+    from nomadjobs import Cluster as _Cluster
+    cluster = _Cluster(seed=1)
+    group = [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec", "Config": {"command": "/bin/x"},
+                                       "Resources": {"CPU": 100, "MemoryMB": 64}}]}]
+    cluster.register({"ID": "gamma", "Type": "system", "Datacenters": ["dc1"], "TaskGroups": group})
+    cluster.advance(1)
+    cluster.jobs.deregister_job("gamma", purge=True)
+    cluster.advance(0.05)
+    cluster.register({"ID": "gamma", "Type": "batch", "Datacenters": ["dc1"],
+                      "Periodic": {"Spec": "0 0 1 1 *"}, "TaskGroups": group})
+    cluster.kill_node(cluster.snapshot().nodes()[0].ID)
+    cluster.advance(1)
+    state = cluster.snapshot()
+    assert [a for a in state.allocs_by_job("default", "gamma", all_incarnations=False) if not a.terminal()] == []
+    assert all(e.TriggeredBy != "node-update" for e in state.evals_by_job("default", "gamma"))

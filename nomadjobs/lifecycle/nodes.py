@@ -83,7 +83,16 @@ class NodeWatcher:
             if alloc.JobID in seen:
                 continue
             seen.add(alloc.JobID)
-            targets.append((alloc.Namespace, alloc.JobID, alloc.Job or state.job_by_id(alloc.Namespace, alloc.JobID)))
+            job = alloc.Job
+            current = state.job_by_id(alloc.Namespace, alloc.JobID)
+            if current is not None and (job is None or job.CreateIndex != current.CreateIndex):
+                # Deliberate difference: Nomad types the eval from the alloc's job, which
+                # may be a purged earlier incarnation of this ID (its GC would clear those
+                # allocs; nothing here does). The live job's type is the one to schedule.
+                job = current
+                if current.is_periodic() or current.is_parameterized():
+                    continue  # parents are never scheduled themselves
+            targets.append((alloc.Namespace, alloc.JobID, job))
         for job in sorted(state.jobs(), key=lambda j: (j.Namespace or "", j.ID or "")):
             if job.Type != s.JOB_TYPE_SYSTEM or job.ID in seen:
                 continue
