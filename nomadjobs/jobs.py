@@ -293,17 +293,23 @@ class JobsService:
         return attrs.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
 
     # --- evaluate ---------------------------------------------------------------------------
-    def evaluate_job(self, job_id: str, w: WriteOptions = WriteOptions()) -> s.JobRegisterResponse:
+    def _existing_job(self, job_id: str, w: WriteOptions, capability: str) -> tuple[str, s.Job]:
+        """Evaluate's and periodic force's shared start (ACL first, then the lookup);
+        call with the cluster lock held. Returns (namespace, job)."""
         namespace = w.namespace or s.DEFAULT_NAMESPACE
         self._check_region(w.region)
+        state = self.cluster.snapshot()
+        aclmod.require(self._acl(state, w.token), namespace, capability)
+        if not job_id:
+            raise NomadError("missing job ID for evaluation")
+        job = state.job_by_id(namespace, job_id)
+        if job is None:
+            raise NomadError("job not found")
+        return namespace, job
+
+    def evaluate_job(self, job_id: str, w: WriteOptions = WriteOptions()) -> s.JobRegisterResponse:
         with self.cluster.lock:
-            state = self.cluster.snapshot()
-            aclmod.require(self._acl(state, w.token), namespace, aclmod.CAP_READ_JOB)
-            if not job_id:
-                raise NomadError("missing job ID for evaluation")
-            job = state.job_by_id(namespace, job_id)
-            if job is None:
-                raise NomadError("job not found")
+            namespace, job = self._existing_job(job_id, w, aclmod.CAP_READ_JOB)
             if job.is_periodic():
                 raise NomadError("can't evaluate periodic job")
             if job.is_parameterized():
@@ -474,16 +480,8 @@ class JobsService:
 
     # --- periodic force -------------------------------------------------------------------------
     def periodic_force(self, job_id: str, w: WriteOptions = WriteOptions()) -> s.PeriodicForceResponse:
-        namespace = w.namespace or s.DEFAULT_NAMESPACE
-        self._check_region(w.region)
         with self.cluster.lock:
-            state = self.cluster.snapshot()
-            aclmod.require(self._acl(state, w.token), namespace, aclmod.CAP_SUBMIT_JOB)
-            if not job_id:
-                raise NomadError("missing job ID for evaluation")
-            job = state.job_by_id(namespace, job_id)
-            if job is None:
-                raise NomadError("job not found")
+            namespace, job = self._existing_job(job_id, w, aclmod.CAP_SUBMIT_JOB)
             if not job.is_periodic():
                 raise NomadError("can't force launch non-periodic job")
             try:
