@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 import zoneinfo
 from decimal import Decimal
 from typing import Any, Iterable, Optional, Sequence
@@ -1049,7 +1050,11 @@ def go_regexp_error(pattern: str) -> Optional[str]:
         return fail("missing closing ]", pattern[class_open:])
 
     try:
-        re.compile("".join(out))
+        with warnings.catch_warnings():
+            # Python warns about "[[" meaning a nested set in future versions; RE2 has
+            # no nested sets, so the warning says nothing about the user's pattern.
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile("".join(out))
     except re.error as exc:
         msg = exc.msg
         if msg.startswith("missing ), unterminated subpattern"):
