@@ -82,6 +82,9 @@ class JobModel:
     stop: bool
     rows: dict[int, Row]
     last_api: s.Job
+    # Tracked by the periodic dispatcher: only job-register and deregister writes change
+    # it (a stability write that rewinds the job row does not, as in Nomad's FSM).
+    tracked: bool = False
 
     @property
     def current(self) -> Row:
@@ -147,10 +150,6 @@ class ClusterMachine(RuleBasedStateMachine):
         self.steps = 0
         self.node_count = len(self.cluster.snapshot().nodes())
         self.jmi: dict[tuple[str, int], int] = {}  # (job, version) -> JobModifyIndex, refreshed every step
-        # The kind an ID was first registered with, kept across purges. Reusing a
-        # purged ID for another type is avoided: node evals take their type from the
-        # old incarnation's allocations (see docs/testing.md, "Known gaps").
-        self.kinds: dict[str, str] = {}
 
     # --- helpers -------------------------------------------------------------------------
     def _api_job(self, data: st.DataObject, kind: str, job_id: str) -> s.Job:
@@ -181,20 +180,17 @@ class ClusterMachine(RuleBasedStateMachine):
             return "cannot update job from type"
         return "cannot update"
 
-    def _kind_for(self, job_id: str, kind: str) -> str:
-        return kind if job_id in self.model else self.kinds.get(job_id, kind)
-
     def _registered(self, job_id: str, kind: str, spec: s.Job, changed: bool) -> None:
         """Book a successful register of ``spec`` into the model."""
-        self.kinds.setdefault(job_id, kind)
         m = self.model.get(job_id)
         if m is None:
             self.model[job_id] = JobModel(kind=kind, version=0, stop=False, rows={0: Row(False, (spec, False))},
-                                          last_api=spec)
+                                          last_api=spec, tracked=kind == "periodic")
             return
         m.last_api = spec
         if changed:
             m.stop = False
+            m.tracked = m.kind == "periodic"
             m.put_row(m.bump(), Row(False, (spec, False)))
 
     def _sync_from_store(self) -> None:
@@ -255,7 +251,6 @@ class ClusterMachine(RuleBasedStateMachine):
     # --- registering ---------------------------------------------------------------------
     @rule(data=st.data(), job_id=st.sampled_from(JOB_IDS), kind=st.sampled_from(KINDS))
     def register(self, data: st.DataObject, job_id: str, kind: str) -> None:
-        kind = self._kind_for(job_id, kind)
         job = self._api_job(data, kind, job_id)
         req = s.JobRegisterRequest(Job=job)
         m = self.model.get(job_id)
@@ -311,7 +306,6 @@ class ClusterMachine(RuleBasedStateMachine):
     def register_new_with_enforce_index(self, data: st.DataObject, job_id: str, kind: str) -> None:
         if job_id in self.model:
             return
-        kind = self._kind_for(job_id, kind)
         job = self._api_job(data, kind, job_id)
         bad = s.JobRegisterRequest(Job=job, EnforceIndex=True, JobModifyIndex=7)
         self._expect_rejected(lambda: self.cluster.jobs.register_job(bad), "job does not exist")
@@ -332,6 +326,7 @@ class ClusterMachine(RuleBasedStateMachine):
         current = m.current
         m.bump()
         m.stop = True
+        m.tracked = False
         m.put_row(m.version, Row(current.stable, (current.spec[0], True) if current.spec is not None else None))
 
     @precondition(lambda self: self.model)
@@ -377,6 +372,7 @@ class ClusterMachine(RuleBasedStateMachine):
         m.bump()
         assert after.Version == m.version and bool(after.Stop) == row.spec[1]
         m.stop = bool(after.Stop)
+        m.tracked = m.kind == "periodic" and not m.stop
         m.put_row(m.version, Row(bool(after.Stable), row.spec))
 
     @precondition(lambda self: self.model)
@@ -437,7 +433,7 @@ class ClusterMachine(RuleBasedStateMachine):
             self._expect_rejected(call, "job not found")
         elif m.kind != "periodic":
             self._expect_rejected(call, "can't force launch non-periodic job")
-        elif m.stop:
+        elif not m.tracked:
             self._expect_rejected(call, "can't force run non-tracked job")
         else:
             resp = call()
