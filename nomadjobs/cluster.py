@@ -23,7 +23,7 @@ from .clock import Clock, VirtualClock, WallClock
 from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
 from .query import WriteOptions
-from .state.store import ALLOCS, StateReader, StateWriter, new_database
+from .state.store import ALLOCS, NODES, StateReader, StateWriter, new_database
 
 Listener = Callable[[Any, ApplyResult], None]
 
@@ -152,7 +152,7 @@ class Cluster:
     def _schedule(self, ev: s.Evaluation) -> None:
         from .scheduler import new_scheduler
         state = self.snapshot()
-        planner = _ClusterPlanner(self, state.latest_index())
+        planner = _ClusterPlanner(self, state)
         sched = new_scheduler(ev.Type, state, planner, rng=self.rng, now_ns=self.now_ns,
                               new_id=self.new_id)
         sched.process(ev)
@@ -178,17 +178,23 @@ class Cluster:
         return n
 
     # --- plans -----------------------------------------------------------------------------
-    def apply_plan(self, plan: s.Plan) -> tuple[s.PlanResult, Optional[StateReader]]:
+    def apply_plan(self, plan: s.Plan, planned_on: Optional[tuple[int, int]] = None
+                   ) -> tuple[s.PlanResult, Optional[StateReader]]:
         """The plan applier: re-check each node's placements against the latest state,
-        commit what fits, and tell the scheduler to refresh if anything was refused."""
+        commit what fits, and tell the scheduler to refresh if anything was refused.
+
+        ``planned_on`` is the (allocs, nodes) table indexes of the snapshot the plan
+        was computed on: when neither table moved since, the scheduler's own fit
+        check saw exactly this state, and checking again would only repeat it."""
         state = self.snapshot()
         stops = [a for allocs in (plan.NodeUpdate or {}).values() for a in allocs]
         accepted: dict[str, list[s.Allocation]] = {}
         refused = False
         stopping = {a.ID for a in stops}
+        unchanged = planned_on == (state.table_index(ALLOCS), state.table_index(NODES))
         for node_id in sorted(plan.NodeAllocation or {}):
             placed = plan.NodeAllocation[node_id]
-            if node_fits(state, node_id, placed, stopping):
+            if unchanged or node_fits(state, node_id, placed, stopping):
                 accepted[node_id] = placed
             else:
                 refused = True
@@ -325,12 +331,16 @@ class _ClusterPlanner:
     """What a scheduler run talks to: commits through the FSM. Like Nomad's worker,
     it stamps every evaluation it writes with the index of the snapshot it ran on."""
 
-    def __init__(self, cluster: Cluster, snapshot_index: int) -> None:
+    def __init__(self, cluster: Cluster, state: StateReader) -> None:
         self.cluster = cluster
-        self.snapshot_index = snapshot_index
+        self.snapshot_index = state.latest_index()
+        self.planned_on: Optional[tuple[int, int]] = (state.table_index(ALLOCS), state.table_index(NODES))
 
     def submit_plan(self, plan: s.Plan) -> tuple[s.PlanResult, Optional[StateReader]]:
-        return self.cluster.apply_plan(plan)
+        result, refreshed = self.cluster.apply_plan(plan, self.planned_on)
+        # Later plans of this run were computed on a state this one has changed.
+        self.planned_on = None
+        return result, refreshed
 
     def update_eval(self, ev: s.Evaluation) -> None:
         self.cluster.apply(cmds.EvalUpdate([attrs.evolve(ev, SnapshotIndex=self.snapshot_index)]))
