@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from ..structs import Job, Node, Resources, TaskGroup
 from .context import EvalContext
@@ -96,8 +96,9 @@ class GenericStack:
 
     def select(self, tg: TaskGroup) -> Optional[RankedNode]:
         self.max_score.reset()
-        self.ctx.reset()
-        start = time.perf_counter_ns()
+        return _timed_select(self.ctx, tg, self._set_task_group, self.max_score)
+
+    def _set_task_group(self, tg: TaskGroup) -> None:
         drivers, constraints, _size = task_group_constraints(tg)
         self.tg_drivers.set_drivers(drivers)
         self.tg_constraint.set_constraints(constraints)
@@ -105,11 +106,6 @@ class GenericStack:
         self.distinct_property.set_task_group(tg)
         self.wrapped.set_task_group(tg.Name or "")
         self.bin_pack.set_task_group(tg)
-        option = self.max_score.next()
-        if option is not None:
-            _fill_missing_task_resources(option, tg)
-        self.ctx.metrics.AllocationTime = time.perf_counter_ns() - start
-        return option
 
     def select_preferring_nodes(self, tg: TaskGroup, nodes: list[Node]) -> Optional[RankedNode]:
         original = self.source.nodes
@@ -146,16 +142,26 @@ class SystemStack:
 
     def select(self, tg: TaskGroup) -> Optional[RankedNode]:
         self.bin_pack.reset()
-        self.ctx.reset()
-        start = time.perf_counter_ns()
+        return _timed_select(self.ctx, tg, self._set_task_group, self.bin_pack)
+
+    def _set_task_group(self, tg: TaskGroup) -> None:
         drivers, constraints, _size = task_group_constraints(tg)
         self.tg_drivers.set_drivers(drivers)
         self.tg_constraint.set_constraints(constraints)
         self.bin_pack.set_task_group(tg)
         self.wrapped.set_task_group(tg.Name or "")
         self.distinct_property.set_task_group(tg)
-        option = self.bin_pack.next()
-        if option is not None:
-            _fill_missing_task_resources(option, tg)
-        self.ctx.metrics.AllocationTime = time.perf_counter_ns() - start
-        return option
+
+
+def _timed_select(ctx: EvalContext, tg: TaskGroup, configure: Callable[[TaskGroup], None],
+                  head: "MaxScoreIterator | BinPackIterator") -> Optional[RankedNode]:
+    """One placement attempt: fresh metrics, the chain set up for ``tg``, the best
+    option pulled from ``head``, and the time it took recorded as Nomad does."""
+    ctx.reset()
+    start = time.perf_counter_ns()
+    configure(tg)
+    option = head.next()
+    if option is not None:
+        _fill_missing_task_resources(option, tg)
+    ctx.metrics.AllocationTime = time.perf_counter_ns() - start
+    return option

@@ -228,8 +228,10 @@ class StateWriter(StateReader):
             job = attrs.evolve(job, Status=self._job_status(job, eval_delete=False))
         else:
             job = attrs.evolve(job, CreateIndex=index, ModifyIndex=index, JobModifyIndex=index, Version=0)
-            self._set_job_status(job, eval_delete=False)
-            job = self.job_by_id(job.Namespace, job.ID) or job
+            # First write: the status is new, so a child moves into its parent's counters.
+            job = attrs.evolve(job, Status=self._job_status(job, eval_delete=False))
+            if job.ParentID:
+                self._move_child_status(job.Namespace, job.ParentID, "", job.Status)
         self._update_summary_with_job(job)
         self._put(JOBS, job)
         self._upsert_job_version(job)
