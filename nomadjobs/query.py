@@ -6,7 +6,7 @@ The shim hands raw query parameters and headers to :meth:`QueryOptions.parse` an
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping
 
 import attrs
 

@@ -41,9 +41,6 @@ class Lifecycle:
         """Next launch of a periodic job strictly after ``after_ns`` (unix ns), or None."""
         return self.periodic.next_launch(job, after_ns)
 
-    def force_periodic(self, namespace: str, job_id: str) -> tuple[s.Job, s.Evaluation]:
-        return self.periodic.force_run(namespace, job_id)
-
     # --- deployments -----------------------------------------------------------------------
     def fail_deployment(self, deployment_id: str) -> s.DeploymentUpdateResponse:
         return self.deployments.fail(deployment_id)

@@ -451,8 +451,3 @@ class SimulatedClients:
             target.cancel()
             self._exited(runner, target, exit_code, message, driver_error)
 
-    def task_states(self, alloc_id: str) -> Optional[dict[str, s.TaskState]]:
-        runner = self.runners.get(alloc_id)
-        if runner is None:
-            return None
-        return {t.name: t.to_state() for t in runner.tasks.values()}

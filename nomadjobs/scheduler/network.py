@@ -9,7 +9,7 @@ from typing import Iterable, Iterator, Optional
 
 import attrs
 
-from ..structs import Allocation, NetworkResource, Node, Port
+from ..structs import Allocation, NetworkResource, Node
 
 MIN_DYNAMIC_PORT = 20000
 MAX_DYNAMIC_PORT = 32000
@@ -163,7 +163,3 @@ def _dynamic_ports_precise(used: set[int], ask: NetworkResource, rng: random.Ran
         j = rng.randrange(len(available))
         available[i], available[j] = available[j], available[i]
     return available[:need]
-
-
-def port_values(ports: Optional[list[Port]]) -> list[int]:
-    return [p.Value for p in ports or ()]

@@ -183,10 +183,6 @@ def from_keys(s: AllocSet, keys: Iterable[str]) -> AllocSet:
     return {k: s[k] for k in keys if k in s}
 
 
-def filter_by_terminal(s: AllocSet) -> AllocSet:
-    return {k: v for k, v in s.items() if not v.terminal()}
-
-
 def filter_by_tainted(s: AllocSet, tainted: dict[str, Optional[Node]]) -> tuple[AllocSet, AllocSet, AllocSet]:
     untainted: AllocSet = {}
     migrate: AllocSet = {}

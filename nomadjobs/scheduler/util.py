@@ -13,7 +13,6 @@ from ..structs import (
     ALLOC_DESIRED_STOP,
     EVAL_STATUS_BLOCKED,
     EVAL_STATUS_PENDING,
-    JOB_TYPE_BATCH,
     NODE_STATUS_DOWN,
     NODE_STATUS_READY,
     TRIGGER_ROLLING_UPDATE,
@@ -281,10 +280,6 @@ def adjust_queued_allocations(result: Optional[PlanResult], queued: dict[str, in
 
 def job_stopped(job: Optional[Job]) -> bool:
     return job is None or bool(job.Stop)
-
-
-def is_batch_alloc(alloc: Allocation) -> bool:
-    return alloc.Job is not None and alloc.Job.Type == JOB_TYPE_BATCH
 
 
 def group_update_strategy(tg: TaskGroup):

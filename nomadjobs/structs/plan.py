@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .job import frozen
+from .cluster import Allocation, Deployment
+from .job import Job, frozen
 
 DIFF_ADDED = "Added"
 DIFF_DELETED = "Deleted"
@@ -76,9 +77,6 @@ class PlanAnnotations:
 
 
 # --- scheduler plans (server-internal; printed only inside other objects) ----------------
-
-from .cluster import Allocation, Deployment  # noqa: E402
-from .job import Job  # noqa: E402
 
 
 @frozen

@@ -6,7 +6,7 @@ agent (``/versions`` is an object with ``Versions``; ``/stable`` answers ``{"Ind
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from .cluster import AllocMetric, Evaluation
 from .job import Job, frozen
