@@ -45,6 +45,18 @@ def snappy_decode(data: bytes) -> bytes:
     return bytes(cramjam.snappy.decompress_raw(data))
 
 
+def with_decompressed_payload(job: s.Job) -> s.Job:
+    """Reads hand out a dispatched job's payload decompressed (versions keep the
+    stored, compressed form). A corrupt payload is a server error, as Go's decoder's."""
+    if not job.Payload:
+        return job
+    try:
+        payload = snappy_decode(job.Payload)
+    except Exception as exc:
+        raise NomadError(f"snappy: corrupt input: {exc}") from None
+    return attrs.evolve(job, Payload=payload or None)
+
+
 class JobsService:
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
@@ -141,9 +153,7 @@ class JobsService:
         job, meta = self.blocking_query(q, (JOBS,), run)
         if job is None:
             raise not_found("job not found", meta.index)
-        if job.Payload:
-            job = attrs.evolve(job, Payload=snappy_decode(job.Payload) or None)
-        return job, meta
+        return with_decompressed_payload(job), meta
 
     def job_versions(self, job_id: str, diffs: bool, q: QueryOptions) -> tuple[s.JobVersionsResponse, QueryMeta]:
         self._read_acl(q)

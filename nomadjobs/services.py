@@ -122,6 +122,18 @@ class ClusterService:
             raise NomadError(f"{what} lookup failed: index error: {exc}") from None
         return iter(scan(prefix))
 
+    def _get_one(self, q: QueryOptions, table: str, lookup: Callable[[StateReader], Any], what: str) -> tuple[Any, QueryMeta]:
+        """A blocking read of one object by ID: its ModifyIndex, or the table's index
+        (set on the 404 too, as Nomad sets the header before deciding)."""
+        def run(state: StateReader) -> tuple[Any, int]:
+            obj = lookup(state)
+            return obj, (obj.ModifyIndex if obj is not None else state.table_index(table))
+
+        obj, meta = self._blocking(q, (table,), run)
+        if obj is None:
+            raise not_found(f"{what} not found", meta.index)
+        return obj, meta
+
     # --- evaluations ----------------------------------------------------------------------
     def list_evals(self, q: QueryOptions) -> tuple[list[s.Evaluation], QueryMeta]:
         """GET /v1/evaluations (Eval.List)."""
@@ -136,15 +148,7 @@ class ClusterService:
     def get_eval(self, eval_id: str, q: QueryOptions) -> tuple[s.Evaluation, QueryMeta]:
         """GET /v1/evaluation/:id (Eval.GetEval); 404 ``eval not found``."""
         self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
-
-        def run(state: StateReader) -> tuple[Optional[s.Evaluation], int]:
-            ev = state.eval_by_id(eval_id)
-            return ev, (ev.ModifyIndex if ev is not None else state.table_index(EVALS))
-
-        ev, meta = self._blocking(q, (EVALS,), run)
-        if ev is None:
-            raise not_found("eval not found", meta.index)
-        return ev, meta
+        return self._get_one(q, EVALS, lambda st: st.eval_by_id(eval_id), "eval")
 
     def eval_allocations(self, eval_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/evaluation/:id/allocations (Eval.Allocations)."""
@@ -173,21 +177,10 @@ class ClusterService:
         """GET /v1/allocation/:id (Alloc.GetAlloc); 404 ``alloc not found``. A
         dispatched job's payload is returned decompressed, as Nomad's agent does."""
         self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
-
-        def run(state: StateReader) -> tuple[Optional[s.Allocation], int]:
-            alloc = state.alloc_by_id(alloc_id)
-            return alloc, (alloc.ModifyIndex if alloc is not None else state.table_index(ALLOCS))
-
-        alloc, meta = self._blocking(q, (ALLOCS,), run)
-        if alloc is None:
-            raise not_found("alloc not found", meta.index)
+        alloc, meta = self._get_one(q, ALLOCS, lambda st: st.alloc_by_id(alloc_id), "alloc")
         if alloc.Job is not None and alloc.Job.Payload:
-            from .jobs import snappy_decode
-            try:
-                payload = snappy_decode(alloc.Job.Payload)
-            except Exception as exc:  # a corrupt payload is a server error, like Go's snappy.Decode
-                raise NomadError(f"snappy: corrupt input: {exc}") from None
-            alloc = attrs.evolve(alloc, Job=attrs.evolve(alloc.Job, Payload=payload or None))
+            from .jobs import with_decompressed_payload
+            alloc = attrs.evolve(alloc, Job=with_decompressed_payload(alloc.Job))
         return alloc, meta
 
     # --- deployments --------------------------------------------------------------------------
@@ -204,15 +197,7 @@ class ClusterService:
     def get_deployment(self, deployment_id: str, q: QueryOptions) -> tuple[s.Deployment, QueryMeta]:
         """GET /v1/deployment/:id (Deployment.GetDeployment); 404 ``deployment not found``."""
         self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
-
-        def run(state: StateReader) -> tuple[Optional[s.Deployment], int]:
-            d = state.deployment_by_id(deployment_id)
-            return d, (d.ModifyIndex if d is not None else state.table_index(DEPLOYMENT))
-
-        deployment, meta = self._blocking(q, (DEPLOYMENT,), run)
-        if deployment is None:
-            raise not_found("deployment not found", meta.index)
-        return deployment, meta
+        return self._get_one(q, DEPLOYMENT, lambda st: st.deployment_by_id(deployment_id), "deployment")
 
     def deployment_allocations(self, deployment_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/deployment/allocations/:id (Deployment.Allocations)."""
@@ -280,14 +265,7 @@ class ClusterService:
         """GET /v1/node/:id (Node.GetNode); 404 ``node not found``. The node's
         SecretID is never returned."""
         self._require_node_read(q.token)
-
-        def run(state: StateReader) -> tuple[Optional[s.Node], int]:
-            node = state.node_by_id(node_id)
-            return node, (node.ModifyIndex if node is not None else state.table_index(NODES))
-
-        node, meta = self._blocking(q, (NODES,), run)
-        if node is None:
-            raise not_found("node not found", meta.index)
+        node, meta = self._get_one(q, NODES, lambda st: st.node_by_id(node_id), "node")
         return attrs.evolve(node, SecretID=""), meta
 
     def node_allocations(self, node_id: str, q: QueryOptions) -> tuple[list[s.Allocation], QueryMeta]:
