@@ -29,6 +29,7 @@ from nomadjobs.state.mvcc import (
     TableSchema,
     TxnClosedError,
     UniqueConstraintError,
+    VersionedGroup,
 )
 from nomadjobs.state.sortedkeys import SortedKeys
 
@@ -63,6 +64,7 @@ def make_db(history: int = 64) -> Database:
                 {
                     "status": IndexSchema(_status_key),
                     "uid": IndexSchema(_uid_key, unique=True),
+                    "ns": IndexSchema(lambda r: (r.ns,), versioned=True),
                 },
             ),
             TableSchema("other", lambda r: (r.ns, r.name, r.ver)),
@@ -242,6 +244,7 @@ class DatabaseMachine(RuleBasedStateMachine):
         self.touched: set = set()
         self.snaps: list[tuple[Snapshot, dict, int]] = []
         self.by_index: dict[int, dict] = {0: {}}
+        self.groups: list[tuple[str, VersionedGroup, dict]] = []  # (ns, group, its rows)
 
     # -- transaction lifecycle -------------------------------------------
 
@@ -303,7 +306,12 @@ class DatabaseMachine(RuleBasedStateMachine):
 
     @rule()
     def take_snapshot(self) -> None:
-        self.snaps.append((self.db.snapshot(), dict(self.committed), self.index))
+        snap = self.db.snapshot()
+        self.snaps.append((snap, dict(self.committed), self.index))
+        for ns in ("a", "b", "c"):
+            group = snap.index_entry("rows", "ns", (ns,))
+            if group is not None:
+                self.groups.append((ns, group, dict(group.items())))
 
     # -- checks ----------------------------------------------------------
 
@@ -329,6 +337,16 @@ class DatabaseMachine(RuleBasedStateMachine):
             assert view.get_by("rows", "uid", (f"{r.ns}:{r.name}:{r.ver}",)) == uids.get(
                 f"{r.ns}:{r.name}:{r.ver}"
             )
+        # Versioned groups hold each namespace's rows (the row objects themselves).
+        for ns in ("a", "b", "c", "default"):
+            want = {pk: r for pk, r in model.items() if r.ns == ns}
+            group = view.index_entry("rows", "ns", (ns,))
+            if not want:
+                assert group is None
+            else:
+                assert type(group) is VersionedGroup and len(group) == len(want)
+                assert all(group.get(pk) is r for pk, r in want.items())
+            assert view.list_by("rows", "ns", (ns,)) == [want[k] for k in sorted(want)]
         # Every stored index entry points at a live row with that key.
         st_ = view._frozen("rows")
         assert len(st_.indexes["uid"]) == len(uids)
@@ -356,6 +374,32 @@ class DatabaseMachine(RuleBasedStateMachine):
         for snap, model, idx in getattr(self, "snaps", [])[-3:]:
             assert snap.latest_index == idx
             self.check_view(snap, model)
+
+    @invariant()
+    def group_changes_replay(self) -> None:
+        """Replaying changes_since(older) over the older group's rows gives the
+        current group's rows, whenever the changes are known."""
+        if not hasattr(self, "db"):
+            return
+        snap = self.db.snapshot()
+        for ns, older, rows in self.groups[-6:]:
+            group = snap.index_entry("rows", "ns", (ns,))
+            if group is None:
+                continue
+            changes = group.changes_since(older)
+            if group is older:
+                assert changes == []
+            if changes is None:
+                continue
+            replay = dict(rows)
+            for pk, before, after in changes:
+                assert replay.get(pk) is before
+                if after is None:
+                    del replay[pk]
+                else:
+                    replay[pk] = after
+            assert replay.keys() == dict(group.items()).keys()
+            assert all(replay[pk] is row for pk, row in group.items())
 
     @invariant()
     def time_travel(self) -> None:
@@ -466,6 +510,51 @@ def test_secondary_index_maintenance_on_update_and_delete():
         s2.list_by("rows", "nope", ("x",))
     with pytest.raises(KeyError):
         s2.get("nope", ("x",))
+
+
+def test_versioned_group_identity_and_changes():
+    db = make_db()
+    with db.write_txn() as txn:
+        txn.insert("rows", Row("a", "j1"))
+        txn.insert("rows", Row("a", "j2"))
+        txn.insert("rows", Row("b", "j3"))
+    s1 = db.snapshot()
+    g1 = s1.index_entry("rows", "ns", ("a",))
+    # A write elsewhere keeps the group: the same object in the next snapshot.
+    with db.write_txn() as txn:
+        txn.insert("rows", Row("b", "j4"))
+    assert db.snapshot().index_entry("rows", "ns", ("a",)) is g1
+    # Several writes in one transaction fold into one step from g1.
+    j1_running = Row("a", "j1", status="running")
+    with db.write_txn() as txn:
+        txn.insert("rows", j1_running)
+        txn.insert("rows", Row("a", "j5"))
+        txn.delete("rows", ("a", "j2", 0))
+    g2 = db.snapshot().index_entry("rows", "ns", ("a",))
+    assert g2 is not g1
+    changes = g2.changes_since(g1)
+    assert [(pk, b is not None, a is not None) for pk, b, a in changes] == [
+        (("a", "j1", 0), True, True), (("a", "j5", 0), False, True), (("a", "j2", 0), True, False)]
+    assert changes[0][1] is g1.get(("a", "j1", 0)) and changes[0][2] is j1_running
+    # An unrelated group, or a group no longer in memory, gives None (recompute).
+    assert g2.changes_since(s1.index_entry("rows", "ns", ("b",))) is None
+    # Deleting every row removes the key; a new row starts a group with no past.
+    with db.write_txn() as txn:
+        for pk in list(g2):
+            txn.delete("rows", pk)
+    assert db.snapshot().index_entry("rows", "ns", ("a",)) is None
+    with db.write_txn() as txn:
+        txn.insert("rows", Row("a", "j9"))
+    assert db.snapshot().index_entry("rows", "ns", ("a",)).changes_since(g2) is None
+    # An aborted transaction leaves the committed group in place.
+    g3 = db.snapshot().index_entry("rows", "ns", ("a",))
+    txn = db.write_txn()
+    txn.insert("rows", Row("a", "j10"))
+    assert txn.index_entry("rows", "ns", ("a",)).changes_since(g3) is not None
+    txn.abort()
+    assert db.snapshot().index_entry("rows", "ns", ("a",)) is g3
+    with pytest.raises(ValueError):
+        IndexSchema(lambda r: (r.ns,), unique=True, versioned=True)
 
 
 def test_unique_violation_leaves_txn_unchanged():

@@ -8,9 +8,11 @@ import uuid
 from typing import Optional
 
 import attrs
+import immutables
 
 from nomadjobs import structs as s
 from nomadjobs.scheduler import computed_class, new_scheduler
+from nomadjobs.state.mvcc import VersionedGroup
 
 
 # --- builders ------------------------------------------------------------------------------
@@ -90,6 +92,7 @@ class FakeState:
         self.nodes_: dict[str, s.Node] = {}
         self.deployments: dict[str, s.Deployment] = {}
         self.evals: dict[str, s.Evaluation] = {}
+        self.memo: dict = {}  # derived data (rebuilt from every fresh token)
 
     def next_index(self) -> int:
         self.index += 1
@@ -139,6 +142,14 @@ class FakeState:
 
     def allocs_by_node(self, node_id: str) -> list[s.Allocation]:
         return sorted((a for a in self.allocs.values() if a.NodeID == node_id), key=lambda a: a.ID)
+
+    def node_allocs_token(self, node_id: str) -> object:
+        # A fresh group with no history on every call: derived data is always rebuilt.
+        rows = immutables.Map({(a.ID,): a for a in self.allocs.values() if a.NodeID == node_id})
+        return VersionedGroup(rows, None, (), 0) if rows else None
+
+    def alloc_by_id(self, alloc_id: str) -> Optional[s.Allocation]:
+        return self.allocs.get(alloc_id)
 
     def nodes(self) -> list[s.Node]:
         return [self.nodes_[k] for k in sorted(self.nodes_)]

@@ -23,6 +23,7 @@ from ..structs import (
 )
 from ..state.mvcc import Snapshot
 from .interfaces import StateReader
+from .usage import NodeUsage, node_usage
 
 
 class MetricsBuilder:
@@ -217,26 +218,28 @@ class EvalContext:
         self.eligibility = EvalEligibility()
         self.regexp_cache: dict[str, Optional[re.Pattern]] = {}
         self.constraint_cache: dict[str, object] = {}
-        # A snapshot never changes, so each node's live allocations (and what the
-        # bin-packer derives from them) are worked out once per pass. Not for a
-        # transaction's view (the plan dry run writes into it).
-        self.node_cache: Optional[dict[str, object]] = {} if isinstance(getattr(state, "view", None), Snapshot) else None
+        # A snapshot never changes: each node's usage is looked up once per pass.
+        # (Not for a transaction's view, which the plan dry run writes into.)
+        self._usage: Optional[dict[str, NodeUsage]] = {} if isinstance(getattr(state, "view", None), Snapshot) else None
 
     def reset(self) -> None:
         """A fresh metric for the next placement attempt."""
         self.metrics = MetricsBuilder()
 
+    def usage(self, node_id: str) -> NodeUsage:
+        """The node's live allocations in the state, and their totals (shared: never
+        mutate them)."""
+        cache = self._usage
+        if cache is None:
+            return node_usage(self.state, node_id)
+        usage = cache.get(node_id)
+        if usage is None:
+            usage = cache[node_id] = node_usage(self.state, node_id)
+        return usage
+
     def existing_allocs(self, node_id: str) -> list[Allocation]:
         """The node's non-terminal allocations in the state (callers must not mutate)."""
-        cache = self.node_cache
-        if cache is not None:
-            hit = cache.get(node_id)
-            if hit is not None:
-                return hit  # type: ignore[return-value]
-        existing = [a for a in self.state.allocs_by_node(node_id) if not a.terminal()]
-        if cache is not None:
-            cache[node_id] = existing
-        return existing
+        return self.usage(node_id).live
 
     def plan_only_adds(self, node_id: str) -> bool:
         """True when the plan stops nothing on the node and replaces none of its
@@ -247,21 +250,13 @@ class EvalContext:
         placed = self.plan.NodeAllocation.get(node_id)
         if not placed:
             return True
-        existing = self.existing_allocs(node_id)
-        if not existing:
-            return True
-        ids = self._existing_ids(node_id, existing)
-        return not any(a.ID in ids for a in placed)
-
-    def _existing_ids(self, node_id: str, existing: list[Allocation]) -> set[str]:
-        cache = self.node_cache
-        if cache is None:
-            return {a.ID for a in existing}
-        key = ("ids", node_id)
-        ids = cache.get(key)
-        if ids is None:
-            ids = cache[key] = {a.ID for a in existing}
-        return ids  # type: ignore[return-value]
+        # A placed allocation replaces an existing one when that ID is live on this node.
+        state = self.state
+        for a in placed:
+            existing = state.alloc_by_id(a.ID)
+            if existing is not None and existing.NodeID == node_id and not existing.terminal():
+                return False
+        return True
 
     def proposed_allocs(self, node_id: str) -> list[Allocation]:
         """The node's non-terminal allocations as they would be after the plan."""

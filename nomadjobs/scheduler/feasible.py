@@ -241,12 +241,15 @@ class FeasibilityWrapper:
             if job_status == CLASS_INELIGIBLE:
                 metrics.filter_node(option, FILTER_CLASS_INELIGIBLE)
                 continue
-            if not all(check.feasible(option) for check in self.job_checkers):
-                if job_status != CLASS_ESCAPED:
-                    elig.set_job_eligibility(False, cls)
-                continue
-            if job_status == CLASS_UNKNOWN:
-                elig.set_job_eligibility(True, cls)
+            # Nomad re-runs the job checks on an eligible class too; they can only pass
+            # again (the class covers every non-unique value they read), so skip them.
+            if job_status != CLASS_ELIGIBLE:
+                if not all(check.feasible(option) for check in self.job_checkers):
+                    if job_status != CLASS_ESCAPED:
+                        elig.set_job_eligibility(False, cls)
+                    continue
+                if job_status == CLASS_UNKNOWN:
+                    elig.set_job_eligibility(True, cls)
 
             tg_status = elig.task_group_status(self.tg, cls) if cls else CLASS_ESCAPED
             if tg_status == CLASS_INELIGIBLE:

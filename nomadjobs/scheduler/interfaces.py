@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional, Protocol
 
 from ..structs import Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult
+from ..state.mvcc import VersionedGroup
 
 
 class StateReader(Protocol):
@@ -19,6 +20,16 @@ class StateReader(Protocol):
     def allocs_by_job(self, namespace: str, job_id: str, all_incarnations: bool) -> list[Allocation]: ...
 
     def allocs_by_node(self, node_id: str) -> list[Allocation]: ...
+
+    def node_allocs_token(self, node_id: str) -> Optional[VersionedGroup]:
+        """The node's allocations (key -> allocation, unordered), as an object that
+        stays the same exactly as long as they are unchanged; None when there are none."""
+
+    def alloc_by_id(self, alloc_id: str) -> Optional[Allocation]: ...
+
+    @property
+    def memo(self) -> dict:
+        """A dict shared across snapshots for data derived under such tokens."""
 
     def nodes(self) -> list[Node]: ...
 

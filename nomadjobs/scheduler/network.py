@@ -3,6 +3,7 @@ device, ports in use per IP, and the offer for a task's network ask."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 from typing import Iterable, Iterator, Optional
@@ -23,14 +24,40 @@ class NetworkError(Exception):
     pass
 
 
+class _StackedPorts:
+    """Ports in use on one IP: a shared, read-only set plus this index's own."""
+
+    __slots__ = ("base", "own")
+
+    def __init__(self, base: set[int]) -> None:
+        self.base = base
+        self.own: set[int] = set()
+
+    def __contains__(self, port: object) -> bool:
+        return port in self.own or port in self.base
+
+    def add(self, port: int) -> None:
+        self.own.add(port)
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self.base
+        yield from self.own
+
+    def __or__(self, other: set[int]) -> set[int]:
+        return self.base | self.own | other
+
+
 class NetworkIndex:
     def __init__(self) -> None:
         self.avail_networks: list[NetworkResource] = []
         self.avail_bandwidth: dict[str, int] = {}
-        self.used_ports: dict[str, set[int]] = {}
+        self.used_ports: dict[str, set[int] | _StackedPorts] = {}
         self.used_bandwidth: dict[str, int] = {}
+        # IPs whose port set is shared with the index this one overlays.
+        self._shared: Optional[set[str]] = None
 
     def copy(self) -> "NetworkIndex":
+        """An independent copy (port sets copied)."""
         other = NetworkIndex()
         other.avail_networks = list(self.avail_networks)
         other.avail_bandwidth = dict(self.avail_bandwidth)
@@ -38,8 +65,24 @@ class NetworkIndex:
         other.used_bandwidth = dict(self.used_bandwidth)
         return other
 
+    def overlay(self) -> "NetworkIndex":
+        """A copy in O(devices + IPs): port sets are shared with this index, which
+        must not change afterwards, and stacked with the overlay's own on its first
+        write to an IP."""
+        other = NetworkIndex()
+        other.avail_networks = self.avail_networks
+        other.avail_bandwidth = self.avail_bandwidth
+        other.used_ports = dict(self.used_ports)
+        other.used_bandwidth = dict(self.used_bandwidth)
+        other._shared = set(other.used_ports)
+        return other
+
     def overcommitted(self) -> bool:
-        return any(used > self.avail_bandwidth.get(dev, 0) for dev, used in self.used_bandwidth.items())
+        avail = self.avail_bandwidth
+        for dev, used in self.used_bandwidth.items():
+            if used > avail.get(dev, 0):
+                return True
+        return False
 
     def set_node(self, node: Node) -> bool:
         """Index the node's networks and its reserved ports; True on a collision."""
@@ -63,7 +106,12 @@ class NetworkIndex:
         return collide
 
     def add_reserved(self, n: NetworkResource) -> bool:
-        used = self.used_ports.setdefault(n.IP, set())
+        used = self.used_ports.get(n.IP)
+        if used is None:
+            used = self.used_ports[n.IP] = set()
+        elif self._shared and n.IP in self._shared:
+            self._shared.discard(n.IP)
+            used = self.used_ports[n.IP] = _StackedPorts(used)  # type: ignore[arg-type]
         collide = False
         for port in list(n.ReservedPorts or ()) + list(n.DynamicPorts or ()):
             if port.Value < 0 or port.Value >= MAX_VALID_PORT:
@@ -77,14 +125,19 @@ class NetworkIndex:
 
     def _yield_ips(self) -> Iterator[tuple[NetworkResource, str]]:
         for n in self.avail_networks:
+            ips = _small_block(n.CIDR)
+            if ips is not None:
+                for ip in ips:
+                    yield n, ip
+                continue
             try:
                 net = ipaddress.ip_network(n.CIDR, strict=False)
             except ValueError:
                 continue
-            for i, ip in enumerate(_all_addresses(net)):
+            for i, addr in enumerate(_all_addresses(net)):
                 if i >= _MAX_IPS_PER_NETWORK:
                     break
-                yield n, str(ip)
+                yield n, str(addr)
 
     def assign_network(self, ask: NetworkResource, rng: random.Random) -> NetworkResource:
         """An offer satisfying ``ask`` on one of the node's IPs, or NetworkError."""
@@ -122,6 +175,19 @@ class NetworkIndex:
                                    ReservedPorts=list(ask.ReservedPorts) if ask.ReservedPorts else None,
                                    DynamicPorts=dynamic or None)
         raise NetworkError(err)
+
+
+@functools.lru_cache(maxsize=1024)
+def _small_block(cidr: str) -> Optional[tuple[str, ...]]:
+    """The addresses of a block of at most 256 (parsed once per CIDR: every node
+    visit walks its networks), or None for a larger or unparseable one."""
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+    if net.num_addresses > 256:
+        return None
+    return tuple(str(a) for a in _all_addresses(net))
 
 
 def _all_addresses(net) -> Iterator:

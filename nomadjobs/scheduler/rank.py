@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Optional
+from typing import Optional
 
 from ..structs import Allocation, NetworkResource, Node, Resources, TaskGroup
 from .context import EvalContext
 from .network import NetworkError, NetworkIndex
+from .usage import NodeUsage, node_network, resources_of, sum_allocs
+
+_NO_RESOURCES = Resources()
 
 SERVICE_JOB_ANTI_AFFINITY_PENALTY = 10.0
 BATCH_JOB_ANTI_AFFINITY_PENALTY = 5.0
@@ -46,12 +49,6 @@ class ResourceSum:
                                       list(n.ReservedPorts or ()), list(n.DynamicPorts or ())])
         return self
 
-    def copy(self) -> "ResourceSum":
-        other = ResourceSum()
-        other.CPU, other.MemoryMB, other.DiskMB, other.IOPS = self.CPU, self.MemoryMB, self.DiskMB, self.IOPS
-        other.networks = [[d, c, ip, mb, list(rp), list(dp)] for d, c, ip, mb, rp, dp in self.networks]
-        return other
-
     def freeze(self) -> Resources:
         nets = [NetworkResource(Device=d, CIDR=c, IP=ip, MBits=mb, ReservedPorts=rp or None,
                                 DynamicPorts=dp or None)
@@ -60,59 +57,14 @@ class ResourceSum:
                          Networks=nets or None)
 
 
-def superset(have: Optional[Resources], used: ResourceSum) -> tuple[bool, str]:
-    have = have or Resources()
-    if (have.CPU or 0) < used.CPU:
-        return False, "cpu"
-    if (have.MemoryMB or 0) < used.MemoryMB:
-        return False, "memory"
-    if (have.DiskMB or 0) < used.DiskMB:
-        return False, "disk"
-    if (have.IOPS or 0) < used.IOPS:
-        return False, "iops"
-    return True, ""
-
-
-def alloc_usage(alloc: Allocation, acc: ResourceSum) -> None:
-    if alloc.Resources is not None:
-        acc.add(alloc.Resources)
-        return
-    # Allocations inside a plan may carry only the per-task and shared pieces.
-    acc.add(alloc.SharedResources)
-    for name in sorted(alloc.TaskResources or {}):
-        acc.add(alloc.TaskResources[name])
-
-
-def allocs_fit(node: Node, allocs: Iterable[Allocation],
-               net_idx: Optional[NetworkIndex] = None,
-               base: Optional[ResourceSum] = None) -> tuple[bool, str, ResourceSum]:
-    """Would ``allocs`` together fit on ``node``? Returns (fit, dimension, used).
-
-    ``base``, when given, is the node's reserved resources plus allocations already
-    summed (in order) that ``allocs`` continue; it is not modified."""
-    allocs = list(allocs)
-    used = ResourceSum().add(node.Reserved) if base is None else base.copy()
-    for alloc in allocs:
-        alloc_usage(alloc, used)
-    ok, dim = superset(node.Resources, used)
-    if not ok:
-        return False, dim, used
-    if net_idx is None:
-        net_idx = NetworkIndex()
-        if net_idx.set_node(node) or net_idx.add_allocs(allocs):
-            return False, "reserved port collision", used
-    if net_idx.overcommitted():
-        return False, "bandwidth exceeded", used
-    return True, "", used
-
-
-def score_fit(node: Node, util: ResourceSum) -> float:
-    """Nomad's bin-packing score: 0 (empty) .. 18 (perfectly full)."""
-    res = node.Resources or Resources()
-    reserved = node.Reserved or Resources()
+def score_fit(node: Node, cpu: int, memory: int) -> float:
+    """Nomad's bin-packing score for a node using ``cpu`` and ``memory`` (reserved
+    included): 0 (empty) .. 18 (perfectly full)."""
+    res = node.Resources or _NO_RESOURCES
+    reserved = node.Reserved or _NO_RESOURCES
     node_cpu = float((res.CPU or 0) - (reserved.CPU or 0))
     node_mem = float((res.MemoryMB or 0) - (reserved.MemoryMB or 0))
-    total = _pow10_free(util.CPU, node_cpu) + _pow10_free(util.MemoryMB, node_mem)
+    total = _pow10_free(cpu, node_cpu) + _pow10_free(memory, node_mem)
     score = 20.0 - total
     return min(18.0, max(0.0, score))
 
@@ -126,12 +78,25 @@ def _pow10_free(used: int, avail: float) -> float:
 # --- ranked options and iterators ---------------------------------------------------------
 
 class RankedNode:
+    __slots__ = ("node", "score", "task_resources", "alloc_total", "_alloc_resources", "_proposed", "usage")
+
     def __init__(self, node: Node) -> None:
         self.node = node
         self.score = 0.0
         self.task_resources: dict[str, Resources] = {}
-        self.alloc_resources: Optional[Resources] = None
+        # What the bin-packer would place here, frozen on first read: most options
+        # are ranked and dropped, and only the chosen one becomes an allocation.
+        self.alloc_total: Optional[ResourceSum] = None
+        self._alloc_resources: Optional[Resources] = None
         self._proposed: Optional[list[Allocation]] = None
+        # The node's usage when the plan only adds to it (set by the bin-packer).
+        self.usage: Optional[NodeUsage] = None
+
+    @property
+    def alloc_resources(self) -> Optional[Resources]:
+        if self._alloc_resources is None and self.alloc_total is not None:
+            self._alloc_resources = self.alloc_total.freeze()
+        return self._alloc_resources
 
     def proposed_allocs(self, ctx: EvalContext) -> list[Allocation]:
         if self._proposed is None:
@@ -159,88 +124,127 @@ class BinPackIterator:
         self.ctx = ctx
         self.source = source
         self.task_group: Optional[TaskGroup] = None
+        # For a group without network asks every node gets the same offer: worked
+        # out once per group rather than once per node.
+        self._static: Optional[tuple[ResourceSum, dict[str, Resources]]] = None
 
     def set_task_group(self, tg: TaskGroup) -> None:
         self.task_group = tg
+        self._static = None
+        if not any(task.Resources is not None and task.Resources.Networks for task in tg.Tasks or ()):
+            total = self._group_total(tg)
+            resources = {task.Name: task.Resources or Resources() for task in tg.Tasks or ()}
+            for r in resources.values():
+                total.add(r)
+            self._static = (total, resources)
+
+    @staticmethod
+    def _group_total(tg: TaskGroup) -> ResourceSum:
+        total = ResourceSum()
+        total.DiskMB = (tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0
+        return total
 
     def next(self) -> Optional[RankedNode]:
         tg = self.task_group
         assert tg is not None
+        ctx = self.ctx
+        static = self._static
         while True:
             option = self.source.next()
             if option is None:
                 return None
-            base = self._node_base(option.node)
-            if base is not None:
-                # Existing allocations were summed and indexed once for this pass;
-                # only the plan's new allocations on the node are added here.
-                placed = self.ctx.plan.NodeAllocation.get(option.node.ID) or ()
-                base_used, base_net = base
-                net_idx = base_net.copy()
-                net_idx.add_allocs(placed)
-                fit_base, fit_allocs = base_used, list(placed)
+            node = option.node
+            net_idx: Optional[NetworkIndex] = None
+            if ctx.plan_only_adds(node.ID):
+                # The node's existing allocations were summed and indexed once for
+                # this version of them; only the plan's new ones are added here.
+                usage = option.usage = ctx.usage(node.ID)
+                placed = ctx.plan.NodeAllocation.get(node.ID) or ()
+                base_net = node_network(ctx.state, node, usage)
+                if static is None or any(_has_networks(a) for a in placed):
+                    net_idx = base_net.overlay()
+                    if placed:
+                        net_idx.add_allocs(placed)
+                    overcommitted = None
+                else:
+                    overcommitted = base_net.overcommitted()
+                cpu, mem, disk, iops = sum_allocs(placed, node.Reserved)
+                cpu += usage.cpu
+                mem += usage.memory
+                disk += usage.disk
+                iops += usage.iops
             else:
-                proposed = option.proposed_allocs(self.ctx)
+                proposed = option.proposed_allocs(ctx)
                 net_idx = NetworkIndex()
-                net_idx.set_node(option.node)
+                net_idx.set_node(node)
                 net_idx.add_allocs(proposed)
-                fit_base, fit_allocs = None, list(proposed)
+                overcommitted = None
+                cpu, mem, disk, iops = sum_allocs(proposed, node.Reserved)
 
-            total = ResourceSum()
-            total.DiskMB = (tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0
-            task_resources: dict[str, Resources] = {}
-            exhausted = False
-            for task in tg.Tasks or ():
-                tr = task.Resources or Resources()
-                if tr.Networks:
-                    try:
-                        offer = net_idx.assign_network(tr.Networks[0], self.ctx.rng)
-                    except NetworkError as err:
-                        self.ctx.metrics.exhausted_node(option.node, f"network: {err}")
-                        exhausted = True
-                        break
-                    net_idx.add_reserved(offer)  # later tasks must not reuse these ports
-                    tr = Resources(CPU=tr.CPU, MemoryMB=tr.MemoryMB, DiskMB=tr.DiskMB, IOPS=tr.IOPS,
-                                   Networks=[offer])
-                task_resources[task.Name] = tr
-                total.add(tr)
-            if exhausted:
-                continue
+            if static is not None:
+                total, task_resources = static  # shared: consumers copy the dict
+            else:
+                assert net_idx is not None
+                offered = self._offer(tg, node, net_idx)
+                if offered is None:
+                    continue
+                total, task_resources = offered
 
-            candidate = Allocation(Resources=total.freeze())
-            fit, dim, util = allocs_fit(option.node, fit_allocs + [candidate], net_idx, fit_base)
-            if not fit:
-                self.ctx.metrics.exhausted_node(option.node, dim)
+            # AllocsFit: the node's allocations plus the candidate, dimension by dimension.
+            cpu += total.CPU
+            mem += total.MemoryMB
+            disk += total.DiskMB
+            iops += total.IOPS
+            have = node.Resources or _NO_RESOURCES
+            if (have.CPU or 0) < cpu:
+                dim = "cpu"
+            elif (have.MemoryMB or 0) < mem:
+                dim = "memory"
+            elif (have.DiskMB or 0) < disk:
+                dim = "disk"
+            elif (have.IOPS or 0) < iops:
+                dim = "iops"
+            elif overcommitted if net_idx is None else net_idx.overcommitted():
+                dim = "bandwidth exceeded"
+            else:
+                dim = ""
+            if dim:
+                ctx.metrics.exhausted_node(node, dim)
                 continue
             option.task_resources = task_resources
-            option.alloc_resources = candidate.Resources
-            fitness = score_fit(option.node, util)
+            option.alloc_total = total
+            fitness = score_fit(node, cpu, mem)
             option.score += fitness
-            self.ctx.metrics.score_node(option.node, "binpack", fitness)
+            ctx.metrics.score_node(node, "binpack", fitness)
             return option
 
-    def _node_base(self, node: Node) -> Optional[tuple[ResourceSum, NetworkIndex]]:
-        """(reserved + existing allocations summed, network index of node + existing
-        allocations) for this pass, or None when the plan stops or replaces any of the
-        node's allocations (then everything is recomputed from the proposed list)."""
-        cache = self.ctx.node_cache
-        if cache is None or not self.ctx.plan_only_adds(node.ID):
-            return None
-        key = ("binpack", node.ID)
-        hit = cache.get(key)
-        if hit is None:
-            existing = self.ctx.existing_allocs(node.ID)
-            used = ResourceSum().add(node.Reserved)
-            for alloc in existing:
-                alloc_usage(alloc, used)
-            net_idx = NetworkIndex()
-            net_idx.set_node(node)
-            net_idx.add_allocs(existing)
-            hit = cache[key] = (used, net_idx)
-        return hit  # type: ignore[return-value]
+    def _offer(self, tg: TaskGroup, node: Node, net_idx: NetworkIndex
+               ) -> Optional[tuple[ResourceSum, dict[str, Resources]]]:
+        """Each task's resources with its network offer on this node, or None (and the
+        node counted exhausted) when a network ask cannot be met."""
+        total = self._group_total(tg)
+        task_resources: dict[str, Resources] = {}
+        for task in tg.Tasks or ():
+            tr = task.Resources or Resources()
+            if tr.Networks:
+                try:
+                    offer = net_idx.assign_network(tr.Networks[0], self.ctx.rng)
+                except NetworkError as err:
+                    self.ctx.metrics.exhausted_node(node, f"network: {err}")
+                    return None
+                net_idx.add_reserved(offer)  # later tasks must not reuse these ports
+                tr = Resources(CPU=tr.CPU, MemoryMB=tr.MemoryMB, DiskMB=tr.DiskMB, IOPS=tr.IOPS,
+                               Networks=[offer])
+            task_resources[task.Name] = tr
+            total.add(tr)
+        return total, task_resources
 
     def reset(self) -> None:
         self.source.reset()
+
+
+def _has_networks(alloc: Allocation) -> bool:
+    return any(r.Networks for r in resources_of(alloc))
 
 
 class JobAntiAffinityIterator:
@@ -261,15 +265,10 @@ class JobAntiAffinityIterator:
             return None
         ctx = self.ctx
         node_id = option.node.ID
-        if ctx.node_cache is not None and ctx.plan_only_adds(node_id):
-            # Existing allocations of the job on the node are counted once per pass.
-            key = ("job-allocs", node_id, self.job_id)
-            base = ctx.node_cache.get(key)
-            if base is None:
-                base = ctx.node_cache[key] = sum(1 for a in ctx.existing_allocs(node_id)
-                                                 if a.JobID == self.job_id)
+        usage = option.usage
+        if usage is not None:  # the plan only adds to the node
             placed = ctx.plan.NodeAllocation.get(node_id) or ()
-            collisions = base + sum(1 for a in placed if a.JobID == self.job_id)  # type: ignore[operator]
+            collisions = usage.job_counts.get(self.job_id, 0) + sum(1 for a in placed if a.JobID == self.job_id)
         else:
             collisions = sum(1 for a in option.proposed_allocs(ctx) if a.JobID == self.job_id)
         if collisions:

@@ -14,6 +14,7 @@ Layout of a root::
         .keys       SortedKeys      all pks, for ordered and prefix scans
         .indexes[n] immutables.Map  unique:     index key -> pk
                                     non-unique: index key -> Map(pk -> None)
+                                    versioned:  index key -> VersionedGroup(pk -> row)
         .index      int             last commit index that touched the table
 
 Nothing here knows about Nomad: tables, keys and indexes come from
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -39,12 +41,79 @@ __all__ = [
     "TableSchema",
     "TxnClosedError",
     "UniqueConstraintError",
+    "VersionedGroup",
     "WriteTxn",
 ]
 
 Key = tuple[Any, ...]
 
 _EMPTY: immutables.Map = immutables.Map()
+
+#: One change to a versioned group: (pk, row before or None, row after or None).
+Change = tuple[Key, Any, Any]
+
+
+class VersionedGroup:
+    """The rows under one key of a versioned index: an immutable mapping pk -> row.
+
+    Every write to one of its rows makes a new group that remembers the changes
+    that made it from the group before (held weakly, so old versions are freed as
+    usual). Derived data can then move forward in O(changes) with
+    :meth:`changes_since` instead of re-reading every row."""
+
+    __slots__ = ("rows", "_prev", "_changes", "_txn", "__weakref__")
+
+    def __init__(self, rows: immutables.Map, prev: VersionedGroup | None,
+                 changes: tuple[Change, ...], txn: int) -> None:
+        self.rows = rows
+        self._prev = weakref.ref(prev) if prev is not None else None
+        self._changes = changes
+        self._txn = txn  # the commit index of the transaction that made it
+
+    def get(self, pk: Key, default: Any = None) -> Any:
+        return self.rows.get(pk, default)
+
+    def __getitem__(self, pk: Key) -> Any:
+        return self.rows[pk]
+
+    def __contains__(self, pk: object) -> bool:
+        return pk in self.rows
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def items(self) -> Iterable[tuple[Key, Any]]:
+        return self.rows.items()
+
+    def values(self) -> Iterable[Any]:
+        return self.rows.values()
+
+    def changes_since(self, older: VersionedGroup, limit: int = 256) -> list[Change] | None:
+        """The changes from ``older`` to this group, oldest first, or None when
+        ``older`` is not an ancestor still in memory (then re-read the rows)."""
+        chain: list[tuple[Change, ...]] = []
+        group: VersionedGroup | None = self
+        while group is not older:
+            if group is None or group._prev is None or len(chain) == limit:
+                return None
+            chain.append(group._changes)
+            group = group._prev()
+        return [c for changes in reversed(chain) for c in changes]
+
+    def changed(self, pk: Key, before: Any, after: Any, txn: int) -> VersionedGroup | None:
+        """The group after one row change made by transaction ``txn``; None when it
+        leaves the group empty. Repeated changes inside one transaction fold into
+        one step from the last committed group."""
+        rows = self.rows.delete(pk) if after is None else self.rows.set(pk, after)
+        if not rows:
+            return None
+        if self._txn == txn:
+            prev = self._prev() if self._prev is not None else None
+            return VersionedGroup(rows, prev, self._changes + ((pk, before, after),), txn)
+        return VersionedGroup(rows, self, ((pk, before, after),), txn)
 
 
 # --------------------------------------------------------------------------
@@ -64,6 +133,15 @@ class IndexSchema:
 
     key: Callable[[Any], Key | None]
     unique: bool = False
+    #: Non-unique only: the entry for a key is a :class:`VersionedGroup`, replaced
+    #: whenever one of its rows is, so the entry object (``index_entry``) stands for
+    #: those rows at one version; derived data can be memoized against it (see
+    #: ``Database.memo``) and moved forward by its changes.
+    versioned: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.versioned and self.unique:
+            raise ValueError("a unique index cannot be versioned")
 
 
 @attrs.frozen
@@ -190,7 +268,7 @@ class _Reader:
         hit = _index_map(st, table, index).get(key)
         if hit is None:
             return None
-        if type(hit) is immutables.Map:
+        if type(hit) is immutables.Map or type(hit) is VersionedGroup:
             return st.rows.get(min(hit))
         return st.rows.get(hit)
 
@@ -201,10 +279,27 @@ class _Reader:
         if hit is None:
             return []
         rows = st.rows
-        if type(hit) is immutables.Map:
+        if type(hit) is immutables.Map or type(hit) is VersionedGroup:
             # The pk set is usually small; sorting at read time keeps writes cheap.
             return [rows[pk] for pk in sorted(hit)]
         return [rows[hit]]
+
+    def index_entry(self, table: str, index: str, key: Key) -> Any | None:
+        """The :class:`VersionedGroup` of a versioned index for ``key`` (None when
+        no row has it).
+
+        The group is immutable and replaced whenever a row under ``key`` is
+        inserted, replaced or deleted, so ``group is other_group`` means the same
+        rows at the same versions, in snapshots and transactions alike."""
+        return _index_map(self._point(table), table, index).get(key)
+
+    @property
+    def memo(self) -> dict[Any, Any]:
+        """The database's shared memo of derived data (see ``Database.memo``)."""
+        return self._memo_dict()
+
+    def _memo_dict(self) -> dict[Any, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def table_index(self, table: str) -> int:
         """Index of the last commit that wrote ``table`` (0 if never).
@@ -228,10 +323,14 @@ class Snapshot(_Reader):
     Cheap to create (O(1)), safe to share between threads, valid forever.
     """
 
-    __slots__ = ("_root",)
+    __slots__ = ("_root", "_memo")
 
-    def __init__(self, root: _Root) -> None:
+    def __init__(self, root: _Root, memo: dict[Any, Any] | None = None) -> None:
         self._root = root
+        self._memo = {} if memo is None else memo
+
+    def _memo_dict(self) -> dict[Any, Any]:
+        return self._memo
 
     @property
     def latest_index(self) -> int:
@@ -346,6 +445,9 @@ class WriteTxn(_Reader):
             return st.with_index(self.index)
         return st
 
+    def _memo_dict(self) -> dict[Any, Any]:
+        return self._db.memo
+
     def _frozen(self, table: str) -> _TableState:
         work = self._point(table)
         return work.view() if type(work) is _WorkTable else work
@@ -396,6 +498,8 @@ class WriteTxn(_Reader):
                 hash(new_key)  # fail now, not halfway through the update
             old_key = ix.key(old) if old is not None else None
             if old_key == new_key and old is not None:
+                if ix.versioned and new_key is not None:
+                    changes.append((name, False, old_key, new_key))  # same key, new row version
                 continue
             if ix.unique and new_key is not None:
                 owner = work.indexes[name].get(new_key)
@@ -409,8 +513,15 @@ class WriteTxn(_Reader):
         # wrong shape: do it before anything else is modified.
         if old is None:
             work.keys.insert(pk)
+        indexes = schema.indexes
         for name, unique, old_key, new_key in changes:
             m = work.indexes[name]
+            if indexes[name].versioned:
+                if old_key is not None and old_key != new_key:
+                    _group_change(m, old_key, pk, old, None, self.index)
+                if new_key is not None:
+                    _group_change(m, new_key, pk, old if old_key == new_key else None, obj, self.index)
+                continue
             if old_key is not None:
                 _index_remove(m, unique, old_key, pk)
             if new_key is not None:
@@ -439,7 +550,11 @@ class WriteTxn(_Reader):
         old = work.rows.pop(pk)
         for name, ix in work.schema.indexes.items():
             old_key = ix.key(old)
-            if old_key is not None:
+            if old_key is None:
+                continue
+            if ix.versioned:
+                _group_change(work.indexes[name], old_key, pk, old, None, self.index)
+            else:
                 _index_remove(work.indexes[name], ix.unique, old_key, pk)
         work.keys.discard(pk)
         self._mark(table)
@@ -500,6 +615,19 @@ class WriteTxn(_Reader):
             self.commit()
 
 
+def _group_change(m: Any, key: Key, pk: Key, before: Any, after: Any, txn: int) -> None:
+    group = m.get(key)
+    if group is None:
+        if after is not None:
+            m[key] = VersionedGroup(_EMPTY.set(pk, after), None, ((pk, before, after),), txn)
+        return
+    new = group.changed(pk, before, after, txn)
+    if new is None:
+        del m[key]
+    else:
+        m[key] = new
+
+
 def _index_remove(m: Any, unique: bool, key: Key, pk: Key) -> None:
     if unique:
         if m.get(key) == pk:
@@ -545,6 +673,11 @@ class Database:
         self._watch_lock = threading.Lock()
         self._table_waiters: dict[str, set[threading.Event]] = {t: set() for t in tables}
         self._key_waiters: dict[tuple[str, Key], set[threading.Event]] = {}
+        #: Derived data shared by every snapshot and transaction of this database,
+        #: each value stored with the token(s) it was computed from (for example an
+        #: ``index_entry``) and trusted only while they are the same objects. Values
+        #: must never be mutated; entries are replaced, never edited in place.
+        self.memo: dict[Any, Any] = {}
 
     # -- reading ----------------------------------------------------------
 
@@ -558,7 +691,7 @@ class Database:
 
     def snapshot(self) -> Snapshot:
         """A consistent read view of the latest commit (O(1))."""
-        return Snapshot(self._root)
+        return Snapshot(self._root, self.memo)
 
     def snapshot_at(self, index: int) -> Snapshot | None:
         """The read view as of commit ``index``, if still retained, else None.
@@ -569,7 +702,7 @@ class Database:
         hist = self._history
         pos = index - hist[0].latest_index
         if 0 <= pos < len(hist):
-            return Snapshot(hist[pos])
+            return Snapshot(hist[pos], self.memo)
         return None
 
     # -- writing ----------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Optional
 import attrs
 
 from .. import structs as s
-from .mvcc import Database, IndexSchema, TableSchema
+from .mvcc import Database, IndexSchema, TableSchema, VersionedGroup
 
 JOBS = "jobs"
 JOB_VERSION = "job_version"
@@ -36,7 +36,8 @@ SCHEMA = [
     TableSchema(EVALS, lambda e: (e.ID,), {"job": IndexSchema(lambda e: (e.Namespace, e.JobID))}),
     TableSchema(ALLOCS, lambda a: (a.ID,), {
         "job": IndexSchema(lambda a: (a.Namespace, a.JobID)),
-        "node": IndexSchema(lambda a: (a.NodeID,)),
+        # Versioned: the scheduler memoizes each node's usage against the entry.
+        "node": IndexSchema(lambda a: (a.NodeID,), versioned=True),
         "eval": IndexSchema(lambda a: (a.EvalID,)),
         "deployment": IndexSchema(lambda a: (a.DeploymentID,) if a.DeploymentID else None),
     }),
@@ -138,6 +139,18 @@ class StateReader:
         allocs = self.view.list_by(ALLOCS, "node", (node_id,))
         allocs.sort(key=lambda a: (a.terminal(), a.ID))
         return allocs
+
+    def node_allocs_token(self, node_id: str) -> Optional[VersionedGroup]:
+        """The node's allocations as an immutable mapping (primary key -> allocation,
+        unordered) that knows how it came about, or None when the node has none.
+        The same object exactly as long as no allocation on the node was added,
+        changed or removed."""
+        return self.view.index_entry(ALLOCS, "node", (node_id,))
+
+    @property
+    def memo(self) -> dict:
+        """Derived data shared across snapshots (``mvcc.Database.memo``)."""
+        return self.view.memo
 
     def allocs_by_eval(self, eval_id: str) -> list[s.Allocation]:
         return self.view.list_by(ALLOCS, "eval", (eval_id,))
