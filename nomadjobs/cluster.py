@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import attrs
 
 from . import fsm as cmds
+from . import gcpolicy
 from . import structs as s
 from .clock import Clock, VirtualClock, WallClock
 from .fleet import NodeSpec, build_node, node_specs
@@ -35,7 +36,7 @@ class Cluster:
                  clock: str | Clock = "virtual", acl: bool = False, acl_token: Optional[str] = None,
                  region: str = "global",
                  datacenter: str = "dc1", simulate_clients: bool = True,
-                 history: int = 256, record_log: bool = False) -> None:
+                 history: int = 256, record_log: bool = False, freeze_gc: bool = False) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.region = region
@@ -45,6 +46,8 @@ class Cluster:
         self.fsm = FSM(self.db, on_apply=self._on_apply)
         # Keep every applied command (index, command): replaying it rebuilds the state.
         self.fsm.keep_log = record_log
+        # Keep the collector off the committed state (process-wide; see gcpolicy).
+        self.freeze_gc = freeze_gc
         if isinstance(clock, Clock):
             self.clock = clock
         elif clock == "virtual":
@@ -102,6 +105,8 @@ class Cluster:
             return self.fsm.apply(command)
 
     def _on_apply(self, command: Any, result: ApplyResult) -> None:
+        if self.freeze_gc:
+            gcpolicy.after_commit()
         if result.error is None:
             if isinstance(command, cmds.EvalUpdate):
                 for ev in command.evals:

@@ -1,0 +1,55 @@
+"""The opt-in collector schedule (nomadjobs.gcpolicy): freezes after each commit and
+still reclaims frozen cycles once the frozen heap has doubled."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+from nomadjobs import gcpolicy
+from nomadjobs.cluster import Cluster
+
+
+class _Node:
+    pass
+
+
+@pytest.fixture
+def restore_gc():
+    yield
+    gc.unfreeze()
+    gc.collect()
+
+
+def test_freeze_after_commit_and_reclaim_frozen_cycles(restore_gc, monkeypatch):
+    monkeypatch.setattr(gcpolicy, "_next_full", gc.get_freeze_count() + 10**9)
+    c = Cluster(freeze_gc=True)
+    assert gc.get_freeze_count() > 0  # the fleet's commits froze the heap
+
+    cycle = _Node()
+    cycle.self = cycle
+    dead = weakref.ref(cycle)
+    c.register({"ID": "a", "Name": "a", "Type": "batch", "Datacenters": ["dc1"],
+                "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec",
+                                                         "Config": {"command": "true"}}]}]})
+    del cycle
+    gc.collect()
+    assert dead() is not None  # frozen while alive: the ordinary collector leaves it
+
+    # Once the frozen heap reaches the threshold, a full collection reclaims it.
+    monkeypatch.setattr(gcpolicy, "_next_full", 0)
+    monkeypatch.setattr(gcpolicy, "_check_every", 1)
+    c.register({"ID": "b", "Name": "b", "Type": "batch", "Datacenters": ["dc1"],
+                "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec",
+                                                         "Config": {"command": "true"}}]}]})
+    assert dead() is None
+    assert gcpolicy._next_full >= max(gcpolicy.FLOOR, gc.get_freeze_count())
+    assert c.snapshot().job_by_id("default", "b") is not None
+
+
+def test_off_by_default(restore_gc):
+    gc.unfreeze()
+    Cluster()
+    assert gc.get_freeze_count() == 0
