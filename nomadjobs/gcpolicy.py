@@ -22,30 +22,38 @@ from __future__ import annotations
 import gc
 import threading
 
-#: No full collection before this many frozen objects (a small process never needs one).
+#: No full collection before this many objects were frozen (a small process never needs one).
 FLOOR = 200_000
 
 _lock = threading.Lock()
-_next_full = FLOOR
-# Counting frozen objects walks them all, so it is done every so many commits, fewer
-# as the heap grows: about one object visit per commit, whatever the heap size.
-_commits = 0
-_check_every = 64
+_heap = 0       # frozen objects counted at the last full collection
+_grown = 0      # objects frozen since, estimated from the collector's counters
+_last_gen1 = 0
 
 
 def after_commit() -> None:
-    global _commits, _check_every, _next_full
+    global _grown, _last_gen1
+    # Counting frozen objects walks them all, so growth is estimated instead: the
+    # young generation's count is what was allocated since the last freeze, and each
+    # young collection in between (gen 1's count) stands for its threshold's worth.
+    gen0, gen1, _ = gc.get_count()
+    young = gen0 + gc.get_threshold()[0] * (gen1 - _last_gen1 if gen1 >= _last_gen1 else gen1)
+    _last_gen1 = gen1
     gc.freeze()
-    _commits += 1
-    if _commits < _check_every:
+    _grown += young
+    if _grown < max(FLOOR, _heap):
         return
     with _lock:
-        _commits = 0
-        frozen = gc.get_freeze_count()
-        _check_every = max(64, frozen // 1_000)
-        if frozen < _next_full:
+        if _grown < max(FLOOR, _heap):
             return
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
-        _next_full = max(FLOOR, 2 * gc.get_freeze_count())
+        full_collection()
+
+
+def full_collection() -> None:
+    """Collect everything, frozen objects included, and freeze what survives."""
+    global _heap, _grown
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    _heap = gc.get_freeze_count()
+    _grown = 0

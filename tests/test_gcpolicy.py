@@ -24,7 +24,7 @@ def restore_gc():
 
 
 def test_freeze_after_commit_and_reclaim_frozen_cycles(restore_gc, monkeypatch):
-    monkeypatch.setattr(gcpolicy, "_next_full", gc.get_freeze_count() + 10**9)
+    monkeypatch.setattr(gcpolicy, "_heap", 10**12)
     c = Cluster(freeze_gc=True)
     assert gc.get_freeze_count() > 0  # the fleet's commits froze the heap
 
@@ -39,13 +39,13 @@ def test_freeze_after_commit_and_reclaim_frozen_cycles(restore_gc, monkeypatch):
     assert dead() is not None  # frozen while alive: the ordinary collector leaves it
 
     # Once the frozen heap reaches the threshold, a full collection reclaims it.
-    monkeypatch.setattr(gcpolicy, "_next_full", 0)
-    monkeypatch.setattr(gcpolicy, "_check_every", 1)
+    monkeypatch.setattr(gcpolicy, "_heap", 0)
+    monkeypatch.setattr(gcpolicy, "FLOOR", 0)
     c.register({"ID": "b", "Name": "b", "Type": "batch", "Datacenters": ["dc1"],
                 "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec",
                                                          "Config": {"command": "true"}}]}]})
     assert dead() is None
-    assert gcpolicy._next_full >= max(gcpolicy.FLOOR, gc.get_freeze_count())
+    assert gcpolicy._heap > 0
     assert c.snapshot().job_by_id("default", "b") is not None
 
 
