@@ -89,7 +89,10 @@ def _d(ns: int) -> str:
 
 def validate(job: Job) -> list[str]:
     """All validation errors of a (canonicalized) job, top level first."""
-    job = fill_zero_values(job)
+    return _validate_filled(fill_zero_values(job))
+
+
+def _validate_filled(job: Job) -> list[str]:
     errors = _job_errors(job)
 
     signals = required_signals(job)
@@ -181,7 +184,10 @@ def _job_errors(j: Job) -> list[str]:
 
 def job_warnings(job: Job) -> list[str]:
     """``Job.Warnings``: one item per task group that has warnings."""
-    job = fill_zero_values(job)
+    return _warnings_filled(fill_zero_values(job))
+
+
+def _warnings_filled(job: Job) -> list[str]:
     out = []
     for tg in job.TaskGroups or ():
         inner = []
@@ -201,9 +207,11 @@ def validate_job_for_register(job: Job) -> tuple[Job, list[str], list[str]]:
     canonicalization ones (Nomad's merge order); render them with
     ``gofmt.warnings_text``."""
     job, canon_warnings = server_canonicalize(job)
+    # Canonical jobs have their zero values filled, and the implicit constraints
+    # come complete: no need to walk the job again for each check.
     job = set_implicit_constraints(job)
-    errors = validate(job)
-    warnings = job_warnings(job) + canon_warnings
+    errors = _validate_filled(job)
+    warnings = _warnings_filled(job) + canon_warnings
     return job, errors, warnings
 
 

@@ -151,6 +151,9 @@ class FakeState:
     def alloc_by_id(self, alloc_id: str) -> Optional[s.Allocation]:
         return self.allocs.get(alloc_id)
 
+    def nodes_token(self) -> None:
+        return None  # the fake's node dict is edited in place
+
     def nodes(self) -> list[s.Node]:
         return [self.nodes_[k] for k in sorted(self.nodes_)]
 

@@ -159,10 +159,9 @@ class StaticIterator:
 
 
 def shuffle_nodes(nodes: list[Node], rng) -> None:
-    """Fisher-Yates, as Nomad's shuffleNodes, driven by the seeded rng."""
-    for i in range(len(nodes) - 1, 0, -1):
-        j = rng.randrange(i + 1)
-        nodes[i], nodes[j] = nodes[j], nodes[i]
+    """Fisher-Yates from the last position down, as Nomad's shuffleNodes, driven by
+    the seeded rng (``Random.shuffle`` is exactly that loop)."""
+    rng.shuffle(nodes)
 
 
 # --- per-node checkers -------------------------------------------------------------------

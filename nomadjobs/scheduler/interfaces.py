@@ -27,6 +27,9 @@ class StateReader(Protocol):
 
     def alloc_by_id(self, alloc_id: str) -> Optional[Allocation]: ...
 
+    def nodes_token(self) -> Optional[object]:
+        """The same object exactly as long as the nodes are unchanged (None: unknown)."""
+
     @property
     def memo(self) -> dict:
         """A dict shared across snapshots for data derived under such tokens."""

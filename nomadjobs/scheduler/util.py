@@ -108,14 +108,23 @@ def filter_terminal_allocs(allocs: list[Allocation]) -> tuple[list[Allocation], 
 # --- nodes ----------------------------------------------------------------------------------
 
 def ready_nodes_in_dcs(state: StateReader, dcs: list[str]) -> tuple[list[Node], dict[str, int]]:
-    by_dc = {dc: 0 for dc in dcs}
-    out = []
-    for node in sorted(state.nodes(), key=lambda n: n.ID):
-        if node.Status != NODE_STATUS_READY or node.Drain or node.Datacenter not in by_dc:
-            continue
-        out.append(node)
-        by_dc[node.Datacenter] += 1
-    return out, by_dc
+    """Ready, non-draining nodes of ``dcs`` in ID order, and how many per DC. Worked
+    out once per version of the nodes table (every evaluation asks)."""
+    token = state.nodes_token()
+    key = ("scheduler.ready-nodes", tuple(dcs))
+    hit = state.memo.get(key) if token is not None else None
+    if hit is None or hit[0] is not token:
+        by_dc = {dc: 0 for dc in dcs}
+        out = []
+        for node in sorted(state.nodes(), key=lambda n: n.ID):
+            if node.Status != NODE_STATUS_READY or node.Drain or node.Datacenter not in by_dc:
+                continue
+            out.append(node)
+            by_dc[node.Datacenter] += 1
+        hit = (token, out, by_dc)
+        if token is not None:
+            state.memo[key] = hit
+    return list(hit[1]), dict(hit[2])  # callers shuffle and count down their copies
 
 
 def tainted_nodes(state: StateReader, allocs: list[Allocation]) -> dict[str, Optional[Node]]:

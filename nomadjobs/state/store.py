@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Optional
 import attrs
 
 from .. import structs as s
-from .mvcc import Database, IndexSchema, TableSchema, VersionedGroup
+from .mvcc import Database, IndexSchema, Snapshot, TableSchema, VersionedGroup
 
 JOBS = "jobs"
 JOB_VERSION = "job_version"
@@ -146,6 +146,12 @@ class StateReader:
         The same object exactly as long as no allocation on the node was added,
         changed or removed."""
         return self.view.index_entry(ALLOCS, "node", (node_id,))
+
+    def nodes_token(self) -> Optional[object]:
+        """An object that stays the same exactly as long as the nodes table does, or
+        None inside a write transaction (where the table can still change)."""
+        view = self.view
+        return view.rows_token(NODES) if isinstance(view, Snapshot) else None
 
     @property
     def memo(self) -> dict:
