@@ -23,6 +23,7 @@ from typing import Any, Iterable, Optional, TypeVar
 
 import attrs
 
+from .structs.job import evolve
 from .structs.job import (
     CheckRestart,
     Constraint,
@@ -142,13 +143,13 @@ def _merge_fields(base, over):
     if over is None:
         return base
     changes = {f.name: getattr(over, f.name) for f in attrs.fields(type(over)) if getattr(over, f.name) is not None}
-    return attrs.evolve(base, **changes)
+    return evolve(base, **changes)
 
 
 def _fill_defaults(value, default):
     """Fill the None fields of ``value`` from ``default`` (the api ``Canonicalize`` helpers)."""
     changes = {f.name: getattr(default, f.name) for f in attrs.fields(type(value)) if getattr(value, f.name) is None}
-    return attrs.evolve(value, **changes) if changes else value
+    return evolve(value, **changes) if changes else value
 
 
 def _update_is_empty(u: Optional[UpdateStrategy]) -> bool:
@@ -276,7 +277,7 @@ def api_canonicalize(job: Job) -> Job:
 
     if job_update is not None:
         # Only the pre-0.6 fields survive the conversion at job level.
-        update = attrs.evolve(_ZERO_UPDATE, Stagger=job_update.Stagger, MaxParallel=job_update.MaxParallel)
+        update = evolve(_ZERO_UPDATE, Stagger=job_update.Stagger, MaxParallel=job_update.MaxParallel)
     else:
         update = _ZERO_UPDATE
 
@@ -424,11 +425,11 @@ def _merge_check_restart(service_level: Optional[CheckRestart],
         return service_level
     merged = service_level
     if (check_level.Limit or 0) > 0:
-        merged = attrs.evolve(merged, Limit=check_level.Limit)
+        merged = evolve(merged, Limit=check_level.Limit)
     if check_level.Grace is not None:
-        merged = attrs.evolve(merged, Grace=check_level.Grace)
+        merged = evolve(merged, Grace=check_level.Grace)
     if check_level.IgnoreWarnings:
-        merged = attrs.evolve(merged, IgnoreWarnings=True)
+        merged = evolve(merged, IgnoreWarnings=True)
     return merged
 
 
@@ -589,7 +590,7 @@ def fill_zero_values(obj: T) -> T:
             filled_list = [fill_zero_values(v) for v in value]
             if any(a is not b for a, b in zip(filled_list, value)):
                 changes[name] = filled_list
-    return attrs.evolve(obj, **changes) if changes else obj
+    return evolve(obj, **changes) if changes else obj
 
 
 # --- server layer -------------------------------------------------------------------
@@ -605,13 +606,13 @@ def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
 
     parameterized = job.ParameterizedJob
     if parameterized is not None and parameterized.Payload == "":
-        parameterized = attrs.evolve(parameterized, Payload="optional")
+        parameterized = evolve(parameterized, Payload="optional")
 
     update = job.Update
     # Pre-0.6 job-level update syntax: Stagger plus MaxParallel.
     has_old_update = update.Stagger > 0 and update.MaxParallel > 0
     if has_old_update and job.Type != JOB_TYPE_BATCH and groups:
-        base = attrs.evolve(default_update_strategy(), MaxParallel=update.MaxParallel,
+        base = evolve(default_update_strategy(), MaxParallel=update.MaxParallel,
                             MinHealthyTime=update.Stagger)
         upgraded = False
         converted = []
@@ -630,7 +631,7 @@ def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
                 max_parallel = 1
             elif max_parallel > tg.Count:
                 max_parallel = tg.Count
-            converted.append(attrs.evolve(tg, Update=attrs.evolve(base, MaxParallel=max_parallel)))
+            converted.append(evolve(tg, Update=evolve(base, MaxParallel=max_parallel)))
         groups = converted
         if upgraded:
             warnings.append(OLD_UPDATE_WARNING)
@@ -643,13 +644,13 @@ def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
             for tg in groups:
                 if tg.Update is not None:
                     display = True
-                    tg = attrs.evolve(tg, Update=None)
+                    tg = evolve(tg, Update=None)
                 stripped.append(tg)
             groups = stripped
         if display:
             warnings.append(BATCH_UPDATE_WARNING)
 
-    job = attrs.evolve(
+    job = evolve(
         job,
         Meta=_none_if_empty(job.Meta),
         Namespace=job.Namespace or "default",
@@ -670,8 +671,8 @@ def _server_group(tg: TaskGroup, job: Job) -> TaskGroup:
         # Pre-0.5 jobs asked for disk per task; their sum moves to the group.
         disk_mb = sum(t.Resources.DiskMB for t in tasks)
         if disk_mb > 0:
-            disk = attrs.evolve(disk, SizeMB=disk_mb)
-    return attrs.evolve(tg, Meta=_none_if_empty(tg.Meta), RestartPolicy=restart, EphemeralDisk=disk, Tasks=tasks)
+            disk = evolve(disk, SizeMB=disk_mb)
+    return evolve(tg, Meta=_none_if_empty(tg.Meta), RestartPolicy=restart, EphemeralDisk=disk, Tasks=tasks)
 
 
 def _server_task(t: Task, job: Job, tg: TaskGroup) -> Task:
@@ -684,20 +685,20 @@ def _server_task(t: Task, job: Job, tg: TaskGroup) -> Task:
     else:
         networks = t.Resources.Networks
         if networks:
-            networks = [attrs.evolve(n, ReservedPorts=_none_if_empty(n.ReservedPorts),
+            networks = [evolve(n, ReservedPorts=_none_if_empty(n.ReservedPorts),
                                      DynamicPorts=_none_if_empty(n.DynamicPorts)) for n in networks]
-        resources = attrs.evolve(t.Resources, Networks=networks or None)
+        resources = evolve(t.Resources, Networks=networks or None)
 
     vault = t.Vault
     if vault is not None and vault.ChangeSignal:
-        vault = attrs.evolve(vault, ChangeSignal=vault.ChangeSignal.upper())
+        vault = evolve(vault, ChangeSignal=vault.ChangeSignal.upper())
 
     templates = t.Templates
     if templates is not None:
-        templates = [attrs.evolve(tmpl, ChangeSignal=tmpl.ChangeSignal.upper()) if tmpl.ChangeSignal else tmpl
+        templates = [evolve(tmpl, ChangeSignal=tmpl.ChangeSignal.upper()) if tmpl.ChangeSignal else tmpl
                      for tmpl in templates]
 
-    return attrs.evolve(
+    return evolve(
         t,
         Meta=_none_if_empty(t.Meta),
         Config=_none_if_empty(t.Config),
@@ -720,7 +721,7 @@ def _server_service(s: Service, job_name: str, group_name: str, task_name: str) 
     checks = _none_if_empty(s.Checks)
     if checks is not None:
         checks = [_server_check(c, name) for c in checks]
-    return attrs.evolve(s, Name=name, Tags=_none_if_empty(s.Tags), Checks=checks)
+    return evolve(s, Name=name, Tags=_none_if_empty(s.Tags), Checks=checks)
 
 
 def _server_check(c: ServiceCheck, service_name: str) -> ServiceCheck:
@@ -728,7 +729,7 @@ def _server_check(c: ServiceCheck, service_name: str) -> ServiceCheck:
     if header is not None:
         header = {k: (v if v else None) for k, v in header.items()}
     name = c.Name or f"service: {go_quote(service_name)} check"
-    return attrs.evolve(c, Args=_none_if_empty(c.Args), Header=header, Name=name)
+    return evolve(c, Args=_none_if_empty(c.Args), Header=header, Name=name)
 
 
 # --- implicit constraints -----------------------------------------------------------
@@ -782,9 +783,9 @@ def set_implicit_constraints(job: Job) -> Job:
             if sig_constraint not in constraints:
                 constraints.append(sig_constraint)
         if constraints != list(tg.Constraints or ()):
-            tg = attrs.evolve(tg, Constraints=constraints)
+            tg = evolve(tg, Constraints=constraints)
         groups.append(tg)
-    return attrs.evolve(job, TaskGroups=groups)
+    return evolve(job, TaskGroups=groups)
 
 
 # --- versions -----------------------------------------------------------------------
@@ -798,6 +799,6 @@ def spec_changed(old: Optional[Job], new: Job) -> bool:
     submit time differs. Both jobs are expected canonicalized."""
     if old is None:
         return new is not None
-    comparable = attrs.evolve(new, **{name: getattr(old, name) for name in _NON_SPEC_FIELDS})
+    comparable = evolve(new, **{name: getattr(old, name) for name in _NON_SPEC_FIELDS})
     return comparable != old
 

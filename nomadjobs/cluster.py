@@ -15,8 +15,6 @@ import threading
 import uuid
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-import attrs
-
 from . import fsm as cmds
 from . import gcpolicy
 from . import structs as s
@@ -168,7 +166,7 @@ class Cluster:
             if other.ID != ev.ID and other.Status == s.EVAL_STATUS_BLOCKED:
                 current = self.snapshot().eval_by_id(ev.ID)
                 if current is not None and current.Status == s.EVAL_STATUS_BLOCKED:
-                    self.apply(cmds.EvalUpdate([attrs.evolve(
+                    self.apply(cmds.EvalUpdate([s.evolve(
                         current, Status=s.EVAL_STATUS_CANCELLED,
                         StatusDescription=f'existing blocked evaluation exists for job "{ev.JobID}"')]))
                 return
@@ -348,10 +346,10 @@ class _ClusterPlanner:
         return result, refreshed
 
     def update_eval(self, ev: s.Evaluation) -> None:
-        self.cluster.apply(cmds.EvalUpdate([attrs.evolve(ev, SnapshotIndex=self.snapshot_index)]))
+        self.cluster.apply(cmds.EvalUpdate([s.evolve(ev, SnapshotIndex=self.snapshot_index)]))
 
     def create_eval(self, ev: s.Evaluation) -> None:
-        ev = attrs.evolve(ev, SnapshotIndex=self.snapshot_index)
+        ev = s.evolve(ev, SnapshotIndex=self.snapshot_index)
         self.cluster.apply(cmds.EvalUpdate([ev]))
         if ev.Status == s.EVAL_STATUS_BLOCKED:
             self.cluster.cancel_duplicate_blocked(ev)

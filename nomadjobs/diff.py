@@ -30,6 +30,7 @@ from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
 import attrs
 
+from .structs.job import evolve
 from .structs.job import (
     Job,
     NetworkResource,
@@ -729,7 +730,7 @@ def annotate(diff: JobDiff, desired: Optional[Mapping[str, DesiredUpdates]]) -> 
     if not diff.TaskGroups:
         return diff
     groups = [_annotate_group(g, desired) for g in diff.TaskGroups]
-    return attrs.evolve(diff, TaskGroups=groups)
+    return evolve(diff, TaskGroups=groups)
 
 
 def _annotate_group(diff: TaskGroupDiff, desired: Optional[Mapping[str, DesiredUpdates]]) -> TaskGroupDiff:
@@ -756,7 +757,7 @@ def _annotate_group(diff: TaskGroupDiff, desired: Optional[Mapping[str, DesiredU
     tasks = diff.Tasks
     if tasks:
         tasks = [_annotate_task(t, diff) for t in tasks]
-    return attrs.evolve(diff, Updates=updates, Fields=fields, Tasks=tasks)
+    return evolve(diff, Updates=updates, Fields=fields, Tasks=tasks)
 
 
 def _annotate_count(f: FieldDiff) -> FieldDiff:
@@ -768,7 +769,7 @@ def _annotate_count(f: FieldDiff) -> FieldDiff:
         note = ANNOTATION_FORCES_DESTROY
     else:
         return f
-    return attrs.evolve(f, Annotations=[*(f.Annotations or ()), note])
+    return evolve(f, Annotations=[*(f.Annotations or ()), note])
 
 
 def _atoi(text: str) -> int:
@@ -793,4 +794,4 @@ def _annotate_task(diff: TaskDiff, parent: TaskGroupDiff) -> TaskDiff:
         destructive = (any(f.Name not in _INPLACE_FIELDS for f in diff.Fields or ())
                        or any(o.Name not in _INPLACE_OBJECTS for o in diff.Objects or ()))
         note = ANNOTATION_FORCES_DESTRUCTIVE_UPDATE if destructive else ANNOTATION_FORCES_INPLACE_UPDATE
-    return attrs.evolve(diff, Annotations=[*(diff.Annotations or ()), note])
+    return evolve(diff, Annotations=[*(diff.Annotations or ()), note])

@@ -102,7 +102,7 @@ def build_node(spec: NodeSpec, node_id: str, secret_id: str, computed_class: Cal
         StatusDescription="",
         StatusUpdatedAt=now_s,
     )
-    return attrs.evolve(node, ComputedClass=computed_class(node))
+    return s.evolve(node, ComputedClass=computed_class(node))
 
 
 def node_specs(specs: Sequence[NodeSpec] | str | None) -> list[NodeSpec]:

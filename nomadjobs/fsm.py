@@ -175,7 +175,7 @@ def _job_deregister(w: StateWriter, c: JobDeregister) -> Any:
     current = w.job_by_id(c.namespace, c.job_id)
     if current is None:
         raise StateError(f'job "{c.job_id}" in namespace "{c.namespace}" doesn\'t exist to be deregistered')
-    return w.upsert_job(attrs.evolve(current, Stop=True))
+    return w.upsert_job(s.evolve(current, Stop=True))
 
 
 def _deployment_status(w: StateWriter, c: DeploymentStatusChange) -> Any:

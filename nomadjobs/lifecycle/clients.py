@@ -428,7 +428,7 @@ class SimulatedClients:
             if deployment_status is None or deployment_status.Healthy is None:
                 deployment_status = s.AllocDeploymentStatus(Healthy=runner.health)
             runner.health_sent = True
-        update = attrs.evolve(stored, ClientStatus=status, ClientDescription="",
+        update = s.evolve(stored, ClientStatus=status, ClientDescription="",
                               TaskStates={t.name: t.to_state() for t in tasks},
                               DeploymentStatus=deployment_status, ModifyTime=self.cluster.now_ns())
         self.cluster.apply(cmds.AllocClientUpdate([update]))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-import attrs
-
 from .. import fsm as cmds
 from .. import structs as s
 from ..clock import Timer
@@ -31,7 +29,7 @@ def _spec_changed(old: s.Job, new: s.Job) -> bool:
     try:
         from ..canonicalize import spec_changed
     except ImportError:  # pragma: no cover - the canonicalize module is optional here
-        comparable = attrs.evolve(new, **{name: getattr(old, name) for name in _NON_SPEC_FIELDS})
+        comparable = s.evolve(new, **{name: getattr(old, name) for name in _NON_SPEC_FIELDS})
         return comparable != old
     return spec_changed(old, new)
 

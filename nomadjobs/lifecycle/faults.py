@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import attrs
-
 from .. import fsm as cmds
 from .. import structs as s
 
@@ -85,7 +83,7 @@ class Faults:
                 if alloc.DeploymentStatus is not None and alloc.DeploymentStatus.Healthy is not None:
                     raise ValueError(f'alloc "{alloc_id}" health is already decided')
                 # No simulated runner (clients off): report as the client would.
-                update = attrs.evolve(alloc, DeploymentStatus=s.AllocDeploymentStatus(Healthy=False),
+                update = s.evolve(alloc, DeploymentStatus=s.AllocDeploymentStatus(Healthy=False),
                                       ModifyTime=self.cluster.now_ns())
                 self.cluster.apply(cmds.AllocClientUpdate([update]))
             self._settle()

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import attrs
 from croniter import croniter
 
 from .. import fsm as cmds
@@ -172,7 +171,7 @@ class PeriodicDispatcher:
 
     def derive_job(self, parent: s.Job, launch_ns: int) -> s.Job:
         child_id = derived_job_id(parent.ID or "", launch_ns)
-        return attrs.evolve(parent, ID=child_id, Name=child_id, ParentID=parent.ID, Periodic=None,
+        return s.evolve(parent, ID=child_id, Name=child_id, ParentID=parent.ID, Periodic=None,
                             Status="", StatusDescription="", SubmitTime=self.cluster.now_ns(),
                             Version=0, CreateIndex=0, ModifyIndex=0, JobModifyIndex=0)
 
@@ -191,7 +190,7 @@ class PeriodicDispatcher:
         result = self.cluster.apply(cmds.EvalUpdate([ev]))
         if result.error is not None:
             raise ValueError(result.error)
-        ev = self.cluster.snapshot().eval_by_id(ev.ID) or attrs.evolve(ev, CreateIndex=result.index,
+        ev = self.cluster.snapshot().eval_by_id(ev.ID) or s.evolve(ev, CreateIndex=result.index,
                                                                         ModifyIndex=result.index)
         return stored, ev
 

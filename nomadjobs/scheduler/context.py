@@ -9,8 +9,7 @@ import random
 import re
 from typing import Optional
 
-import attrs
-
+from ..structs import evolve
 from ..structs import (
     Allocation,
     AllocMetric,
@@ -104,7 +103,7 @@ class PlanBuilder:
             changes["ClientStatus"] = client_status
         if modify_time:
             changes["ModifyTime"] = modify_time
-        self.NodeUpdate.setdefault(alloc.NodeID, []).append(attrs.evolve(alloc, **changes))
+        self.NodeUpdate.setdefault(alloc.NodeID, []).append(evolve(alloc, **changes))
 
     def pop_update(self, alloc: Allocation) -> None:
         existing = self.NodeUpdate.get(alloc.NodeID)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 from typing import Callable, Optional, Union
 
-import attrs
-
+from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_PENDING,
     ALLOC_DESIRED_RUN,
@@ -114,7 +113,7 @@ class GenericScheduler:
         if ev.Status == EVAL_STATUS_BLOCKED and self.failed_tg_allocs:
             assert self.ctx is not None
             elig = self.ctx.eligibility
-            self.planner.reblock_eval(attrs.evolve(
+            self.planner.reblock_eval(evolve(
                 ev, EscapedComputedClass=elig.has_escaped(), ClassEligibility=elig.get_classes()))
             return
         self._set_status(EVAL_STATUS_COMPLETE, "")
@@ -142,10 +141,10 @@ class GenericScheduler:
             escaped, classes = False, {}
         blocked = blocked_eval(self.eval, self.new_id(), classes, escaped)
         if plan_failure:
-            blocked = attrs.evolve(blocked, TriggeredBy=TRIGGER_MAX_PLANS,
+            blocked = evolve(blocked, TriggeredBy=TRIGGER_MAX_PLANS,
                                    StatusDescription=BLOCKED_EVAL_MAX_PLAN_DESC)
         else:
-            blocked = attrs.evolve(blocked, StatusDescription=BLOCKED_EVAL_FAILED_PLACEMENTS)
+            blocked = evolve(blocked, StatusDescription=BLOCKED_EVAL_FAILED_PLACEMENTS)
         self.blocked = blocked
         self.planner.create_eval(blocked)
 
@@ -253,7 +252,7 @@ class GenericScheduler:
         dep_id = self.alloc_deployment_id
         for update in results.inplace_update:
             if update.DeploymentID != dep_id:
-                update = attrs.evolve(update, DeploymentID=dep_id, DeploymentStatus=None)
+                update = evolve(update, DeploymentID=dep_id, DeploymentStatus=None)
             plan.append_alloc(update)
 
         if not results.place and not results.destructive_update:
@@ -296,12 +295,12 @@ class GenericScheduler:
         task_resources: dict[str, Resources] = {}
         for name, res in option.task_resources.items():
             old = (existing.TaskResources or {}).get(name)
-            task_resources[name] = attrs.evolve(res, Networks=old.Networks if old else None)
+            task_resources[name] = evolve(res, Networks=old.Networks if old else None)
         shared = Resources(DiskMB=(new_tg.EphemeralDisk.SizeMB or 0) if new_tg.EphemeralDisk else 0)
         total = ResourceSum().add(shared)
         for task in new_tg.Tasks or ():
             total.add(task_resources.get(task.Name))
-        updated = attrs.evolve(existing, EvalID=self.eval.ID if self.eval else "", Job=new_job,
+        updated = evolve(existing, EvalID=self.eval.ID if self.eval else "", Job=new_job,
                                Resources=total.freeze(), SharedResources=shared, TaskResources=task_resources,
                                Metrics=self.ctx.metrics.freeze(), ModifyTime=self.now_ns())
         return False, False, updated

@@ -8,8 +8,7 @@ import ipaddress
 import random
 from typing import Iterable, Iterator, Optional
 
-import attrs
-
+from ..structs import evolve
 from ..structs import Allocation, NetworkResource, Node
 
 MIN_DYNAMIC_PORT = 20000
@@ -170,7 +169,7 @@ class NetworkIndex:
                 if dyn is None:
                     err = "dynamic port selection failed"
                     continue
-            dynamic = [attrs.evolve(p, Value=v) for p, v in zip(ask.DynamicPorts or (), dyn)]
+            dynamic = [evolve(p, Value=v) for p, v in zip(ask.DynamicPorts or (), dyn)]
             return NetworkResource(Device=n.Device, CIDR="", IP=ip, MBits=ask.MBits,
                                    ReservedPorts=list(ask.ReservedPorts) if ask.ReservedPorts else None,
                                    DynamicPorts=dynamic or None)

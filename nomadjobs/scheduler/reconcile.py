@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Optional
 
 import attrs
 
+from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_LOST,
     DEPLOYMENT_DESC_NEWER_JOB,
@@ -144,7 +145,7 @@ class DeploymentDraft:
         return any(g.DesiredCanaries > 0 and not g.Promoted for g in self.groups.values())
 
     def freeze(self) -> Deployment:
-        return attrs.evolve(self.base, TaskGroups={k: v.freeze() for k, v in self.groups.items()})
+        return evolve(self.base, TaskGroups={k: v.freeze() for k, v in self.groups.items()})
 
 
 @attrs.define
@@ -333,7 +334,7 @@ class AllocReconciler:
                 StatusDescription=DEPLOYMENT_DESC_SUCCESSFUL))
         d = self.result.deployment
         if d is not None and d.requires_promotion():
-            d.base = attrs.evolve(d.base, StatusDescription=DEPLOYMENT_DESC_RUNNING_NEEDS_PROMOTION)
+            d.base = evolve(d.base, StatusDescription=DEPLOYMENT_DESC_RUNNING_NEEDS_PROMOTION)
         return self.result
 
     def _matrix(self) -> dict[str, AllocSet]:

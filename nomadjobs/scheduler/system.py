@@ -8,6 +8,7 @@ from typing import Callable, Optional
 
 import attrs
 
+from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_LOST,
     ALLOC_CLIENT_PENDING,
@@ -336,13 +337,13 @@ class SystemScheduler:
             task_resources: dict[str, Resources] = {}
             for name, res in option.task_resources.items():
                 old = (t.alloc.TaskResources or {}).get(name)
-                task_resources[name] = attrs.evolve(res, Networks=old.Networks if old else None)
+                task_resources[name] = evolve(res, Networks=old.Networks if old else None)
             tg = t.task_group
             shared = Resources(DiskMB=(tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0)
             total = ResourceSum().add(shared)
             for task in tg.Tasks or ():
                 total.add(task_resources.get(task.Name))
-            ctx.plan.append_alloc(attrs.evolve(
+            ctx.plan.append_alloc(evolve(
                 t.alloc, EvalID=ev.ID, Job=job, Resources=total.freeze(), SharedResources=shared,
                 TaskResources=task_resources, Metrics=ctx.metrics.freeze(), ModifyTime=self.now_ns()))
             # Move it past the end of the live region (same order as Nomad's swap).
@@ -372,7 +373,7 @@ class SystemScheduler:
                     if ev.AnnotatePlan and ann is not None and ann.DesiredTGUpdates and tg.Name in ann.DesiredTGUpdates:
                         cur = ann.DesiredTGUpdates[tg.Name]
                         updated = dict(ann.DesiredTGUpdates)
-                        updated[tg.Name] = attrs.evolve(cur, Place=cur.Place - 1)
+                        updated[tg.Name] = evolve(cur, Place=cur.Place - 1)
                         plan.Annotations = PlanAnnotations(DesiredTGUpdates=updated)
                 if self.failed_tg_allocs is not None and tg.Name in self.failed_tg_allocs:
                     self.failed_tg_allocs[tg.Name].CoalescedFailures += 1

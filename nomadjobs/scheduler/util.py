@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-import attrs
-
+from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_LOST,
     ALLOC_CLIENT_PENDING,
@@ -249,7 +248,7 @@ def set_status(planner: Planner, ev: Evaluation, next_eval: Optional[Evaluation]
         changes["BlockedEval"] = spawned_blocked.ID
     if queued is not None:
         changes["QueuedAllocations"] = dict(queued)
-    planner.update_eval(attrs.evolve(ev, **changes))
+    planner.update_eval(evolve(ev, **changes))
 
 
 def retry_max(limit: int, cb: Callable[[], bool], reset: Optional[Callable[[], bool]]) -> None:

@@ -236,19 +236,19 @@ class StateWriter(StateReader):
             raise StateError(f'job "{job.ID}" is in non-existent namespace "{job.Namespace}"')
         existing = self.job_by_id(job.Namespace, job.ID)
         if existing is not None:
-            job = attrs.evolve(job, CreateIndex=existing.CreateIndex, ModifyIndex=index)
+            job = s.evolve(job, CreateIndex=existing.CreateIndex, ModifyIndex=index)
             if not keep_version:
                 # Deliberate difference: after the stable-on-old-version quirk rewinds the
                 # jobs row, Nomad reuses a version number and overwrites that history row.
                 # Numbering past every stored version keeps the history intact.
                 stored = self.job_versions(job.Namespace, job.ID)
                 top = max(existing.Version, stored[0].Version if stored else 0)
-                job = attrs.evolve(job, JobModifyIndex=index, Version=top + 1)
-            job = attrs.evolve(job, Status=self._job_status(job, eval_delete=False))
+                job = s.evolve(job, JobModifyIndex=index, Version=top + 1)
+            job = s.evolve(job, Status=self._job_status(job, eval_delete=False))
         else:
-            job = attrs.evolve(job, CreateIndex=index, ModifyIndex=index, JobModifyIndex=index, Version=0)
+            job = s.evolve(job, CreateIndex=index, ModifyIndex=index, JobModifyIndex=index, Version=0)
             # First write: the status is new, so a child moves into its parent's counters.
-            job = attrs.evolve(job, Status=self._job_status(job, eval_delete=False))
+            job = s.evolve(job, Status=self._job_status(job, eval_delete=False))
             if job.ParentID:
                 self._move_child_status(job.Namespace, job.ParentID, "", job.Status)
         self._update_summary_with_job(job)
@@ -279,13 +279,13 @@ class StateWriter(StateReader):
             if parent is not None and parent.Children is not None:
                 c = parent.Children
                 if existing.Status == s.JOB_STATUS_PENDING:
-                    c = attrs.evolve(c, Pending=c.Pending - 1, Dead=c.Dead + 1)
+                    c = s.evolve(c, Pending=c.Pending - 1, Dead=c.Dead + 1)
                 elif existing.Status == s.JOB_STATUS_RUNNING:
-                    c = attrs.evolve(c, Running=c.Running - 1, Dead=c.Dead + 1)
+                    c = s.evolve(c, Running=c.Running - 1, Dead=c.Dead + 1)
                 elif existing.Status != s.JOB_STATUS_DEAD:
                     raise StateError(f"unknown old job status {existing.Status}")
                 if c is not parent.Children:
-                    self._put(JOB_SUMMARY, attrs.evolve(parent, Children=c, ModifyIndex=self.index))
+                    self._put(JOB_SUMMARY, s.evolve(parent, Children=c, ModifyIndex=self.index))
         self.view.delete(JOBS, (namespace, job_id))
         for v in self.job_versions(namespace, job_id):
             self.view.delete(JOB_VERSION, (namespace, job_id, v.Version))
@@ -298,12 +298,12 @@ class StateWriter(StateReader):
         if job is None or bool(job.Stable) == stable:
             return
         # Quirk kept from v0.7.1: the version row is upserted as the current job too.
-        self.upsert_job(attrs.evolve(job, Stable=stable), keep_version=True)
+        self.upsert_job(s.evolve(job, Stable=stable), keep_version=True)
 
     def upsert_periodic_launch(self, launch: s.PeriodicLaunch) -> None:
         existing = self.periodic_launch(launch.Namespace, launch.ID)
         create = existing.CreateIndex if existing is not None else self.index
-        self._put(PERIODIC_LAUNCH, attrs.evolve(launch, CreateIndex=create, ModifyIndex=self.index))
+        self._put(PERIODIC_LAUNCH, s.evolve(launch, CreateIndex=create, ModifyIndex=self.index))
 
     def delete_periodic_launch(self, namespace: str, job_id: str) -> None:
         if self.view.delete(PERIODIC_LAUNCH, (namespace, job_id)) is not None:
@@ -330,7 +330,7 @@ class StateWriter(StateReader):
         new = force or self._job_status(job, eval_delete)
         if old == new:
             return
-        self._put(JOBS, attrs.evolve(job, Status=new, ModifyIndex=self.index))
+        self._put(JOBS, s.evolve(job, Status=new, ModifyIndex=self.index))
         if job.ParentID:
             self._move_child_status(job.Namespace, job.ParentID, old, new)
 
@@ -343,7 +343,7 @@ class StateWriter(StateReader):
         if old:
             counts[bucket[old]] -= 1
         counts[bucket[new]] += 1
-        self._put(JOB_SUMMARY, attrs.evolve(summary, Children=s.JobChildrenSummary(**counts), ModifyIndex=self.index))
+        self._put(JOB_SUMMARY, s.evolve(summary, Children=s.JobChildrenSummary(**counts), ModifyIndex=self.index))
 
     def _set_job_statuses(self, jobs: dict[tuple[str, str], str], eval_delete: bool) -> None:
         for (namespace, job_id), force in jobs.items():
@@ -364,7 +364,7 @@ class StateWriter(StateReader):
                 groups[tg.Name] = s.TaskGroupSummary()
                 changed = True
         if changed:
-            self._put(JOB_SUMMARY, attrs.evolve(summary, Summary=groups, ModifyIndex=self.index))
+            self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=self.index))
 
     _CLIENT_BUCKET = {
         s.ALLOC_CLIENT_PENDING: "Starting",
@@ -406,7 +406,7 @@ class StateWriter(StateReader):
             return
         groups = dict(summary.Summary)
         groups[alloc.TaskGroup] = s.TaskGroupSummary(**counts)
-        self._put(JOB_SUMMARY, attrs.evolve(summary, Summary=groups, ModifyIndex=self.index))
+        self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=self.index))
 
     # --- evaluations -----------------------------------------------------------------
     def upsert_evals(self, evals: Iterable[s.Evaluation]) -> None:
@@ -420,7 +420,7 @@ class StateWriter(StateReader):
         index = self.index
         existing = self.eval_by_id(ev.ID)
         create = existing.CreateIndex if existing is not None else index
-        ev = attrs.evolve(ev, CreateIndex=create, ModifyIndex=index)
+        ev = s.evolve(ev, CreateIndex=create, ModifyIndex=index)
         summary = self.job_summary(ev.Namespace, ev.JobID)
         if summary is not None and ev.QueuedAllocations:
             groups = dict(summary.Summary)
@@ -428,15 +428,15 @@ class StateWriter(StateReader):
             for name, queued in sorted(ev.QueuedAllocations.items()):
                 tg = groups.get(name)
                 if tg is not None and tg.Queued != queued:
-                    groups[name] = attrs.evolve(tg, Queued=queued)
+                    groups[name] = s.evolve(tg, Queued=queued)
                     changed = True
             if changed:
-                self._put(JOB_SUMMARY, attrs.evolve(summary, Summary=groups, ModifyIndex=index))
+                self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=index))
         if ev.Status == s.EVAL_STATUS_COMPLETE and not ev.FailedTGAllocs:
             for other in self.view.list_by(EVALS, "job", (ev.Namespace, ev.JobID)):
                 if other.Status == s.EVAL_STATUS_BLOCKED:
                     # v0.7.1 names the blocked eval itself in the description.
-                    self._put(EVALS, attrs.evolve(other, Status=s.EVAL_STATUS_CANCELLED,
+                    self._put(EVALS, s.evolve(other, Status=s.EVAL_STATUS_CANCELLED,
                                                   StatusDescription=f'evaluation "{other.ID}" successful',
                                                   ModifyIndex=index))
         self._put(EVALS, ev)
@@ -457,7 +457,7 @@ class StateWriter(StateReader):
         ev = self.eval_by_id(eval_id)
         if ev is None:
             raise StateError(f'unable to find eval id "{eval_id}"')
-        self._put(EVALS, attrs.evolve(ev, ModifyIndex=self.index))
+        self._put(EVALS, s.evolve(ev, ModifyIndex=self.index))
 
     # --- allocations -----------------------------------------------------------------
     def upsert_allocs(self, allocs: Iterable[s.Allocation]) -> None:
@@ -468,7 +468,7 @@ class StateWriter(StateReader):
             if existing is None:
                 if alloc.Job is None:
                     raise StateError(f'attempting to upsert allocation "{alloc.ID}" without a job')
-                alloc = attrs.evolve(alloc, CreateIndex=index, ModifyIndex=index, AllocModifyIndex=index)
+                alloc = s.evolve(alloc, CreateIndex=index, ModifyIndex=index, AllocModifyIndex=index)
             else:
                 changes = dict(CreateIndex=existing.CreateIndex, ModifyIndex=index, AllocModifyIndex=index,
                                TaskStates=existing.TaskStates)
@@ -476,7 +476,7 @@ class StateWriter(StateReader):
                     changes.update(ClientStatus=existing.ClientStatus, ClientDescription=existing.ClientDescription)
                 if alloc.Job is None:
                     changes["Job"] = existing.Job
-                alloc = attrs.evolve(alloc, **changes)
+                alloc = s.evolve(alloc, **changes)
             alloc = self._update_deployment_with_alloc(alloc, existing)
             self._update_summary_with_alloc(alloc, existing)
             self._put(ALLOCS, alloc)
@@ -491,7 +491,7 @@ class StateWriter(StateReader):
             existing = self.alloc_by_id(update.ID)
             if existing is None:
                 continue
-            alloc = attrs.evolve(existing, ClientStatus=update.ClientStatus,
+            alloc = s.evolve(existing, ClientStatus=update.ClientStatus,
                                  ClientDescription=update.ClientDescription, TaskStates=update.TaskStates,
                                  DeploymentStatus=update.DeploymentStatus, ModifyIndex=self.index,
                                  ModifyTime=update.ModifyTime)
@@ -523,13 +523,13 @@ class StateWriter(StateReader):
         if not (placed or healthy or unhealthy):
             return alloc
         if alloc.DeploymentStatus is not None and (healthy or unhealthy):
-            alloc = attrs.evolve(alloc, DeploymentStatus=attrs.evolve(alloc.DeploymentStatus, ModifyIndex=self.index))
+            alloc = s.evolve(alloc, DeploymentStatus=s.evolve(alloc.DeploymentStatus, ModifyIndex=self.index))
         state = deployment.TaskGroups[alloc.TaskGroup]
         groups = dict(deployment.TaskGroups)
-        groups[alloc.TaskGroup] = attrs.evolve(state, PlacedAllocs=state.PlacedAllocs + placed,
+        groups[alloc.TaskGroup] = s.evolve(state, PlacedAllocs=state.PlacedAllocs + placed,
                                                HealthyAllocs=state.HealthyAllocs + healthy,
                                                UnhealthyAllocs=state.UnhealthyAllocs + unhealthy)
-        self.upsert_deployment(attrs.evolve(deployment, TaskGroups=groups))
+        self.upsert_deployment(s.evolve(deployment, TaskGroups=groups))
         return alloc
 
     # --- plans -----------------------------------------------------------------------
@@ -543,7 +543,7 @@ class StateWriter(StateReader):
         filled = []
         for alloc in allocs:
             if alloc.Job is None and job is not None and not alloc.terminal():
-                alloc = attrs.evolve(alloc, Job=job)
+                alloc = s.evolve(alloc, Job=job)
             filled.append(alloc)
         self.upsert_allocs(filled)
         if eval_id:
@@ -553,7 +553,7 @@ class StateWriter(StateReader):
     def upsert_deployment(self, deployment: s.Deployment) -> None:
         existing = self.deployment_by_id(deployment.ID)
         create = existing.CreateIndex if existing is not None else self.index
-        deployment = attrs.evolve(deployment, CreateIndex=create, ModifyIndex=self.index)
+        deployment = s.evolve(deployment, CreateIndex=create, ModifyIndex=self.index)
         self._put(DEPLOYMENT, deployment)
         if deployment.Status == s.DEPLOYMENT_STATUS_SUCCESSFUL:
             self.update_job_stability(deployment.Namespace, deployment.JobID, deployment.JobVersion, True)
@@ -564,7 +564,7 @@ class StateWriter(StateReader):
             raise StateError(f'Deployment ID "{update.DeploymentID}" couldn\'t be updated as it does not exist')
         if not deployment.active():
             raise StateError(f'Deployment "{deployment.ID}" has terminal status "{deployment.Status}":')
-        deployment = attrs.evolve(deployment, Status=update.Status, StatusDescription=update.StatusDescription,
+        deployment = s.evolve(deployment, Status=update.Status, StatusDescription=update.StatusDescription,
                                   ModifyIndex=self.index)
         self._put(DEPLOYMENT, deployment)
         if deployment.Status == s.DEPLOYMENT_STATUS_SUCCESSFUL:
@@ -591,14 +591,14 @@ class StateWriter(StateReader):
             have = sum(1 for aid in state.PlacedCanaries or () if aid in healthy_ids)
             if have < state.DesiredCanaries:
                 errors.append(f'Task group "{name}" has {have}/{state.DesiredCanaries} healthy allocations')
-            new_groups[name] = attrs.evolve(state, Promoted=True)
+            new_groups[name] = s.evolve(state, Promoted=True)
         if errors:
             from ..gofmt import multierror
             raise StateError(multierror(errors))
         changes = dict(TaskGroups=new_groups)
         if all_groups:
             changes["StatusDescription"] = s.DEPLOYMENT_DESC_RUNNING
-        self.upsert_deployment(attrs.evolve(deployment, **changes))
+        self.upsert_deployment(s.evolve(deployment, **changes))
 
     def set_alloc_health(self, deployment_id: str, healthy: Iterable[str], unhealthy: Iterable[str],
                          now_ns: int) -> None:
@@ -614,7 +614,7 @@ class StateWriter(StateReader):
                     raise StateError(f'unknown alloc "{aid}"')
                 if existing.DeploymentID != deployment_id:
                     raise StateError(f'alloc "{aid}" is not part of deployment "{deployment_id}"')
-                alloc = attrs.evolve(existing, DeploymentStatus=s.AllocDeploymentStatus(Healthy=value),
+                alloc = s.evolve(existing, DeploymentStatus=s.AllocDeploymentStatus(Healthy=value),
                                      ModifyIndex=self.index, ModifyTime=now_ns)
                 alloc = self._update_deployment_with_alloc(alloc, existing)
                 self._put(ALLOCS, alloc)
@@ -624,22 +624,22 @@ class StateWriter(StateReader):
     def upsert_node(self, node: s.Node) -> None:
         existing = self.node_by_id(node.ID)
         if existing is not None:
-            node = attrs.evolve(node, CreateIndex=existing.CreateIndex, ModifyIndex=self.index, Drain=existing.Drain)
+            node = s.evolve(node, CreateIndex=existing.CreateIndex, ModifyIndex=self.index, Drain=existing.Drain)
         else:
-            node = attrs.evolve(node, CreateIndex=self.index, ModifyIndex=self.index)
+            node = s.evolve(node, CreateIndex=self.index, ModifyIndex=self.index)
         self._put(NODES, node)
 
     def update_node_status(self, node_id: str, status: str, now_s: int) -> None:
         node = self.node_by_id(node_id)
         if node is None:
             raise StateError("node not found")
-        self._put(NODES, attrs.evolve(node, Status=status, StatusUpdatedAt=now_s, ModifyIndex=self.index))
+        self._put(NODES, s.evolve(node, Status=status, StatusUpdatedAt=now_s, ModifyIndex=self.index))
 
     def update_node_drain(self, node_id: str, drain: bool) -> None:
         node = self.node_by_id(node_id)
         if node is None:
             raise StateError("node not found")
-        self._put(NODES, attrs.evolve(node, Drain=drain, ModifyIndex=self.index))
+        self._put(NODES, s.evolve(node, Drain=drain, ModifyIndex=self.index))
 
     def delete_node(self, node_id: str) -> None:
         if self.view.delete(NODES, (node_id,)) is None:
@@ -650,7 +650,7 @@ class StateWriter(StateReader):
         for p in policies:
             existing = self.acl_policy(p.Name)
             create = existing.CreateIndex if existing is not None else self.index
-            self._put(ACL_POLICY, attrs.evolve(p, CreateIndex=create, ModifyIndex=self.index))
+            self._put(ACL_POLICY, s.evolve(p, CreateIndex=create, ModifyIndex=self.index))
 
     def delete_acl_policies(self, names: Iterable[str]) -> None:
         for name in names:
@@ -661,7 +661,7 @@ class StateWriter(StateReader):
         for t in tokens:
             existing = self.view.get(ACL_TOKEN, (t.AccessorID,))
             create = existing.CreateIndex if existing is not None else self.index
-            self._put(ACL_TOKEN, attrs.evolve(t, CreateIndex=create, ModifyIndex=self.index))
+            self._put(ACL_TOKEN, s.evolve(t, CreateIndex=create, ModifyIndex=self.index))
 
     def delete_acl_tokens(self, accessor_ids: Iterable[str]) -> None:
         for aid in accessor_ids:
