@@ -77,11 +77,11 @@ class JobsService:
         """Nomad's blockingRPC: answer at once unless ``q.min_index`` is set; then wait
         (capped at 5 minutes, plus jitter) until the result's index passes it."""
         self._check_region(q.region)
-        tables = tuple(tables)
         state = self.cluster.snapshot()
         result, index = run(state)
         if q.min_index <= 0 or index > q.min_index:
-            return result, QueryMeta(index=index)
+            return result, QueryMeta(index)
+        tables = tuple(tables)
         wait = q.blocking_wait()
         deadline = time.monotonic() + wait + self._jitter.uniform(0, wait / 16)
         while index <= q.min_index:
@@ -93,7 +93,7 @@ class JobsService:
             seen = max(max(state.table_index(t) for t in tables), q.min_index)
             state = StateReader(self.cluster.db.wait(tables, seen, remaining))
             result, index = run(state)
-        return result, QueryMeta(index=index)
+        return result, QueryMeta(index)
 
     def _apply(self, command: Any) -> cmds.ApplyResult:
         return self.cluster.apply(command)
@@ -114,9 +114,13 @@ class JobsService:
         self.cluster.process_evals()
 
     # --- list and read -----------------------------------------------------------------
+    def _require(self, q: QueryOptions, capability: str) -> None:
+        # With ACLs off every request is allowed: no state to read.
+        if self.cluster.acl_enabled:
+            aclmod.require(self._acl(self.cluster.snapshot(), q.token), q.namespace, capability)
+
     def list_jobs(self, q: QueryOptions) -> tuple[list[s.JobListStub], QueryMeta]:
-        acl = self._acl(self.cluster.snapshot(), q.token)
-        aclmod.require(acl, q.namespace, aclmod.CAP_LIST_JOBS)
+        self._require(q, aclmod.CAP_LIST_JOBS)
 
         def run(state: StateReader) -> tuple[list[s.JobListStub], int]:
             # The same jobs and summaries give the same stubs: reuse the last answer
@@ -140,8 +144,7 @@ class JobsService:
         return self.blocking_query(q, (JOBS,), run)
 
     def _read_acl(self, q: QueryOptions) -> None:
-        acl = self._acl(self.cluster.snapshot(), q.token)
-        aclmod.require(acl, q.namespace, aclmod.CAP_READ_JOB)
+        self._require(q, aclmod.CAP_READ_JOB)
 
     def get_job(self, job_id: str, q: QueryOptions) -> tuple[s.Job, QueryMeta]:
         self._read_acl(q)

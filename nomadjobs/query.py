@@ -29,6 +29,9 @@ class QueryOptions:
 
     @classmethod
     def parse(cls, params: Mapping[str, str], headers: Mapping[str, str] | None = None) -> "QueryOptions":
+        token = _token(headers)
+        if not params and not token and cls is QueryOptions:
+            return _NO_QUERY_OPTIONS  # the common bare GET: options are immutable, share them
         wait_s = 0.0
         if "wait" in params:
             try:
@@ -45,13 +48,16 @@ class QueryOptions:
                 raise bad_request("Invalid index")
         return cls(namespace=params.get("namespace") or "default", region=params.get("region", ""),
                    prefix=params.get("prefix", ""), min_index=min_index, wait_s=wait_s,
-                   stale="stale" in params, token=_token(headers))
+                   stale="stale" in params, token=token)
 
     def blocking_wait(self) -> float:
         """Seconds a blocking query may wait: absent, non-positive or over the cap -> cap."""
         if self.wait_s <= 0 or self.wait_s > MAX_BLOCKING_WAIT_S:
             return DEFAULT_BLOCKING_WAIT_S
         return self.wait_s
+
+
+_NO_QUERY_OPTIONS = QueryOptions()
 
 
 @attrs.frozen

@@ -97,7 +97,8 @@ class ClusterService:
         return aclmod.resolve(self.cluster.snapshot(), self.cluster.acl_enabled, token)
 
     def _require(self, namespace: str, token: str, capability: str) -> None:
-        aclmod.require(self._acl(token), namespace, capability)
+        if self.cluster.acl_enabled:  # else everything is allowed: no state to read
+            aclmod.require(self._acl(token), namespace, capability)
 
     def _require_node_read(self, token: str) -> None:
         # Node and agent policies are not modelled: with ACLs on, only management
