@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import operator
+import threading
 import typing
 import weakref
 from typing import Any, Optional, TypeVar
@@ -367,15 +369,78 @@ def _cached_dumps(obj: Any) -> bytes:
     return data
 
 
+class _ListBytesCache:
+    """The compact JSON of recent lists of cached rows (e.g. job list stubs), kept
+    with the very elements it was made from. A hit needs the same elements, by
+    identity, in the same order: they are immutable, so the bytes are theirs.
+    Bounded by entries and by bytes; oldest first out."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self._data: dict[tuple[int, int, int], tuple[tuple[Any, ...], bytes]] = {}
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+
+    @staticmethod
+    def _key(items: list[Any]) -> tuple[int, int, int]:
+        # The cached entry holds its elements, so these ids are not reused meanwhile.
+        return len(items), id(items[0]), id(items[-1])
+
+    def get(self, items: list[Any]) -> Optional[bytes]:
+        hit = self._data.get(self._key(items))
+        if hit is not None and all(map(operator.is_, items, hit[0])):
+            return hit[1]
+        return None
+
+    def put(self, items: list[Any], data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
+        key = self._key(items)
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            while self._data and (len(self._data) >= self.max_entries or self._bytes + len(data) > self.max_bytes):
+                self._bytes -= len(self._data.pop(next(iter(self._data)))[1])
+            self._data[key] = (tuple(items), data)
+            self._bytes += len(data)
+
+
+_LIST_BYTES_CACHE = _ListBytesCache(64, 64 << 20)
+
+
+def _cached_list_dumps(items: list[Any]) -> Optional[bytes]:
+    """Compact JSON of a list of one cached type, or None for any other list."""
+    data = _LIST_BYTES_CACHE.get(items)
+    if data is not None:
+        return data
+    first = type(items[0])
+    if first not in _CACHED_TYPES or not all(type(x) is first for x in items):
+        return None
+    # Same bytes as orjson.dumps(to_wire(items)): compact JSON, elements joined by ",".
+    data = b"[" + b",".join([_cached_dumps(x) for x in items]) + b"]"
+    _LIST_BYTES_CACHE.put(items, data)
+    return data
+
+
+def cached_dumps(obj: Any) -> Optional[bytes]:
+    """The compact JSON of ``obj`` from the caches above (the same bytes object while
+    ``obj``, or each element of a list, is the same), or None when it is not cached."""
+    cls = type(obj)
+    if cls in _CACHED_TYPES:
+        return _cached_dumps(obj)
+    if cls is list and obj:
+        return _cached_list_dumps(obj)
+    return None
+
+
 def dumps(obj: Any, pretty: bool = False) -> bytes:
     """Model -> response bytes. ``pretty`` indents by four spaces plus a newline, like Nomad."""
     if not pretty:
-        cls = type(obj)
-        if cls in _CACHED_TYPES:
-            return _cached_dumps(obj)
-        if cls is list and obj and type(obj[0]) in _CACHED_TYPES and all(type(x) is type(obj[0]) for x in obj):
-            # Same bytes as orjson.dumps(to_wire(obj)): compact JSON, elements joined by ",".
-            return b"[" + b",".join([_cached_dumps(x) for x in obj]) + b"]"
+        data = cached_dumps(obj)
+        if data is not None:
+            return data
     data = to_wire(obj)
     if pretty:
         return (json.dumps(data, indent=_PRETTY_INDENT, ensure_ascii=False) + "\n").encode()
