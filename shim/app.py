@@ -14,11 +14,14 @@ import gzip
 import html
 import logging
 import posixpath
+import threading
 import zlib
 from typing import Any, Callable, Iterable, Optional
 from urllib.parse import quote
 
 import falcon
+from falcon.util.misc import code_to_http_status
+from falcon.util.uri import parse_query_string
 
 from nomadjobs import codec
 from nomadjobs.errors import NomadError
@@ -80,7 +83,10 @@ class Router:
 
     def __init__(self, api: r.Api) -> None:
         self.exact = {path: cls(api) for path, cls in EXACT.items()}
-        self.job_suffixes = [(suffix, cls(api)) for suffix, cls in JOB_SUFFIXES]
+        # No job suffix ends another, so at most one matches and the order does not
+        # matter: one-segment suffixes are looked up by the path's last segment.
+        self.job_segments = {suffix[1:]: cls(api) for suffix, cls in JOB_SUFFIXES if suffix.count("/") == 1}
+        self.job_suffixes = [(suffix, cls(api)) for suffix, cls in JOB_SUFFIXES if suffix.count("/") > 1]
         self.job = r.Job(api)
         self.deployment_prefixes = [(prefix, cls(api)) for prefix, cls in DEPLOYMENT_PREFIXES]
         self.deployment = r.DeploymentRead(api)
@@ -120,6 +126,11 @@ class Router:
         return None
 
     def _job(self, rest: str) -> Route:
+        head, sep, segment = rest.rpartition("/")
+        if sep:
+            found = self.job_segments.get(segment)
+            if found is not None:
+                return found, head
         for suffix, endpoint in self.job_suffixes:
             if rest.endswith(suffix):
                 return endpoint, rest[: -len(suffix)]
@@ -176,15 +187,165 @@ def canonical_header(name: str) -> str:
 
 class NomadApp(falcon.App):
     """A falcon.App that writes header names the way Go does. ``cluster`` is the
-    state behind it."""
+    state behind it.
+
+    GETs of Nomad's routes skip Falcon's request machinery (see :meth:`_serve_get`);
+    every other request goes through Falcon and the sink."""
 
     cluster: Any
+    nomad_router: "Router"
 
     def __call__(self, env: dict, start_response: Callable) -> Iterable[bytes]:  # type: ignore[override]
+        if env["REQUEST_METHOD"] == "GET":
+            path = env.get("PATH_INFO") or "/"
+            if not path.isascii():  # PATH_INFO is UTF-8 tunnelled as latin-1, as Falcon decodes it
+                path = path.encode("iso-8859-1").decode("utf-8", "replace")
+            # /_nomadjobs/ admin routes, redirects and 404s stay with Falcon.
+            if path.startswith("/v1/"):
+                route = self.nomad_router.resolve(path)
+                if route is not None:
+                    return self._serve_get(env, start_response, path, route)
+        return self._falcon_call(env, start_response)
+
+    def _falcon_call(self, env: dict, start_response: Callable) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, [(canonical_header(k), v) for k, v in headers], exc_info)
 
         return super().__call__(env, start)
+
+    def _serve_get(self, env: dict, start_response: Callable, path: str, route: "Route") -> list[bytes]:
+        """What Falcon does for a GET that reaches the sink, minus its per-request
+        cost: same endpoint, error handler and compression, same status line and
+        headers in the same order (Falcon appends Content-Length, then the default
+        Content-Type if none was set).
+
+        A read whose body is the codec's cached bytes is rendered once per (body,
+        meta, Accept-Encoding): the answer is a function of those alone."""
+        req = ReadRequest(env, path)
+        resp = ReadResponse()
+        endpoint, ident = route
+        key = body = None
+        try:
+            if endpoint.get_read:
+                obj, meta = endpoint.read(req, ident)
+                body = None if r.wants_pretty(req) else codec.cached_dumps(obj)
+                if body is not None:
+                    key = (id(body), meta.index, meta.known_leader, meta.last_contact,
+                           req.get_header("Accept-Encoding"))
+                    hit = _RENDERED.get(key, body)
+                    if hit is not None:
+                        start_response(hit[0], list(hit[1]))
+                        return [hit[2]]
+                r.send_read(req, resp, (obj, meta))
+            else:
+                endpoint.handle(req, resp, ident)
+        except Exception as ex:
+            key = None
+            resp.data = None  # as Falcon resets the body before its error handler
+            _error_handler(req, resp, ex, {})  # type: ignore[arg-type]
+        _COMPRESSION.process_response(req, resp, None, True)  # type: ignore[arg-type]
+        headers = resp.headers
+        data = resp.data
+        headers["content-length"] = str(len(data)) if data is not None else "0"
+        if "content-type" not in headers:
+            headers["content-type"] = falcon.MEDIA_JSON
+        canonical = _CANONICAL
+        status = code_to_http_status(resp.status)
+        header_list = [(canonical.get(k) or canonical_header(k), v) for k, v in headers.items()]
+        if key is not None and data is not None:
+            _RENDERED.put(key, body, (status, tuple(header_list), data))
+        start_response(status, header_list)
+        return [data] if data is not None else []
+
+
+class _RenderedReads:
+    """Rendered answers (status line, headers, body) of reads, by (id of the cached
+    body, meta, Accept-Encoding). An entry holds its body, so the id is not reused
+    while it lives, and a hit needs that very body. Bounded; oldest first out."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._data: dict[tuple, tuple[bytes, tuple[str, tuple[tuple[str, str], ...], bytes]]] = {}
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: tuple, body: bytes) -> Optional[tuple[str, tuple[tuple[str, str], ...], bytes]]:
+        hit = self._data.get(key)
+        if hit is not None and hit[0] is body:
+            return hit[1]
+        return None
+
+    def put(self, key: tuple, body: bytes, rendered: tuple[str, tuple[tuple[str, str], ...], bytes]) -> None:
+        with self._lock:
+            while len(self._data) >= self.max_entries:
+                self._data.pop(next(iter(self._data)))
+            self._data[key] = (body, rendered)
+
+
+_RENDERED = _RenderedReads(4096)
+
+
+_ENVIRON_KEYS: dict[str, str] = {}  # header name -> WSGI environ key
+
+
+class ReadRequest:
+    """The part of a falcon.Request that the read endpoints, the error handler and
+    the compression use, read straight from the WSGI environ. GETs carry no body,
+    so there is no stream."""
+
+    __slots__ = ("env", "method", "path", "query_string", "_params")
+
+    def __init__(self, env: dict, path: str) -> None:
+        self.env = env
+        self.method = "GET"
+        self.path = path
+        self.query_string = env.get("QUERY_STRING", "")
+        self._params: Optional[dict[str, Any]] = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Falcon's parse with the app's options: blank values kept, no CSV split."""
+        if self._params is None:
+            qs = self.query_string
+            self._params = parse_query_string(qs, keep_blank=True, csv=False) if qs else {}
+        return self._params
+
+    def get_header(self, name: str) -> Optional[str]:
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = name.upper().replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = "HTTP_" + key
+            if len(_ENVIRON_KEYS) < 64:
+                _ENVIRON_KEYS[name] = key
+        return self.env.get(key)
+
+    @property
+    def relative_uri(self) -> str:
+        uri = self.env.get("SCRIPT_NAME", "") + self.path
+        return uri + "?" + self.query_string if self.query_string else uri
+
+
+class ReadResponse:
+    """The part of a falcon.Response the endpoints write: status, headers (names
+    lower-cased, insertion-ordered, as Falcon keeps them) and bytes."""
+
+    __slots__ = ("status", "headers", "data")
+
+    def __init__(self) -> None:
+        self.status: int | str = 200
+        self.headers: dict[str, str] = {}
+        self.data: Optional[bytes] = None
+
+    def set_header(self, name: str, value: Any) -> None:
+        self.headers[name.lower()] = str(value)
+
+    @property
+    def content_type(self) -> Optional[str]:
+        return self.headers.get("content-type")
+
+    @content_type.setter
+    def content_type(self, value: str) -> None:
+        self.headers["content-type"] = value
 
 
 class _Compression:
@@ -209,6 +370,9 @@ class _Compression:
                 continue
             resp.set_header("Content-Encoding", token)
             return
+
+
+_COMPRESSION = _Compression()
 
 
 def _send_text(resp: falcon.Response, status: int, text: str) -> None:
@@ -248,12 +412,12 @@ def create_app(cluster: Any = None) -> falcon.App:
     if cluster is None:
         from .wsgi import cluster_from_env
         cluster = cluster_from_env()
-    app = NomadApp(middleware=[_Compression()])
+    app = NomadApp(middleware=[_COMPRESSION])
     app.cluster = cluster
     app.req_options.keep_blank_qs_values = True  # ``?pretty`` has no value
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = False  # /v1/job/ is the empty ID
-    router = Router(r.Api(cluster))
+    router = app.nomad_router = Router(r.Api(cluster))
     # Non-Nomad controls (state dump/load, reset, clock) under their own /_nomadjobs/ prefix.
     from nomadjobs.admin_http import add_admin_routes
     add_admin_routes(app, cluster)

@@ -9,7 +9,7 @@ checks Nomad's HTTP layer makes belong to the services, so library callers get t
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import falcon
 
@@ -38,19 +38,31 @@ class Api:
 
 def params(req: falcon.Request) -> dict[str, str]:
     """Query parameters, first value of each (Go's ``Query().Get``)."""
-    out: dict[str, str] = {}
-    for key, value in req.params.items():
-        out[key] = value[0] if isinstance(value, list) else value
-    return out
+    raw = req.params
+    if not raw:
+        return {}
+    return {key: value[0] if isinstance(value, list) else value for key, value in raw.items()}
 
 
-def _token_header(req: falcon.Request) -> dict[str, str]:
+def _token_header(req: falcon.Request) -> Optional[dict[str, str]]:
     token = req.get_header("X-Nomad-Token")
-    return {"X-Nomad-Token": token} if token is not None else {}
+    return {"X-Nomad-Token": token} if token is not None else None
+
+
+_PARSED_QUERIES: dict[tuple[str, Optional[str]], QueryOptions] = {}
 
 
 def query_options(req: falcon.Request) -> QueryOptions:
-    return QueryOptions.parse(params(req), _token_header(req))
+    # The options are immutable and depend on the query string and token alone:
+    # clients repeat the same few, so keep the last parses (not the refusals).
+    key = (req.query_string, req.get_header("X-Nomad-Token"))
+    q = _PARSED_QUERIES.get(key)
+    if q is None:
+        q = QueryOptions.parse(params(req), None if key[1] is None else {"X-Nomad-Token": key[1]})
+        if len(_PARSED_QUERIES) >= 1024:
+            _PARSED_QUERIES.clear()
+        _PARSED_QUERIES[key] = q
+    return q
 
 
 def write_options(req: falcon.Request) -> WriteOptions:
@@ -82,9 +94,13 @@ def set_query_meta(resp: falcon.Response, index: int, known_leader: bool = True,
     resp.set_header("X-Nomad-Lastcontact", str(last_contact))
 
 
+def wants_pretty(req: falcon.Request) -> bool:
+    return "pretty" in req.params and pretty(params(req))
+
+
 def send(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
     resp.content_type = JSON
-    resp.data = codec.dumps(obj, pretty(params(req)))
+    resp.data = codec.dumps(obj, wants_pretty(req))
 
 
 def send_read(req: falcon.Request, resp: falcon.Response, result: tuple[Any, QueryMeta]) -> None:
@@ -101,20 +117,26 @@ def send_write(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
 def send_plain(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
     """Already wire-shaped data (status, regions, agent self): no index headers."""
     resp.content_type = JSON
-    resp.data = codec.dumps_wire(obj, pretty(params(req)))
+    resp.data = codec.dumps_wire(obj, wants_pretty(req))
 
 
 # --- base --------------------------------------------------------------------------------------
 
 class Endpoint:
-    """``methods`` allowed (None: any verb performs the request), then :meth:`serve`."""
+    """``methods`` allowed (None: any verb performs the request), then :meth:`serve`.
+
+    Reads answered with the query meta headers define :meth:`read` instead; a GET
+    of such an endpoint is ``send_read(req, resp, endpoint.read(req, ident))``
+    (``get_read`` says so), which lets the app serve it without a Response."""
 
     methods: Optional[frozenset[str]] = READ
+    read: Optional[Callable[[Any, str], tuple[Any, QueryMeta]]] = None
 
     def __init__(self, api: Api) -> None:
         self.api = api
         self.jobs = api.jobs
         self.services = api.services
+        self.get_read = self.read is not None and (self.methods is None or "GET" in self.methods)
 
     def handle(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         if self.methods is not None and req.method not in self.methods:
@@ -122,7 +144,8 @@ class Endpoint:
         self.serve(req, resp, ident)
 
     def serve(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
-        raise NotImplementedError
+        assert self.read is not None  # an endpoint defines serve or read
+        send_read(req, resp, self.read(req, ident))
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -132,9 +155,12 @@ class Jobs(Endpoint):
 
     methods = READ | WRITE
 
+    def read(self, req, ident):
+        return self.jobs.list_jobs(query_options(req))
+
     def serve(self, req, resp, ident):
         if req.method == "GET":
-            send_read(req, resp, self.jobs.list_jobs(query_options(req)))
+            send_read(req, resp, self.read(req, ident))
         else:
             body = decode(req, s.JobRegisterRequest)
             send_write(req, resp, self.jobs.register_job(body, write_options(req), None))
@@ -145,9 +171,12 @@ class Job(Endpoint):
 
     methods = READ | WRITE | {"DELETE"}
 
+    def read(self, req, ident):
+        return self.jobs.get_job(ident, query_options(req))
+
     def serve(self, req, resp, ident):
         if req.method == "GET":
-            send_read(req, resp, self.jobs.get_job(ident, query_options(req)))
+            send_read(req, resp, self.read(req, ident))
         elif req.method == "DELETE":
             purge = parse_bool_param(params(req), "purge")
             send_write(req, resp, self.jobs.deregister_job(ident, purge, write_options(req)))
@@ -164,14 +193,14 @@ class JobEvaluate(Endpoint):
 
 
 class JobAllocations(Endpoint):
-    def serve(self, req, resp, ident):
+    def read(self, req, ident):
         all_allocs = parse_bool_lenient(params(req), "all")
-        send_read(req, resp, self.jobs.job_allocations(ident, all_allocs, query_options(req)))
+        return self.jobs.job_allocations(ident, all_allocs, query_options(req))
 
 
 class JobEvaluations(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.jobs.job_evaluations(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.jobs.job_evaluations(ident, query_options(req))
 
 
 class JobPeriodicForce(Endpoint):
@@ -192,8 +221,8 @@ class JobPlan(Endpoint):
 class JobSummary(Endpoint):
     methods = None  # Nomad performs the read for any verb
 
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.jobs.job_summary(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.jobs.job_summary(ident, query_options(req))
 
 
 class JobDispatch(Endpoint):
@@ -207,9 +236,9 @@ class JobDispatch(Endpoint):
 class JobVersions(Endpoint):
     methods = None  # Nomad performs the read for any verb
 
-    def serve(self, req, resp, ident):
+    def read(self, req, ident):
         diffs = parse_bool_param(params(req), "diffs")  # before index/wait, as Nomad does
-        send_read(req, resp, self.jobs.job_versions(ident, diffs, query_options(req)))
+        return self.jobs.job_versions(ident, diffs, query_options(req))
 
 
 class JobRevert(Endpoint):
@@ -224,13 +253,13 @@ class JobRevert(Endpoint):
 
 
 class JobDeployments(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.jobs.job_deployments(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.jobs.job_deployments(ident, query_options(req))
 
 
 class JobLatestDeployment(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.jobs.job_latest_deployment(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.jobs.job_latest_deployment(ident, query_options(req))
 
 
 class JobStable(Endpoint):
@@ -252,45 +281,45 @@ class ValidateJob(Endpoint):
 # --- evaluations, allocations ------------------------------------------------------------------
 
 class Evaluations(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.list_evals(query_options(req)))
+    def read(self, req, ident):
+        return self.services.list_evals(query_options(req))
 
 
 class EvaluationRead(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.get_eval(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.services.get_eval(ident, query_options(req))
 
 
 class EvaluationAllocations(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.eval_allocations(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.services.eval_allocations(ident, query_options(req))
 
 
 class Allocations(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.list_allocs(query_options(req)))
+    def read(self, req, ident):
+        return self.services.list_allocs(query_options(req))
 
 
 class AllocationRead(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.get_alloc(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.services.get_alloc(ident, query_options(req))
 
 
 # --- deployments -------------------------------------------------------------------------------
 
 class Deployments(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.list_deployments(query_options(req)))
+    def read(self, req, ident):
+        return self.services.list_deployments(query_options(req))
 
 
 class DeploymentRead(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.get_deployment(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.services.get_deployment(ident, query_options(req))
 
 
 class DeploymentAllocations(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.deployment_allocations(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.services.deployment_allocations(ident, query_options(req))
 
 
 class DeploymentFail(Endpoint):
@@ -327,18 +356,18 @@ class DeploymentAllocHealth(Endpoint):
 # --- nodes, search, status, agent ----------------------------------------------------------------
 
 class Nodes(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.list_nodes(query_options(req)))
+    def read(self, req, ident):
+        return self.services.list_nodes(query_options(req))
 
 
 class NodeRead(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.get_node(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.services.get_node(ident, query_options(req))
 
 
 class NodeAllocations(Endpoint):
-    def serve(self, req, resp, ident):
-        send_read(req, resp, self.services.node_allocations(ident, query_options(req)))
+    def read(self, req, ident):
+        return self.services.node_allocations(ident, query_options(req))
 
 
 class Search(Endpoint):
