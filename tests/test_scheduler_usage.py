@@ -3,6 +3,9 @@ what a fresh read of the node's allocations gives, however the allocations chang
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,8 +108,25 @@ def test_usage_moves_forward_without_rereading(monkeypatch):
     reader = StateReader(db.snapshot())
     monkeypatch.setattr(StateReader, "allocs_by_node", lambda *_: (_ for _ in ()).throw(AssertionError("re-read")))
     second = node_usage(reader, "n1")
-    assert second.only_added is not None and second.only_added[0] is first
+    assert second.only_added is not None and second.only_added[0] is first.token
     assert (second.cpu, second.job_counts) == (300, {"j1": 1, "j2": 1})
+
+
+def test_usages_do_not_keep_earlier_versions_alive():
+    db = new_database(history=1)  # the database itself keeps only the latest root
+    with db.write_txn() as txn:
+        txn.insert(NODES, _node("n1"))
+    tokens = []
+    for i in range(20):
+        with db.write_txn() as txn:
+            txn.insert(ALLOCS, _alloc(i, "n1", "j1", 10, 20000 + i, "running"))
+        reader = StateReader(db.snapshot())
+        node_usage(reader, "n1")
+        tokens.append(weakref.ref(reader.node_allocs_token("n1")))
+        del reader
+    gc.collect()
+    # The current version, and the one the memoized usage moved forward from.
+    assert [i for i, t in enumerate(tokens) if t() is not None] == [18, 19]
 
 
 def test_overlay_leaves_the_shared_index_alone():

@@ -40,8 +40,10 @@ class NodeUsage:
         for a in live:
             counts[a.JobID] = counts.get(a.JobID, 0) + 1
         self.job_counts = counts
-        # Set when this usage continues an earlier one by new live allocations only.
-        self.only_added: Optional[tuple["NodeUsage", list[Allocation]]] = None
+        # (the earlier usage's token, the allocations added) when this usage continues
+        # that one by new live allocations only. The token, not the usage: usages must
+        # not chain, or every version of the node would stay in memory.
+        self.only_added: Optional[tuple[VersionedGroup, list[Allocation]]] = None
 
     @property
     def live(self) -> list[Allocation]:
@@ -91,7 +93,7 @@ class NodeUsage:
         nxt._live = None
         nxt.cpu, nxt.memory, nxt.disk, nxt.iops = cpu, mem, disk, iops
         nxt.job_counts = counts
-        nxt.only_added = None if gone else (self, new_live)
+        nxt.only_added = None if gone else (self.token, new_live)
         return nxt
 
 
@@ -122,7 +124,7 @@ def node_network(state: StateReader, node: Node, usage: NodeUsage) -> NetworkInd
         if hit[1] is usage:
             return hit[2]
         step = usage.only_added
-        if step is not None and step[0] is hit[1]:
+        if step is not None and step[0] is hit[1].token:
             # Only allocations were added since: extend a copy instead of rebuilding.
             idx = hit[2].copy()
             idx.add_allocs(step[1])
