@@ -219,7 +219,8 @@ class EvalContext:
         self.constraint_cache: dict[str, object] = {}
         # A snapshot never changes: each node's usage is looked up once per pass.
         # (Not for a transaction's view, which the plan dry run writes into.)
-        self._usage: Optional[dict[str, NodeUsage]] = {} if isinstance(getattr(state, "view", None), Snapshot) else None
+        self.stable_state = isinstance(getattr(state, "view", None), Snapshot)
+        self._usage: Optional[dict[str, NodeUsage]] = {} if self.stable_state else None
 
     def reset(self) -> None:
         """A fresh metric for the next placement attempt."""

@@ -60,10 +60,19 @@ class ResourceSum:
 def score_fit(node: Node, cpu: int, memory: int) -> float:
     """Nomad's bin-packing score for a node using ``cpu`` and ``memory`` (reserved
     included): 0 (empty) .. 18 (perfectly full)."""
+    node_cpu, node_mem = _schedulable(node)
+    return _score(cpu, memory, node_cpu, node_mem)
+
+
+def _schedulable(node: Node) -> tuple[float, float]:
+    """CPU and memory a node offers beyond its reservation (ScoreFit's denominators)."""
     res = node.Resources or _NO_RESOURCES
     reserved = node.Reserved or _NO_RESOURCES
-    node_cpu = float((res.CPU or 0) - (reserved.CPU or 0))
-    node_mem = float((res.MemoryMB or 0) - (reserved.MemoryMB or 0))
+    return (float((res.CPU or 0) - (reserved.CPU or 0)),
+            float((res.MemoryMB or 0) - (reserved.MemoryMB or 0)))
+
+
+def _score(cpu: int, memory: int, node_cpu: float, node_mem: float) -> float:
     total = _pow10_free(cpu, node_cpu) + _pow10_free(memory, node_mem)
     score = 20.0 - total
     return min(18.0, max(0.0, score))
@@ -127,6 +136,7 @@ class BinPackIterator:
         # For a group without network asks every node gets the same offer: worked
         # out once per group rather than once per node.
         self._static: Optional[tuple[ResourceSum, dict[str, Resources]]] = None
+        self._bases: Optional[dict[str, tuple]] = {} if ctx.stable_state else None
 
     def set_task_group(self, tg: TaskGroup) -> None:
         self.task_group = tg
@@ -144,6 +154,25 @@ class BinPackIterator:
         total.DiskMB = (tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0
         return total
 
+    def _base(self, node: Node) -> tuple:
+        """What ranking needs of a node before this plan's placements on it: (node,
+        usage, network index, overcommitted?, CPU/memory/disk/IOPS used incl.
+        reserved, schedulable CPU and memory). Kept for the pass when the state is a
+        snapshot, which never changes."""
+        cache = self._bases
+        if cache is not None:
+            hit = cache.get(node.ID)
+            if hit is not None and hit[0] is node:
+                return hit
+        usage = self.ctx.usage(node.ID)
+        net = node_network(self.ctx.state, node, usage)
+        cpu, mem, disk, iops = sum_allocs((), node.Reserved)
+        hit = (node, usage, net, net.overcommitted(),
+               (cpu + usage.cpu, mem + usage.memory, disk + usage.disk, iops + usage.iops), _schedulable(node))
+        if cache is not None:
+            cache[node.ID] = hit
+        return hit
+
     def next(self) -> Optional[RankedNode]:
         tg = self.task_group
         assert tg is not None
@@ -158,22 +187,23 @@ class BinPackIterator:
             if ctx.plan_only_adds(node.ID):
                 # The node's existing allocations were summed and indexed once for
                 # this version of them; only the plan's new ones are added here.
-                usage = option.usage = ctx.usage(node.ID)
-                placed = ctx.plan.NodeAllocation.get(node.ID) or ()
-                base_net = node_network(ctx.state, node, usage)
-                if static is None or any(_has_networks(a) for a in placed):
+                _, usage, base_net, overcommitted, used, schedulable = self._base(node)
+                option.usage = usage
+                placed = ctx.plan.NodeAllocation.get(node.ID)
+                if placed:
+                    cpu, mem, disk, iops = sum_allocs(placed)
+                    cpu += used[0]
+                    mem += used[1]
+                    disk += used[2]
+                    iops += used[3]
+                else:
+                    cpu, mem, disk, iops = used
+                if static is None or (placed and any(_has_networks(a) for a in placed)):
                     net_idx = base_net.overlay()
                     if placed:
                         net_idx.add_allocs(placed)
-                    overcommitted = None
-                else:
-                    overcommitted = base_net.overcommitted()
-                cpu, mem, disk, iops = sum_allocs(placed, node.Reserved)
-                cpu += usage.cpu
-                mem += usage.memory
-                disk += usage.disk
-                iops += usage.iops
             else:
+                schedulable = _schedulable(node)
                 proposed = option.proposed_allocs(ctx)
                 net_idx = NetworkIndex()
                 net_idx.set_node(node)
@@ -213,7 +243,7 @@ class BinPackIterator:
                 continue
             option.task_resources = task_resources
             option.alloc_total = total
-            fitness = score_fit(node, cpu, mem)
+            fitness = _score(cpu, mem, schedulable[0], schedulable[1])
             option.score += fitness
             ctx.metrics.score_node(node, "binpack", fitness)
             return option

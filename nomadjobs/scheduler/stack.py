@@ -68,8 +68,8 @@ class GenericStack:
                                           [self.tg_drivers, self.tg_constraint])
         self.distinct_hosts = DistinctHostsIterator(ctx, self.wrapped)
         self.distinct_property = DistinctPropertyIterator(ctx, self.distinct_hosts)
-        rank_source = FeasibleRankIterator(ctx, self.distinct_property)
-        self.bin_pack = BinPackIterator(ctx, rank_source)
+        self.rank_source = FeasibleRankIterator(ctx, self.distinct_property)
+        self.bin_pack = BinPackIterator(ctx, self.rank_source)
         penalty = BATCH_JOB_ANTI_AFFINITY_PENALTY if batch else SERVICE_JOB_ANTI_AFFINITY_PENALTY
         self.job_anti_aff = JobAntiAffinityIterator(ctx, self.bin_pack, penalty)
         self.limit = LimitIterator(ctx, self.job_anti_aff, 2)
@@ -106,6 +106,15 @@ class GenericStack:
         self.distinct_property.set_task_group(tg)
         self.wrapped.set_task_group(tg.Name or "")
         self.bin_pack.set_task_group(tg)
+        # The distinct_* checks pass every node through when neither the job nor the
+        # group uses them: leave them out of the chain for this group.
+        source = self.wrapped
+        if self.distinct_hosts.job_distinct or self.distinct_hosts.tg_distinct:
+            source = self.distinct_hosts
+        if self.distinct_property.active:
+            self.distinct_property.source = source
+            source = self.distinct_property
+        self.rank_source.source = source
 
     def select_preferring_nodes(self, tg: TaskGroup, nodes: list[Node]) -> Optional[RankedNode]:
         original = self.source.nodes
