@@ -349,11 +349,11 @@ def section_sched(tab: Table, quick: bool) -> None:
     else:
         name, nodes, jobs, count, budget = "C1M", 5000, 1000, 1000, 1800.0
     # A probe at 10 % scale first, at the same final density (allocations per node).
-    # Each pass ranks nodes whose cost grows with their allocations, and a pass over
-    # more nodes touches more of them, so the time grows faster than the placement
-    # count: about scale^1.5 on this code (C100K measured vs. its probes). If the
-    # full shape would exceed the budget, nodes and jobs shrink by one factor.
-    f, expo = 0.1, 1.5
+    # A placement ranks ceil(log2(nodes)) candidates and node usage is kept across
+    # passes, so the time grows a little faster than the placement count: about
+    # scale^1.2 (C100K and C1M against their probes). If the full shape would exceed
+    # the budget, nodes and jobs shrink by one factor.
+    f, expo = 0.1, 1.2
     pn, pj = max(2, round(nodes * f)), max(2, round(jobs * f))
     probe = run_child(["sched", str(pn), str(pj), str(count)], timeout=900)
     est = probe["seconds"] / f ** expo + probe["fleet_s"] / f
