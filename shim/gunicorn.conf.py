@@ -12,6 +12,11 @@ Options for the cluster travel as NOMADJOBS_* environment variables (see shim/ws
 """
 
 import os
+import sys
+
+from shim.server import SWITCH_INTERVAL_S
+
+sys.setswitchinterval(SWITCH_INTERVAL_S)  # read in the arbiter: the worker forked from it inherits it
 
 wsgi_app = "shim.wsgi:app"  # used when no app is named on the command line
 bind = [os.environ.get("NOMADJOBS_BIND", "127.0.0.1:4646")]

@@ -7,6 +7,7 @@ reach it as ``NOMADJOBS_*`` environment variables read by :mod:`shim.wsgi`.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import uuid
@@ -16,6 +17,12 @@ from typing import Optional, Sequence
 DEFAULT_BIND = "127.0.0.1:4646"
 DEFAULT_THREADS = 1024  # blocking queries each hold a thread for up to 5 minutes
 GRACEFUL_S = 10
+# How long a thread may keep the GIL while others wait for it (Python's default is 5 ms).
+# Every waiting thread wakes once per interval to check: when one write answers a
+# thousand long polls, their threads would spend more on those wake-ups than on the
+# answers. Requests release the GIL when they return or do I/O, so this only bounds
+# how long a busy request can hold the others up.
+SWITCH_INTERVAL_S = 0.05
 
 
 def parse_bind(text: str) -> tuple[str, int]:
@@ -87,6 +94,7 @@ def run_granian(host: str, port: int, threads: int, log_level: str) -> None:
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # inherited by the forked worker
     server = Granian(
         "shim.wsgi:app",
         address=host,
@@ -111,7 +119,18 @@ def run_gunicorn() -> None:
     WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()  # SIGTERM/SIGINT handled by the arbiter
 
 
+def preload() -> None:
+    """Import the app's modules in this process: the serving worker is forked from
+    it and inherits them, and they load here with the collector paused."""
+    from . import app, wsgi  # noqa: F401
+    from nomadjobs import jobs, lifecycle, scheduler  # noqa: F401  (the cluster imports them on creation)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    # Start-up allocates a great deal and frees almost nothing: collecting during it is
+    # wasted work. The survivors are frozen (kept out of later collections) before the
+    # worker is forked.
+    gc.disable()
     args = build_parser().parse_args(argv)
     try:
         host, port = parse_bind(args.bind)
@@ -127,6 +146,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     os.environ.update(env)
     if secret is not None:
         print(secret, flush=True)  # the only line on stdout: scripts read it
+    preload()
+    gc.freeze()
+    gc.enable()
     if args.server == "gunicorn":
         run_gunicorn()
     else:

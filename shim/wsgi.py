@@ -55,7 +55,8 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Any:
         raise ConfigError(f"NOMADJOBS_CLOCK must be wall or virtual, not {clock!r}")
     acl = env.get("NOMADJOBS_ACL", "").lower() in _TRUE
     token = env.get("NOMADJOBS_ACL_TOKEN", "")
-    cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None)
+    # The serving process holds one long-lived state: keep the collector off it (gcpolicy).
+    cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True)
     if acl and not token:
         # Nobody chose the secret, so this process is the only one who knows it.
         print(f"nomadjobs: ACL bootstrap token SecretID: {cluster.bootstrap_token.SecretID}",
