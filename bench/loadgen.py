@@ -16,6 +16,8 @@ import argparse
 import http.client
 import json
 import os
+import selectors
+import socket
 import sys
 import threading
 import time
@@ -153,9 +155,40 @@ def proc_tree_cpu_s(pids: list[int]) -> float:
     return total / tick
 
 
+class _Waiter:
+    """One blocking GET on its own connection, read without blocking."""
+
+    __slots__ = ("sock", "buf", "status", "woke")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.status = 0
+        self.woke = 0.0
+
+    def feed(self, data: bytes) -> bool:
+        """Take what arrived; True once the whole answer is in (Content-Length)."""
+        self.buf += data
+        head, sep, body = self.buf.partition(b"\r\n\r\n")
+        if not sep:
+            return False
+        lines = head.split(b"\r\n")
+        length = next((int(v) for k, _, v in (ln.partition(b":") for ln in lines[1:])
+                       if k.strip().lower() == b"content-length"), None)
+        if length is None or len(body) < length:
+            return False
+        self.status = int(lines[0].split()[1])
+        return True
+
+
 def cmd_blockwake(a: argparse.Namespace) -> dict[str, Any]:
     """``waiters`` blocking GETs on one job; measure the server's CPU while they wait,
-    then write the job and time every wake-up."""
+    then write the job and time every answer.
+
+    One thread reads all the waiting connections through a selector and stamps
+    each answer as soon as its last byte is in: a thread per connection would
+    add this process's own wake-up storm (1,000 threads contending for the GIL)
+    to what is measured. The write is sent from a second thread at ``t_write``."""
     job_id = f"{a.prefix}-bq"
     conn = http.client.HTTPConnection(HOST, a.port, timeout=60)
     conn.request("POST", "/v1/jobs", body=job_body(job_id), headers={"Content-Type": "application/json"})
@@ -164,50 +197,63 @@ def cmd_blockwake(a: argparse.Namespace) -> dict[str, Any]:
     resp = conn.getresponse()
     resp.read()
     index = int(resp.getheader("X-Nomad-Index"))
-    woke = [0.0] * a.waiters
-    status = [0] * a.waiters
-    sent = threading.Semaphore(0)
-
-    def waiter(k: int) -> None:
-        c = http.client.HTTPConnection(HOST, a.port, timeout=a.wait_s + 30)
-        try:
-            c.request("GET", f"/v1/job/{job_id}?index={index}&wait={a.wait_s}s")
-            sent.release()
-            r = c.getresponse()
-            r.read()
-            woke[k] = time.perf_counter()
-            status[k] = r.status
-        except (OSError, http.client.HTTPException):
-            sent.release()
-            status[k] = -1
-        finally:
-            c.close()
-
-    threading.stack_size(256 * 1024)
-    threads = [threading.Thread(target=waiter, args=(k,), daemon=True) for k in range(a.waiters)]
-    for t in threads:
-        t.start()
-    for _ in threads:
-        sent.acquire(timeout=30)
+    request = (f"GET /v1/job/{job_id}?index={index}&wait={a.wait_s}s HTTP/1.1\r\n"
+               f"Host: {HOST}:{a.port}\r\n\r\n").encode()
+    sel = selectors.DefaultSelector()
+    waiters = []
+    for _ in range(a.waiters):
+        sock = socket.create_connection((HOST, a.port), timeout=30)
+        sock.sendall(request)
+        sock.setblocking(False)
+        w = _Waiter(sock)
+        waiters.append(w)
+        sel.register(sock, selectors.EVENT_READ, w)
     time.sleep(a.settle)  # let the server park every request
-    early = sum(1 for w in woke if w)
+    early = len(sel.select(0))
     pids = [int(p) for p in a.pids.split(",") if p]
     cpu0, t0 = proc_tree_cpu_s(pids), time.perf_counter()
     time.sleep(a.idle)
     cpu1, t1 = proc_tree_cpu_s(pids), time.perf_counter()
+    written = [0.0]
+
+    def write() -> None:
+        conn.request("POST", "/v1/jobs", body=job_body(job_id, {"rev": "2"}),
+                     headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+        written[0] = time.perf_counter()
+
+    writer = threading.Thread(target=write, daemon=True)
+    cpu_write = proc_tree_cpu_s(pids)
     t_write = time.perf_counter()
-    conn.request("POST", "/v1/jobs", body=job_body(job_id, {"rev": "2"}),
-                 headers={"Content-Type": "application/json"})
-    conn.getresponse().read()
-    t_written = time.perf_counter()
-    for t in threads:
-        t.join(a.wait_s + 30)
+    writer.start()
+    pending = len(waiters)
+    deadline = t_write + a.wait_s + 30
+    while pending and time.perf_counter() < deadline:
+        for key, _ in sel.select(timeout=1.0):
+            w = key.data
+            try:
+                data = w.sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                w.status = -1
+            elif not w.feed(data):
+                continue
+            w.woke = time.perf_counter()
+            sel.unregister(w.sock)
+            pending -= 1
+    cpu2 = proc_tree_cpu_s(pids)
+    writer.join(a.wait_s + 30)
     conn.close()
-    lat = sorted(w - t_write for w in woke if w)
-    ok = sum(1 for s_ in status if s_ == 200)
-    return {"waiters": a.waiters, "ok": ok, "woke_early": early, "write_ms": (t_written - t_write) * 1e3,
+    for w in waiters:
+        w.sock.close()
+    sel.close()
+    lat = sorted(w.woke - t_write for w in waiters if w.woke)
+    ok = sum(1 for w in waiters if w.status == 200)
+    return {"waiters": a.waiters, "ok": ok, "woke_early": early, "write_ms": (written[0] - t_write) * 1e3,
             "wake_p50_ms": _pct(lat, 0.5) * 1e3, "wake_max_ms": (lat[-1] if lat else float("nan")) * 1e3,
-            "idle_cpu_pct": (cpu1 - cpu0) / (t1 - t0) * 100, "idle_s": t1 - t0}
+            "idle_cpu_pct": (cpu1 - cpu0) / (t1 - t0) * 100, "idle_s": t1 - t0,
+            "wake_cpu_ms": (cpu2 - cpu_write) * 1e3}
 
 
 def main(argv: Optional[list[str]] = None) -> None:
