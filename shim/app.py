@@ -258,30 +258,45 @@ class NomadApp(falcon.App):
         return [data] if data is not None else []
 
 
+Rendered = tuple[str, tuple[tuple[str, str], ...], bytes]
+
+
 class _RenderedReads:
     """Rendered answers (status line, headers, body) of reads, by (id of the cached
     body, meta, Accept-Encoding). An entry holds its body, so the id is not reused
-    while it lives, and a hit needs that very body. Bounded; oldest first out."""
+    while it lives, and a hit needs that very body. Bounded by entries and by the
+    bytes it keeps alive; oldest first out. Big bodies are not kept: rendering is
+    a few microseconds, sending them is not."""
 
-    def __init__(self, max_entries: int) -> None:
-        self._data: dict[tuple, tuple[bytes, tuple[str, tuple[tuple[str, str], ...], bytes]]] = {}
+    def __init__(self, max_entries: int, max_bytes: int, max_body: int) -> None:
+        self._data: dict[tuple, tuple[bytes, Rendered, int]] = {}
         self._lock = threading.Lock()
+        self._bytes = 0
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.max_body = max_body
 
-    def get(self, key: tuple, body: bytes) -> Optional[tuple[str, tuple[tuple[str, str], ...], bytes]]:
+    def get(self, key: tuple, body: bytes) -> Optional[Rendered]:
         hit = self._data.get(key)
         if hit is not None and hit[0] is body:
             return hit[1]
         return None
 
-    def put(self, key: tuple, body: bytes, rendered: tuple[str, tuple[tuple[str, str], ...], bytes]) -> None:
+    def put(self, key: tuple, body: bytes, rendered: Rendered) -> None:
+        size = len(body) + (len(rendered[2]) if rendered[2] is not body else 0)
+        if len(body) > self.max_body:
+            return
         with self._lock:
-            while len(self._data) >= self.max_entries:
-                self._data.pop(next(iter(self._data)))
-            self._data[key] = (body, rendered)
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= old[2]
+            while self._data and (len(self._data) >= self.max_entries or self._bytes + size > self.max_bytes):
+                self._bytes -= self._data.pop(next(iter(self._data)))[2]
+            self._data[key] = (body, rendered, size)
+            self._bytes += size
 
 
-_RENDERED = _RenderedReads(4096)
+_RENDERED = _RenderedReads(max_entries=4096, max_bytes=32 << 20, max_body=256 << 10)
 
 
 _ENVIRON_KEYS: dict[str, str] = {}  # header name -> WSGI environ key

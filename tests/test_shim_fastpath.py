@@ -194,3 +194,30 @@ def test_list_bytes_are_the_elements_bytes(served: Served) -> None:
     mixed = [stubs[0], s.JobSummary(JobID="x", Namespace="default")]
     assert codec.dumps(mixed) == orjson.dumps(codec.to_wire(mixed))
     assert codec.cached_dumps([]) is None and codec.cached_dumps(mixed) is None
+
+
+def test_rendered_reads_stay_within_their_bounds() -> None:
+    from shim.app import _RenderedReads
+
+    cache = _RenderedReads(max_entries=3, max_bytes=100, max_body=40)
+    bodies = [bytes([65 + i]) * 30 for i in range(5)]
+    for i, body in enumerate(bodies):
+        cache.put((i,), body, ("200 OK", (), body))
+    assert [cache.get((i,), body) is not None for i, body in enumerate(bodies)] == [False, False, True, True, True]
+    assert cache.get((4,), bytes(bytearray(bodies[4]))) is None  # equal, but not the same object
+    big = b"x" * 41
+    cache.put((9,), big, ("200 OK", (), big))
+    assert cache.get((9,), big) is None
+    gz = b"y" * 35
+    cache.put((5,), bodies[0], ("200 OK", (), gz))  # body and its compressed form both count
+    assert cache.get((5,), bodies[0]) is not None and cache.get((3,), bodies[3]) is None
+
+
+def test_list_bytes_cache_stays_within_its_bounds(served: Served) -> None:
+    stubs, _ = served.cluster.jobs.list_jobs(QueryOptions())
+    cache = codec._ListBytesCache(max_entries=2, max_bytes=10_000)
+    lists = [stubs[i:] for i in range(len(stubs))]
+    for items in lists:
+        cache.put(items, codec.dumps(items))
+    assert [cache.get(items) is not None for items in lists] == [False] * (len(lists) - 2) + [True, True]
+    assert cache.get(list(reversed(lists[-2]))) is None  # same elements, another order
