@@ -265,8 +265,9 @@ class _RenderedReads:
     """Rendered answers (status line, headers, body) of reads, by (id of the cached
     body, meta, Accept-Encoding). An entry holds its body, so the id is not reused
     while it lives, and a hit needs that very body. Bounded by entries and by the
-    bytes it keeps alive; oldest first out. Big bodies are not kept: rendering is
-    a few microseconds, sending them is not."""
+    bytes it keeps alive (bodies and their compressed forms); oldest first out.
+    Worth it for big bodies too: compressing a list of thousands of jobs takes far
+    longer than sending it."""
 
     def __init__(self, max_entries: int, max_bytes: int, max_body: int) -> None:
         self._data: dict[tuple, tuple[bytes, Rendered, int]] = {}
@@ -296,7 +297,7 @@ class _RenderedReads:
             self._bytes += size
 
 
-_RENDERED = _RenderedReads(max_entries=4096, max_bytes=32 << 20, max_body=256 << 10)
+_RENDERED = _RenderedReads(max_entries=4096, max_bytes=64 << 20, max_body=8 << 20)
 
 
 _ENVIRON_KEYS: dict[str, str] = {}  # header name -> WSGI environ key
