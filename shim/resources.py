@@ -95,6 +95,9 @@ def set_query_meta(resp: falcon.Response, index: int, known_leader: bool = True,
 
 
 def wants_pretty(req: falcon.Request) -> bool:
+    qs = req.query_string
+    if "pretty" not in qs and "%" not in qs:  # the key cannot be spelled: no parse needed
+        return False
     return "pretty" in req.params and pretty(params(req))
 
 

@@ -89,7 +89,7 @@ PATHS = [
 ]
 QUERIES = ["", "prefix=we", "prefix=web&prefix=x", "pretty", "pretty=0", "pretty=1&prefix=web-", "index=abc",
            "wait=soon", "region=elsewhere", "namespace=other", "all=true", "diffs=maybe", "diffs=true",
-           "index=1&wait=1ms", "stale"]
+           "index=1&wait=1ms", "stale", "pr%65tty", "x=%70retty&%70retty=1"]
 HEADERS: list[dict[str, str]] = [{}, {"Accept-Encoding": "gzip"}, {"Accept-Encoding": "deflate, gzip"},
                                  {"Accept-Encoding": "br"}, {"X-Nomad-Token": "not-a-token"}]
 
