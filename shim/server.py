@@ -123,7 +123,6 @@ def preload() -> None:
     """Import the app's modules in this process: the serving worker is forked from
     it and inherits them, and they load here with the collector paused."""
     from . import app, wsgi  # noqa: F401
-    from nomadjobs import jobs, lifecycle, scheduler  # noqa: F401  (the cluster imports them on creation)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
