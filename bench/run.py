@@ -503,7 +503,7 @@ def trivial_server(kind: str, port: int, log: Path) -> Server:
 
 
 def section_startup(tab: Table, quick: bool, logdir: Path) -> None:
-    runs = 3
+    runs = 5  # the median of five: one launch slowed by another process does not decide it
     for kind in SERVER_KINDS:
         times = []
         for _ in range(runs):
