@@ -121,15 +121,18 @@ def run_gunicorn() -> None:
 
 def preload() -> None:
     """Import the app's modules in this process: the serving worker is forked from
-    it and inherits them, and they load here with the collector paused."""
-    from . import app, wsgi  # noqa: F401
+    it and inherits them. Importing allocates a great deal and frees almost nothing,
+    so the collector is paused meanwhile, and what it built is frozen (kept out of
+    later collections)."""
+    gc.disable()
+    try:
+        from . import app, wsgi  # noqa: F401
+        gc.freeze()
+    finally:
+        gc.enable()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    # Start-up allocates a great deal and frees almost nothing: collecting during it is
-    # wasted work. The survivors are frozen (kept out of later collections) before the
-    # worker is forked.
-    gc.disable()
     args = build_parser().parse_args(argv)
     try:
         host, port = parse_bind(args.bind)
@@ -141,13 +144,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.acl or args.acl_token:
         secret = args.acl_token or str(uuid.uuid4())  # random, not from the cluster's seed
     env = server_env(args, secret)
+    preload()
     check_config(env)
     os.environ.update(env)
     if secret is not None:
         print(secret, flush=True)  # the only line on stdout: scripts read it
-    preload()
-    gc.freeze()
-    gc.enable()
     if args.server == "gunicorn":
         run_gunicorn()
     else:
