@@ -21,6 +21,7 @@ from . import structs as s
 from .clock import Clock, VirtualClock, WallClock
 from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
+from .nodeclass import computed_class
 from .query import WriteOptions
 from .state.store import ALLOCS, NODES, StateReader, StateWriter, new_database
 
@@ -214,7 +215,6 @@ class Cluster:
 
     # --- nodes -----------------------------------------------------------------------------
     def add_node(self, spec: NodeSpec) -> s.Node:
-        from .scheduler import computed_class
         node = build_node(spec, self.new_id(), self.new_id(), computed_class, self.now_ns() // 10**9)
         with self.lock:
             self.apply(cmds.NodeRegister(node))

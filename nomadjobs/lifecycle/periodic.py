@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 
 from .. import fsm as cmds
 from .. import structs as s
@@ -44,6 +43,10 @@ def _location(tz: Optional[str]) -> Optional[ZoneInfo]:
 def _cron_next(spec: str, after: datetime) -> Optional[datetime]:
     """cronexpr.Next: 5 fields (minute..weekday), 6 (plus a year) or 7 (seconds
     first, year last); the next match strictly after ``after``."""
+    # Imported here: croniter pulls in dateutil and probes the platform, a cost every
+    # server start would pay for the first periodic job only.
+    from croniter import croniter
+
     fields = spec.split()
     try:
         if spec.startswith("@") or len(fields) == 5:

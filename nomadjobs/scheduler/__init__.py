@@ -17,7 +17,7 @@ from typing import Callable
 from ..structs import JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM
 from .generic import GenericScheduler
 from .interfaces import Planner, Scheduler, StateReader
-from .nodeclass import computed_class
+from ..nodeclass import computed_class
 from .system import SystemScheduler
 from .util import tasks_updated
 

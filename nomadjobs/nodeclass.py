@@ -1,5 +1,8 @@
 """Computed node classes (``nomad/structs/node_class.go``).
 
+Outside the scheduler package because building a node needs it, and creating a
+cluster should not have to import the scheduler.
+
 Nodes that look alike to the scheduler share a computed class, so one feasibility
 verdict can be reused for all of them. Nomad hashes the node with hashstructure; we
 hash a canonical JSON rendering of the same fields instead, which is just as stable.
@@ -13,7 +16,7 @@ import hashlib
 import json
 from typing import Optional
 
-from ..structs import Node
+from .structs import Node
 
 _UNIQUE = "unique."
 
