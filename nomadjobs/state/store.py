@@ -389,23 +389,24 @@ class StateWriter(StateReader):
         tg = summary.Summary.get(alloc.TaskGroup)
         if tg is None:
             raise StateError(f"unable to find task group in the job summary: {alloc.TaskGroup}")
-        counts = attrs.asdict(tg)
         if existing is None:
             if alloc.ClientStatus != s.ALLOC_CLIENT_PENDING:
                 return
-            counts["Starting"] += 1
-            if counts["Queued"] > 0:
-                counts["Queued"] -= 1
+            counts = {"Starting": tg.Starting + 1}
+            if tg.Queued > 0:
+                counts["Queued"] = tg.Queued - 1
         elif existing.ClientStatus != alloc.ClientStatus:
+            counts = {}
             bucket = self._CLIENT_BUCKET.get(alloc.ClientStatus)
             if bucket:
-                counts[bucket] += 1
+                counts[bucket] = getattr(tg, bucket) + 1
             if existing.ClientStatus in self._DECREMENTED:
-                counts[self._CLIENT_BUCKET[existing.ClientStatus]] -= 1
+                old_bucket = self._CLIENT_BUCKET[existing.ClientStatus]
+                counts[old_bucket] = counts.get(old_bucket, getattr(tg, old_bucket)) - 1
         else:
             return
         groups = dict(summary.Summary)
-        groups[alloc.TaskGroup] = s.TaskGroupSummary(**counts)
+        groups[alloc.TaskGroup] = s.evolve(tg, **counts)
         self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=self.index))
 
     # --- evaluations -----------------------------------------------------------------
