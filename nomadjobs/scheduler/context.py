@@ -25,6 +25,25 @@ from .interfaces import StateReader
 from .usage import NodeUsage, node_usage
 
 
+# "<node ID>.<scorer>" keys, one string per node and scorer: every allocation's
+# metrics keep about twenty of them, and a million allocations would otherwise
+# each hold their own copies (about 1 KB per allocation).
+_SCORE_KEYS: dict[str, dict[str, str]] = {}
+_SCORE_KEYS_MAX = 200_000
+
+
+def _score_key(node_id: str, name: str) -> str:
+    keys = _SCORE_KEYS.get(name)
+    if keys is None:
+        keys = _SCORE_KEYS[name] = {}
+    key = keys.get(node_id)
+    if key is None:
+        if len(keys) >= _SCORE_KEYS_MAX:
+            keys.clear()
+        key = keys[node_id] = f"{node_id}.{name}"
+    return key
+
+
 class MetricsBuilder:
     """A mutable ``AllocMetric`` (``structs.AllocMetric`` methods)."""
 
@@ -59,14 +78,14 @@ class MetricsBuilder:
             self.DimensionExhausted[dimension] = self.DimensionExhausted.get(dimension, 0) + 1
 
     def score_node(self, node: Node, name: str, score: float) -> None:
-        self.Scores[f"{node.ID}.{name}"] = score
+        self.Scores[_score_key(node.ID, name)] = score
 
     def freeze(self) -> AllocMetric:
         # Nomad prints empty maps as null (they are lazily created there).
         return AllocMetric(
             NodesEvaluated=self.NodesEvaluated,
             NodesFiltered=self.NodesFiltered,
-            NodesAvailable=dict(self.NodesAvailable) if self.NodesAvailable is not None else None,
+            NodesAvailable=self.NodesAvailable,  # the pass's own copy, shared and never mutated
             ClassFiltered=dict(self.ClassFiltered) or None,
             ConstraintFiltered=dict(self.ConstraintFiltered) or None,
             NodesExhausted=self.NodesExhausted,

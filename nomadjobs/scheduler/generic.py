@@ -319,6 +319,7 @@ class GenericScheduler:
         job, plan, ctx, stack, ev = self.job, self.plan, self.ctx, self.stack, self.eval
         assert job is not None and plan is not None and ctx is not None and stack is not None and ev is not None
         nodes, by_dc = ready_nodes_in_dcs(self.state, list(job.Datacenters or ()))
+        available = dict(by_dc)  # every placement's metrics share it (never mutated)
         stack.set_nodes(nodes)
         dep_id = self.alloc_deployment_id
 
@@ -340,7 +341,7 @@ class GenericScheduler:
                 option = stack.select_preferring_nodes(tg, [preferred])
             else:
                 option = stack.select(tg)
-            ctx.metrics.NodesAvailable = dict(by_dc)
+            ctx.metrics.NodesAvailable = available
 
             if option is None:
                 if self.failed_tg_allocs is None:
