@@ -12,7 +12,6 @@ from .network import NetworkError, NetworkIndex
 from .usage import NodeUsage, node_network, resources_of, sum_allocs
 
 _NO_RESOURCES = Resources()
-_BASE = "scheduler.rank-base"
 
 SERVICE_JOB_ANTI_AFFINITY_PENALTY = 10.0
 BATCH_JOB_ANTI_AFFINITY_PENALTY = 5.0
@@ -158,29 +157,18 @@ class BinPackIterator:
     def _base(self, node: Node) -> tuple:
         """What ranking needs of a node before this plan's placements on it: (node,
         usage, network index, overcommitted?, CPU/memory/disk/IOPS used incl.
-        reserved, schedulable CPU and memory). Kept in the memo next to the node and
-        its allocations' token, so a node nothing happened to since the last
-        evaluation costs two lookups; and for the pass when the state is a snapshot."""
+        reserved, schedulable CPU and memory). Kept for the pass when the state is a
+        snapshot, which never changes."""
         cache = self._bases
         if cache is not None:
             hit = cache.get(node.ID)
             if hit is not None and hit[0] is node:
                 return hit
-        state = self.ctx.state
-        token = state.node_allocs_token(node.ID)
-        memo = state.memo
-        key = (_BASE, node.ID)
-        entry = memo.get(key)
-        if entry is not None and entry[0] is token and entry[1][0] is node:
-            hit = entry[1]
-        else:
-            usage = self.ctx.usage(node.ID)
-            net = node_network(state, node, usage)
-            cpu, mem, disk, iops = sum_allocs((), node.Reserved)
-            hit = (node, usage, net, net.overcommitted(),
-                   (cpu + usage.cpu, mem + usage.memory, disk + usage.disk, iops + usage.iops),
-                   _schedulable(node))
-            memo[key] = (usage.token, hit)
+        usage = self.ctx.usage(node.ID)
+        net = node_network(self.ctx.state, node, usage)
+        cpu, mem, disk, iops = sum_allocs((), node.Reserved)
+        hit = (node, usage, net, net.overcommitted(),
+               (cpu + usage.cpu, mem + usage.memory, disk + usage.disk, iops + usage.iops), _schedulable(node))
         if cache is not None:
             cache[node.ID] = hit
         return hit
