@@ -611,3 +611,24 @@ def test_node_evals_follow_the_live_job_after_an_id_is_reused_for_another_type()
     state = cluster.snapshot()
     assert [a for a in state.allocs_by_job("default", "gamma", all_incarnations=False) if not a.terminal()] == []
     assert all(e.TriggeredBy != "node-update" for e in state.evals_by_job("default", "gamma"))
+
+
+def test_node_evals_waiting_for_their_timer_schedule_the_job_as_it_is_when_written():
+    """A node's evaluations wait for a clock tick; a job purged and registered again
+    as another type meanwhile is scheduled as that type (as if the evals had been
+    written with the node update), not by the scheduler of the type it had before."""
+    from nomadjobs import Cluster as _Cluster
+    from nomadjobs.fleet import NodeSpec
+    cluster = _Cluster(seed=3)
+    group = [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec", "Config": {"command": "/bin/x"},
+                                       "Resources": {"CPU": 100, "MemoryMB": 64}}]}]
+    cluster.register({"ID": "beta", "Type": "system", "Datacenters": ["dc1"], "TaskGroups": group})
+    cluster.add_node(NodeSpec("late-1"))  # its node evals (beta as a system job) wait for a tick
+    cluster.jobs.deregister_job("beta", purge=True)
+    cluster.register({"ID": "beta", "Type": "batch", "Datacenters": ["dc1"], "TaskGroups": group})
+    cluster.advance(1)
+    state = cluster.snapshot()
+    node_evals = [e for e in state.evals_by_job("default", "beta") if e.TriggeredBy == "node-update"]
+    assert node_evals and all(e.Type == "batch" for e in node_evals)
+    # Count 1: one allocation, not one per node as the system scheduler would place.
+    assert len(state.allocs_by_job("default", "beta", all_incarnations=False)) == 1

@@ -112,7 +112,20 @@ class NodeWatcher:
                 continue
             if entry.timer is not None:
                 entry.timer.cancel()
-            evals = [self._eval(ns, job_id, job, nid, entry.node_index) for ns, job_id, job in entry.targets]
+            # The timer can fire after other writes (a virtual clock fires it on the next
+            # advance): a job re-registered meanwhile is scheduled as it is now, as it
+            # would have been had the evals been written with the node update.
+            state = self.cluster.snapshot()
+            evals = []
+            for ns, job_id, job in entry.targets:
+                current = state.job_by_id(ns, job_id)
+                if current is not None:
+                    if current.is_periodic() or current.is_parameterized():
+                        continue  # parents are never scheduled themselves
+                    job = current
+                evals.append(self._eval(ns, job_id, job, nid, entry.node_index))
+            if not evals:
+                continue
             self.cluster.apply(cmds.EvalUpdate(evals))
             created.extend(e.ID for e in evals)
         return created
