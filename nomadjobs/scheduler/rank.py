@@ -57,13 +57,6 @@ class ResourceSum:
                          Networks=nets or None)
 
 
-def score_fit(node: Node, cpu: int, memory: int) -> float:
-    """Nomad's bin-packing score for a node using ``cpu`` and ``memory`` (reserved
-    included): 0 (empty) .. 18 (perfectly full)."""
-    node_cpu, node_mem = _schedulable(node)
-    return _score(cpu, memory, node_cpu, node_mem)
-
-
 def _schedulable(node: Node) -> tuple[float, float]:
     """CPU and memory a node offers beyond its reservation (ScoreFit's denominators)."""
     res = node.Resources or _NO_RESOURCES
@@ -73,6 +66,8 @@ def _schedulable(node: Node) -> tuple[float, float]:
 
 
 def _score(cpu: int, memory: int, node_cpu: float, node_mem: float) -> float:
+    """Nomad's ScoreFit for a node using ``cpu`` and ``memory`` (reserved included) of
+    ``node_cpu``/``node_mem`` schedulable: 0 (empty) .. 18 (perfectly full)."""
     total = _pow10_free(cpu, node_cpu) + _pow10_free(memory, node_mem)
     score = 20.0 - total
     return min(18.0, max(0.0, score))
