@@ -23,7 +23,6 @@ from typing import Any, Iterable, Optional, TypeVar
 
 import attrs
 
-from .structs.job import evolve
 from .structs.job import (
     CheckRestart,
     Constraint,
@@ -45,6 +44,7 @@ from .structs.job import (
     Template,
     UpdateStrategy,
     Vault,
+    evolve,
 )
 
 __all__ = [

@@ -30,7 +30,6 @@ from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
 import attrs
 
-from .structs.job import evolve
 from .structs.job import (
     Job,
     NetworkResource,
@@ -42,6 +41,7 @@ from .structs.job import (
     Task,
     TaskGroup,
     Vault,
+    evolve,
 )
 from .structs.plan import (
     DIFF_ADDED,

@@ -9,7 +9,6 @@ import random
 import re
 from typing import Optional
 
-from ..structs import evolve
 from ..structs import (
     Allocation,
     AllocMetric,
@@ -19,6 +18,7 @@ from ..structs import (
     Node,
     Plan,
     PlanAnnotations,
+    evolve,
 )
 from ..state.mvcc import Snapshot
 from .interfaces import StateReader

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import Callable, Optional, Union
 
-from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_PENDING,
     ALLOC_DESIRED_RUN,
@@ -29,6 +28,7 @@ from ..structs import (
     PlanAnnotations,
     Resources,
     TaskGroup,
+    evolve,
 )
 from .context import EvalContext, MetricsBuilder, PlanBuilder
 from .interfaces import Planner, StateReader

@@ -8,8 +8,7 @@ import ipaddress
 import random
 from typing import Iterable, Iterator, Optional
 
-from ..structs import evolve
-from ..structs import Allocation, NetworkResource, Node
+from ..structs import Allocation, NetworkResource, Node, evolve
 
 MIN_DYNAMIC_PORT = 20000
 MAX_DYNAMIC_PORT = 32000

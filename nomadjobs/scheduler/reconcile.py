@@ -9,7 +9,6 @@ from typing import Callable, Iterable, Optional
 
 import attrs
 
-from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_LOST,
     DEPLOYMENT_DESC_NEWER_JOB,
@@ -31,6 +30,7 @@ from ..structs import (
     Job,
     Node,
     TaskGroup,
+    evolve,
 )
 from .util import (
     ALLOC_LOST,

@@ -8,7 +8,6 @@ from typing import Callable, Optional
 
 import attrs
 
-from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_LOST,
     ALLOC_CLIENT_PENDING,
@@ -30,6 +29,7 @@ from ..structs import (
     PlanAnnotations,
     Resources,
     TaskGroup,
+    evolve,
 )
 from .context import EvalContext, MetricsBuilder, PlanBuilder
 from .interfaces import Planner, StateReader

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..structs import evolve
 from ..structs import (
     ALLOC_CLIENT_LOST,
     ALLOC_CLIENT_PENDING,
@@ -23,6 +22,7 @@ from ..structs import (
     Node,
     PlanResult,
     TaskGroup,
+    evolve,
 )
 from .interfaces import Planner, StateReader
 
