@@ -268,9 +268,9 @@ class _Reader:
         hit = _index_map(st, table, index).get(key)
         if hit is None:
             return None
-        if type(hit) is immutables.Map or type(hit) is VersionedGroup:
-            return st.rows.get(min(hit))
-        return st.rows.get(hit)
+        if type(hit) is tuple:  # a unique index holds the pk itself
+            return st.rows.get(hit)
+        return st.rows.get(min(hit))
 
     def list_by(self, table: str, index: str, key: Key) -> list[Any]:
         """All objects whose ``index`` key equals ``key``, in pk order."""
@@ -279,10 +279,10 @@ class _Reader:
         if hit is None:
             return []
         rows = st.rows
-        if type(hit) is immutables.Map or type(hit) is VersionedGroup:
-            # The pk set is usually small; sorting at read time keeps writes cheap.
-            return [rows[pk] for pk in sorted(hit)]
-        return [rows[hit]]
+        if type(hit) is tuple:  # a unique index holds the pk itself
+            return [rows[hit]]
+        # The pk set is usually small; sorting at read time keeps writes cheap.
+        return [rows[pk] for pk in sorted(hit)]
 
     def index_entry(self, table: str, index: str, key: Key) -> Any | None:
         """The :class:`VersionedGroup` of a versioned index for ``key`` (None when
