@@ -145,23 +145,72 @@ converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(bytes, _structure_bytes)
 converter.register_structure_hook(Any, _structure_any)
 
+# Leaf hooks that return a value of exactly this type unchanged.
+_PASSTHROUGH: dict[Any, type] = {_structure_str: str, _structure_bool: bool, _structure_int: int,
+                                 _structure_float: float}
 
-def _structure_list(value: Any, cl: Any) -> Any:
-    if not isinstance(value, list):
-        raise _TypeMismatch(value, _go_type_name(cl))
+
+def _value_hook(cl: Any) -> tuple[Any, Any]:
+    """``(hook, type)`` such that ``hook(value, type)`` is ``converter.structure(value, cl)``
+    for any value that is not None: the dispatch done once instead of per value, and an
+    ``Optional[X]`` unwrapped to X as cattrs' optional hook does for a value."""
+    hook = converter.get_structure_hook(cl)
+    if hook == converter._structure_optional:
+        args = cl.__args__
+        other = args[0] if args[1] is type(None) else args[1]
+        return converter.get_structure_hook(other), other
+    return hook, cl
+
+
+def _passthrough(hook: Any) -> Any:
+    """The type whose values a leaf hook returns unchanged (an exact JSON str, int, bool
+    or float), so callers may skip the call for them; None for any other hook."""
+    return _PASSTHROUGH.get(hook)
+
+
+# Hook factories: a function per type, whose element hooks are looked up on first use
+# (not when it is made: the models refer to each other, ObjectDiff even to itself).
+
+def _make_list_structure(cl: Any) -> Any:
     (item,) = typing.get_args(cl) or (Any,)
-    return [None if v is None and not attrs.has(item) else converter.structure(v if v is not None else {}, item)
-            for v in value]
+    of_class = attrs.has(item)
+    resolved: list[tuple[Any, Any]] = []
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, list):
+            raise _TypeMismatch(value, _go_type_name(cl))
+        if not resolved:
+            hook, typ = _value_hook(item)
+            resolved.append((hook, typ, _passthrough(hook)))
+        hook, typ, same = resolved[0]
+        if same is not None and all(v.__class__ is same for v in value):
+            return list(value)
+        if of_class:  # a null element is a zero struct
+            return [hook(v if v is not None else {}, typ) for v in value]
+        return [None if v is None else hook(v, typ) for v in value]
+
+    return structure
 
 
-def _structure_dict(value: Any, cl: Any) -> Any:
-    if not isinstance(value, dict):
-        raise _TypeMismatch(value, _go_type_name(cl))
+def _make_dict_structure(cl: Any) -> Any:
     args = typing.get_args(cl)
     val_type = args[1] if len(args) == 2 else Any
-    if val_type is Any:
-        return {k: _go_interface(v) for k, v in value.items()}
-    return {k: (converter.structure(v, val_type) if v is not None else None) for k, v in value.items()}
+    resolved: list[tuple[Any, Any]] = []
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _TypeMismatch(value, _go_type_name(cl))
+        if val_type is Any:
+            return {k: _go_interface(v) for k, v in value.items()}
+        if not resolved:
+            hook, typ = _value_hook(val_type)
+            resolved.append((hook, typ, _passthrough(hook)))
+        hook, typ, same = resolved[0]
+        if same is not None and all(v.__class__ is same for v in value.values()):
+            return dict(value)
+        return {k: (hook(v, typ) if v is not None else None) for k, v in value.items()}
+
+    return structure
 
 
 def _is_list(cl: Any) -> bool:
@@ -172,8 +221,8 @@ def _is_dict(cl: Any) -> bool:
     return typing.get_origin(cl) is dict
 
 
-converter.register_structure_hook_func(_is_list, _structure_list)
-converter.register_structure_hook_func(_is_dict, _structure_dict)
+converter.register_structure_hook_factory(_is_list, _make_list_structure)
+converter.register_structure_hook_factory(_is_dict, _make_dict_structure)
 
 
 def _go_type_name(cl: Any) -> str:
@@ -208,21 +257,42 @@ def _go_type_name(cl: Any) -> str:
 
 def _make_class_structure(cl: type) -> Any:
     fields = attrs.fields(cl)
-    hints = typing.get_type_hints(cl)
-    exact = {f.name: f.name for f in fields}
-    folded = {f.name.lower(): f.name for f in fields}
-    types = {f.name: hints[f.name] for f in fields}
+    # name -> [name, hook, type, passthrough type] by the exact name and by the
+    # lower-cased one; the hooks are filled in on first use (see _make_list_structure).
+    exact: dict[str, list[Any]] = {f.name: [f.name, None, None, None] for f in fields}
+    folded = {name.lower(): entry for name, entry in exact.items()}
+    resolved = False
+
+    def resolve() -> None:
+        nonlocal resolved
+        hints = typing.get_type_hints(cl)
+        for name, entry in exact.items():
+            entry[1], entry[2] = _value_hook(hints[name])
+            entry[3] = _passthrough(entry[1])
+        resolved = True
 
     def structure(value: Any, _: type) -> Any:
         if not isinstance(value, dict):
             raise _TypeMismatch(value, "api." + cl.__name__)
+        if not resolved:
+            resolve()
         kwargs: dict[str, Any] = {}
         for key, item in value.items():
-            name = exact.get(key) or folded.get(key.lower()) if isinstance(key, str) else None
-            if name is None or item is None:
+            if item is None:
+                continue
+            entry = exact.get(key)
+            if entry is None:
+                if not isinstance(key, str):
+                    continue
+                entry = folded.get(key.lower())
+                if entry is None:
+                    continue
+            name, hook, typ, same = entry
+            if item.__class__ is same:  # what the leaf hook would return
+                kwargs[name] = item
                 continue
             try:
-                kwargs[name] = converter.structure(item, types[name])
+                kwargs[name] = hook(item, typ)
             except _TypeMismatch as exc:
                 go_type = exc.go_type
                 if go_type == "int":
