@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Optional
 from urllib.parse import quote
 
 import falcon
+from falcon.stream import BoundedStream
 from falcon.util.misc import code_to_http_status
 from falcon.util.uri import parse_query_string
 
@@ -189,14 +190,16 @@ class NomadApp(falcon.App):
     """A falcon.App that writes header names the way Go does. ``cluster`` is the
     state behind it.
 
-    GETs of Nomad's routes skip Falcon's request machinery (see :meth:`_serve_get`);
-    every other request goes through Falcon and the sink."""
+    GETs of Nomad's routes skip Falcon's request machinery (see :meth:`_serve_get`),
+    so do PUTs and POSTs with a plain Content-Length (:meth:`_serve_write`); every
+    other request goes through Falcon and the sink."""
 
     cluster: Any
     nomad_router: "Router"
 
     def __call__(self, env: dict, start_response: Callable) -> Iterable[bytes]:  # type: ignore[override]
-        if env["REQUEST_METHOD"] == "GET":
+        method = env["REQUEST_METHOD"]
+        if method == "GET" or (method in _FAST_WRITES and _plain_length(env.get("CONTENT_LENGTH"))):
             path = env.get("PATH_INFO") or "/"
             if not path.isascii():  # PATH_INFO is UTF-8 tunnelled as latin-1, as Falcon decodes it
                 path = path.encode("iso-8859-1").decode("utf-8", "replace")
@@ -204,7 +207,9 @@ class NomadApp(falcon.App):
             if path.startswith("/v1/"):
                 route = self.nomad_router.resolve(path)
                 if route is not None:
-                    return self._serve_get(env, start_response, path, route)
+                    if method == "GET":
+                        return self._serve_get(env, start_response, path, route)
+                    return self._serve_write(env, start_response, method, path, route)
         return self._falcon_call(env, start_response)
 
     def _falcon_call(self, env: dict, start_response: Callable) -> Iterable[bytes]:
@@ -243,19 +248,59 @@ class NomadApp(falcon.App):
             key = None
             resp.data = None  # as Falcon resets the body before its error handler
             _error_handler(req, resp, ex, {})  # type: ignore[arg-type]
-        _COMPRESSION.process_response(req, resp, None, True)  # type: ignore[arg-type]
-        headers = resp.headers
-        data = resp.data
-        headers["content-length"] = str(len(data)) if data is not None else "0"
-        if "content-type" not in headers:
-            headers["content-type"] = falcon.MEDIA_JSON
-        canonical = _CANONICAL
-        status = code_to_http_status(resp.status)
-        header_list = [(canonical.get(k) or canonical_header(k), v) for k, v in headers.items()]
-        if key is not None and data is not None:
+        if key is None:
+            return _finish(req, resp, start_response)
+        status, header_list, data = _render(req, resp)
+        if data is not None:
             _RENDERED.put(key, body, (status, tuple(header_list), data))
         start_response(status, header_list)
         return [data] if data is not None else []
+
+    def _serve_write(self, env: dict, start_response: Callable, method: str, path: str,
+                     route: "Route") -> list[bytes]:
+        """What Falcon does for a PUT or POST that reaches the sink (see :meth:`_serve_get`),
+        for a request whose Content-Length, if any, is plain digits: the endpoint reads
+        the body as it would from Falcon's bounded stream."""
+        req = LiteRequest(env, path, method)
+        resp = ReadResponse()
+        endpoint, ident = route
+        try:
+            endpoint.handle(req, resp, ident)
+        except Exception as ex:
+            resp.data = None  # as Falcon resets the body before its error handler
+            _error_handler(req, resp, ex, {})  # type: ignore[arg-type]
+        return _finish(req, resp, start_response)
+
+
+# Writes served without Falcon (see NomadApp._serve_write); other verbs go through it.
+_FAST_WRITES = frozenset({"PUT", "POST"})
+
+
+def _plain_length(value: Optional[str]) -> bool:
+    """A Content-Length that Falcon reads as this very number, or none at all (missing
+    or empty: then a de-chunked body is read to its end, see resources.read_body).
+    Anything else (signs, spaces, underscores, garbage) is left to Falcon."""
+    return value is None or value == "" or (value.isdigit() and value.isascii())
+
+
+def _render(req: Any, resp: "ReadResponse") -> tuple[str, list[tuple[str, str]], Optional[bytes]]:
+    """Falcon's end of a request: the compression middleware, then Content-Length, the
+    default Content-Type if none was set, and Go's spelling of the header names."""
+    _COMPRESSION.process_response(req, resp, None, True)  # type: ignore[arg-type]
+    headers = resp.headers
+    data = resp.data
+    headers["content-length"] = str(len(data)) if data is not None else "0"
+    if "content-type" not in headers:
+        headers["content-type"] = falcon.MEDIA_JSON
+    canonical = _CANONICAL
+    return (code_to_http_status(resp.status),
+            [(canonical.get(k) or canonical_header(k), v) for k, v in headers.items()], data)
+
+
+def _finish(req: Any, resp: "ReadResponse", start_response: Callable) -> list[bytes]:
+    status, header_list, data = _render(req, resp)
+    start_response(status, header_list)
+    return [data] if data is not None else []
 
 
 Rendered = tuple[str, tuple[tuple[str, str], ...], bytes]
@@ -310,9 +355,9 @@ class ReadRequest:
 
     __slots__ = ("env", "method", "path", "query_string", "_params")
 
-    def __init__(self, env: dict, path: str) -> None:
+    def __init__(self, env: dict, path: str, method: str = "GET") -> None:
         self.env = env
-        self.method = "GET"
+        self.method = method
         self.path = path
         self.query_string = env.get("QUERY_STRING", "")
         self._params: Optional[dict[str, Any]] = None
@@ -339,6 +384,26 @@ class ReadRequest:
     def relative_uri(self) -> str:
         uri = self.env.get("SCRIPT_NAME", "") + self.path
         return uri + "?" + self.query_string if self.query_string else uri
+
+
+class LiteRequest(ReadRequest):
+    """A ReadRequest with a body, for writes whose Content-Length is plain digits or
+    absent (see :func:`_plain_length`): the streams Falcon would give the endpoints."""
+
+    __slots__ = ()
+
+    @property
+    def content_length(self) -> Optional[int]:
+        value = self.env.get("CONTENT_LENGTH")
+        return int(value) if value else None
+
+    @property
+    def stream(self) -> Any:
+        return self.env["wsgi.input"]
+
+    @property
+    def bounded_stream(self) -> BoundedStream:
+        return BoundedStream(self.env["wsgi.input"], self.content_length or 0)
 
 
 class ReadResponse:
