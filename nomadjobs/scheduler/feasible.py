@@ -228,41 +228,45 @@ class FeasibilityWrapper:
         self.source.reset()
 
     def next(self) -> Optional[Node]:
-        elig = self.ctx.eligibility
-        metrics = self.ctx.metrics
         while True:
             option = self.source.next()
-            if option is None:
-                return None
-            cls = option.ComputedClass
-            # Without a computed class there is nothing to cache on: always check.
-            job_status = elig.job_status(cls) if cls else CLASS_ESCAPED
-            if job_status == CLASS_INELIGIBLE:
-                metrics.filter_node(option, FILTER_CLASS_INELIGIBLE)
-                continue
-            # Nomad re-runs the job checks on an eligible class too; they can only pass
-            # again (the class covers every non-unique value they read), so skip them.
-            if job_status != CLASS_ELIGIBLE:
-                if not all(check.feasible(option) for check in self.job_checkers):
-                    if job_status != CLASS_ESCAPED:
-                        elig.set_job_eligibility(False, cls)
-                    continue
-                if job_status == CLASS_UNKNOWN:
-                    elig.set_job_eligibility(True, cls)
-
-            tg_status = elig.task_group_status(self.tg, cls) if cls else CLASS_ESCAPED
-            if tg_status == CLASS_INELIGIBLE:
-                metrics.filter_node(option, FILTER_CLASS_INELIGIBLE)
-                continue
-            if tg_status == CLASS_ELIGIBLE:
+            if option is None or self.check(option):
                 return option
-            if not all(check.feasible(option) for check in self.tg_checkers):
-                if tg_status != CLASS_ESCAPED:
-                    elig.set_task_group_eligibility(False, self.tg, cls)
-                continue
-            if tg_status == CLASS_UNKNOWN:
-                elig.set_task_group_eligibility(True, self.tg, cls)
-            return option
+
+    def check(self, option: Node) -> bool:
+        """Whether the node passes the job's and the group's checks, consulting and
+        filling the per-class verdicts (the fused ranker calls this for every node
+        whose class is not already known eligible for both)."""
+        elig = self.ctx.eligibility
+        cls = option.ComputedClass
+        # Without a computed class there is nothing to cache on: always check.
+        job_status = elig.job_status(cls) if cls else CLASS_ESCAPED
+        if job_status == CLASS_INELIGIBLE:
+            self.ctx.metrics.filter_node(option, FILTER_CLASS_INELIGIBLE)
+            return False
+        # Nomad re-runs the job checks on an eligible class too; they can only pass
+        # again (the class covers every non-unique value they read), so skip them.
+        if job_status != CLASS_ELIGIBLE:
+            if not all(check.feasible(option) for check in self.job_checkers):
+                if job_status != CLASS_ESCAPED:
+                    elig.set_job_eligibility(False, cls)
+                return False
+            if job_status == CLASS_UNKNOWN:
+                elig.set_job_eligibility(True, cls)
+
+        tg_status = elig.task_group_status(self.tg, cls) if cls else CLASS_ESCAPED
+        if tg_status == CLASS_INELIGIBLE:
+            self.ctx.metrics.filter_node(option, FILTER_CLASS_INELIGIBLE)
+            return False
+        if tg_status == CLASS_ELIGIBLE:
+            return True
+        if not all(check.feasible(option) for check in self.tg_checkers):
+            if tg_status != CLASS_ESCAPED:
+                elig.set_task_group_eligibility(False, self.tg, cls)
+            return False
+        if tg_status == CLASS_UNKNOWN:
+            elig.set_task_group_eligibility(True, self.tg, cls)
+        return True
 
 
 # --- checks that depend on other allocations ------------------------------------------------

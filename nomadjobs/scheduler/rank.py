@@ -7,11 +7,12 @@ import math
 from typing import Optional
 
 from ..structs import Allocation, NetworkResource, Node, Resources, TaskGroup
-from .context import EvalContext
+from .context import EvalContext, _score_key
 from .network import NetworkError, NetworkIndex
 from .usage import NodeUsage, node_network, resources_of, sum_allocs
 
 _NO_RESOURCES = Resources()
+_BASE = "scheduler.rank-base"  # Database.memo key prefix: a node's ranking base
 
 SERVICE_JOB_ANTI_AFFINITY_PENALTY = 10.0
 BATCH_JOB_ANTI_AFFINITY_PENALTY = 5.0
@@ -71,6 +72,25 @@ def _score(cpu: int, memory: int, node_cpu: float, node_mem: float) -> float:
     total = _pow10_free(cpu, node_cpu) + _pow10_free(memory, node_mem)
     score = 20.0 - total
     return min(18.0, max(0.0, score))
+
+
+def _exhausted(node: Node, cpu: int, mem: int, disk: int, iops: int, overcommitted: Optional[bool],
+               net_idx: Optional[NetworkIndex]) -> str:
+    """AllocsFit's verdict for a node whose allocations would use this much: the first
+    dimension that does not fit, or "" when everything does. Bandwidth is read from
+    ``net_idx`` when there is one (and only once the other dimensions fit)."""
+    have = node.Resources or _NO_RESOURCES
+    if (have.CPU or 0) < cpu:
+        return "cpu"
+    if (have.MemoryMB or 0) < mem:
+        return "memory"
+    if (have.DiskMB or 0) < disk:
+        return "disk"
+    if (have.IOPS or 0) < iops:
+        return "iops"
+    if overcommitted if net_idx is None else net_idx.overcommitted():
+        return "bandwidth exceeded"
+    return ""
 
 
 def _pow10_free(used: int, avail: float) -> float:
@@ -152,96 +172,100 @@ class BinPackIterator:
     def _base(self, node: Node) -> tuple:
         """What ranking needs of a node before this plan's placements on it: (node,
         usage, network index, overcommitted?, CPU/memory/disk/IOPS used incl.
-        reserved, schedulable CPU and memory). Kept for the pass when the state is a
-        snapshot, which never changes."""
+        reserved, schedulable CPU and memory, the node's two score keys). Kept for
+        the pass when the state is a snapshot, which never changes."""
         cache = self._bases
         if cache is not None:
             hit = cache.get(node.ID)
             if hit is not None and hit[0] is node:
                 return hit
-        usage = self.ctx.usage(node.ID)
-        net = node_network(self.ctx.state, node, usage)
-        cpu, mem, disk, iops = sum_allocs((), node.Reserved)
-        hit = (node, usage, net, net.overcommitted(),
-               (cpu + usage.cpu, mem + usage.memory, disk + usage.disk, iops + usage.iops), _schedulable(node))
+        # Across passes: the same node object with the same allocation rows (the
+        # token) has the same base.
+        state = self.ctx.state
+        token = state.node_allocs_token(node.ID)
+        memo = state.memo
+        key = (_BASE, node.ID)
+        kept = memo.get(key)
+        if kept is not None and kept[0] is token and kept[1][0] is node:
+            hit = kept[1]
+        else:
+            usage = self.ctx.usage(node.ID)
+            net = node_network(state, node, usage)
+            cpu, mem, disk, iops = sum_allocs((), node.Reserved)
+            hit = (node, usage, net, net.overcommitted(),
+                   (cpu + usage.cpu, mem + usage.memory, disk + usage.disk, iops + usage.iops),
+                   _schedulable(node), _score_key(node.ID, "binpack"), _score_key(node.ID, "job-anti-affinity"))
+            memo[key] = (token, hit)
         if cache is not None:
             cache[node.ID] = hit
         return hit
 
     def next(self) -> Optional[RankedNode]:
+        while True:
+            option = self.source.next()
+            if option is None or self.fit(option):
+                return option
+
+    def fit(self, option: RankedNode) -> bool:
+        """Bin-pack the group onto the option's node: on success the option carries
+        the offer and its fit score; a node that cannot take it is counted exhausted."""
         tg = self.task_group
         assert tg is not None
         ctx = self.ctx
         static = self._static
-        while True:
-            option = self.source.next()
-            if option is None:
-                return None
-            node = option.node
-            net_idx: Optional[NetworkIndex] = None
-            if ctx.plan_only_adds(node.ID):
-                # The node's existing allocations were summed and indexed once for
-                # this version of them; only the plan's new ones are added here.
-                _, usage, base_net, overcommitted, used, schedulable = self._base(node)
-                option.usage = usage
-                placed = ctx.plan.NodeAllocation.get(node.ID)
+        node = option.node
+        net_idx: Optional[NetworkIndex] = None
+        if ctx.plan_only_adds(node.ID):
+            # The node's existing allocations were summed and indexed once for
+            # this version of them; only the plan's new ones are added here.
+            _, usage, base_net, overcommitted, used, schedulable, _, _ = self._base(node)
+            option.usage = usage
+            placed = ctx.plan.NodeAllocation.get(node.ID)
+            if placed:
+                cpu, mem, disk, iops = sum_allocs(placed)
+                cpu += used[0]
+                mem += used[1]
+                disk += used[2]
+                iops += used[3]
+            else:
+                cpu, mem, disk, iops = used
+            if static is None or (placed and any(_has_networks(a) for a in placed)):
+                net_idx = base_net.overlay()
                 if placed:
-                    cpu, mem, disk, iops = sum_allocs(placed)
-                    cpu += used[0]
-                    mem += used[1]
-                    disk += used[2]
-                    iops += used[3]
-                else:
-                    cpu, mem, disk, iops = used
-                if static is None or (placed and any(_has_networks(a) for a in placed)):
-                    net_idx = base_net.overlay()
-                    if placed:
-                        net_idx.add_allocs(placed)
-            else:
-                schedulable = _schedulable(node)
-                proposed = option.proposed_allocs(ctx)
-                net_idx = NetworkIndex()
-                net_idx.set_node(node)
-                net_idx.add_allocs(proposed)
-                overcommitted = None
-                cpu, mem, disk, iops = sum_allocs(proposed, node.Reserved)
+                    net_idx.add_allocs(placed)
+        else:
+            schedulable = _schedulable(node)
+            proposed = option.proposed_allocs(ctx)
+            net_idx = NetworkIndex()
+            net_idx.set_node(node)
+            net_idx.add_allocs(proposed)
+            overcommitted = None
+            cpu, mem, disk, iops = sum_allocs(proposed, node.Reserved)
 
-            if static is not None:
-                total, task_resources = static  # shared: consumers copy the dict
-            else:
-                assert net_idx is not None
-                offered = self._offer(tg, node, net_idx)
-                if offered is None:
-                    continue
-                total, task_resources = offered
+        if static is not None:
+            total, task_resources = static  # shared: consumers copy the dict
+        else:
+            assert net_idx is not None
+            offered = self._offer(tg, node, net_idx)
+            if offered is None:
+                return False
+            total, task_resources = offered
 
-            # AllocsFit: the node's allocations plus the candidate, dimension by dimension.
-            cpu += total.CPU
-            mem += total.MemoryMB
-            disk += total.DiskMB
-            iops += total.IOPS
-            have = node.Resources or _NO_RESOURCES
-            if (have.CPU or 0) < cpu:
-                dim = "cpu"
-            elif (have.MemoryMB or 0) < mem:
-                dim = "memory"
-            elif (have.DiskMB or 0) < disk:
-                dim = "disk"
-            elif (have.IOPS or 0) < iops:
-                dim = "iops"
-            elif overcommitted if net_idx is None else net_idx.overcommitted():
-                dim = "bandwidth exceeded"
-            else:
-                dim = ""
-            if dim:
-                ctx.metrics.exhausted_node(node, dim)
-                continue
-            option.task_resources = task_resources
-            option.alloc_total = total
-            fitness = _score(cpu, mem, schedulable[0], schedulable[1])
-            option.score += fitness
-            ctx.metrics.score_node(node, "binpack", fitness)
-            return option
+        # AllocsFit: the node's allocations plus the candidate, dimension by dimension.
+        cpu += total.CPU
+        mem += total.MemoryMB
+        disk += total.DiskMB
+        iops += total.IOPS
+        dim = _exhausted(node, cpu, mem, disk, iops, overcommitted, net_idx)
+        if dim:
+            ctx.metrics.exhausted_node(node, dim)
+            return False
+        option.task_resources = task_resources
+        option.alloc_total = total
+        fitness = _score(cpu, mem, schedulable[0], schedulable[1])
+        option.score += fitness
+        ctx.metrics.score_node(node, "binpack", fitness)
+        return True
 
     def _offer(self, tg: TaskGroup, node: Node, net_idx: NetworkIndex
                ) -> Optional[tuple[ResourceSum, dict[str, Resources]]]:
@@ -286,8 +310,11 @@ class JobAntiAffinityIterator:
 
     def next(self) -> Optional[RankedNode]:
         option = self.source.next()
-        if option is None:
-            return None
+        if option is not None:
+            self.penalise(option)
+        return option
+
+    def penalise(self, option: RankedNode) -> None:
         ctx = self.ctx
         node_id = option.node.ID
         usage = option.usage
@@ -299,8 +326,7 @@ class JobAntiAffinityIterator:
         if collisions:
             penalty = -1.0 * collisions * self.penalty
             option.score += penalty
-            self.ctx.metrics.score_node(option.node, "job-anti-affinity", penalty)
-        return option
+            ctx.metrics.score_node(option.node, "job-anti-affinity", penalty)
 
     def reset(self) -> None:
         self.source.reset()
