@@ -14,6 +14,9 @@ Options for the cluster travel as NOMADJOBS_* environment variables (see shim/ws
 import os
 import sys
 
+from gunicorn.http import wsgi as _gwsgi
+from gunicorn.workers import gthread as _gthread
+
 from shim.server import SWITCH_INTERVAL_S
 
 sys.setswitchinterval(SWITCH_INTERVAL_S)  # read in the arbiter: the worker forked from it inherits it
@@ -22,7 +25,7 @@ wsgi_app = "shim.wsgi:app"  # used when no app is named on the command line
 bind = [os.environ.get("NOMADJOBS_BIND", "127.0.0.1:4646")]
 
 workers = 1  # the state is in-process: never more than one
-worker_class = "gthread"
+worker_class = "gthread"  # replaced below by a subclass, when this gunicorn has what it needs
 threads = int(os.environ.get("NOMADJOBS_THREADS", "1024"))  # one per request in flight (long polls included)
 worker_connections = 2 * threads  # gthread refuses connections beyond this
 backlog = 2048
@@ -43,3 +46,100 @@ accesslog = os.environ.get("NOMADJOBS_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("NOMADJOBS_LOG_LEVEL", "info")
 proc_name = "nomadjobs"
+
+
+# ---- the gthread worker, with fewer thread hand-offs per answer ----------------------------
+#
+# One write can answer a thousand blocking queries at once, and then the cost of each
+# answer is mostly the number of times its thread gives up the GIL (each time, the
+# GIL goes to another of the woken threads, and this one queues to get it back). Stock
+# gthread gives it up three times after the app returns, besides the final wait for
+# the next job: the head and the body are sent separately, and the done-callback
+# writes a wake-up byte to the main thread's pipe. The subclasses below send the head
+# and the first body chunk together, and write the wake-up byte only when the main
+# thread has none pending (it then runs every queued callback), so that is one hand-off
+# per answer. The bytes on the wire, keep-alive and the order of the main thread's
+# callbacks are unchanged.
+
+
+class OneSendResponse(_gwsgi.Response):
+    """An HTTP/1 response whose head goes out with its first body chunk: one
+    ``sendall`` where stock gunicorn makes two. Anything unusual (chunked, no body,
+    a chunk beyond Content-Length, headers already sent) takes gunicorn's path."""
+
+    def write(self, arg):
+        if (self.headers_sent or self.chunked or self._omits_body or not isinstance(arg, bytes) or not arg
+                or (self.response_length is not None and len(arg) > self.response_length - self.sent)):
+            return super().write(arg)
+        tosend = self.default_headers()  # as send_headers() builds it
+        tosend.extend(["%s: %s\r\n" % (k, v) for k, v in self.headers])
+        head = ("%s\r\n" % "".join(tosend)).encode("latin-1")
+        self.headers_sent = True
+        self.sent += len(arg)
+        self.sock.sendall(head + arg)
+
+
+class WakeOnceQueue(_gthread.PollableMethodQueue):
+    """gthread's queue of callbacks for the main thread, with at most one wake-up
+    byte in the pipe: a worker thread writes one only if the main thread has none
+    pending, and the main thread clears the flag before running the whole queue
+    (bounded; it re-arms itself if more is left), so no callback is left waiting."""
+
+    MAX_CALLBACKS = 1024  # per wake-up, so accept() and timeouts still get their turn
+
+    def init(self):
+        super().init()
+        self._armed = False
+
+    def _arm(self):
+        self._armed = True
+        try:
+            os.write(self._write_fd, b"\x00")
+        except OSError:  # no byte went in: let the next defer() try again
+            self._armed = False
+
+    def defer(self, callback, *args):
+        self._queue.put(_gthread.partial(callback, *args))  # queued BEFORE the flag is read
+        if not self._armed:
+            self._arm()
+
+    def run_callbacks(self, _fileobj, max_callbacks=None):
+        try:
+            os.read(self._read_fd, 4096)
+        except OSError:
+            pass
+        self._armed = False  # cleared BEFORE the queue is read: a later defer() writes a byte
+        get = self._queue.get_nowait
+        for _ in range(max_callbacks or self.MAX_CALLBACKS):
+            try:
+                callback = get()
+            except _gthread.queue.Empty:
+                return
+            callback()
+        self._arm()  # more left: come back after the other events
+
+
+class ThreadWorker(_gthread.ThreadWorker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.method_queue = WakeOnceQueue()
+
+    def init_process(self):
+        # wsgi.create() builds HTTP/1 responses from this module global (HTTP/2 ones
+        # from their own class); set in the worker process only.
+        _gwsgi.Response = OneSendResponse
+        super().init_process()
+
+
+def _worker_fits() -> bool:
+    """Whether this gunicorn has the internals the subclasses rely on (else: stock gthread)."""
+    import inspect
+    resp = _gwsgi.Response
+    return (all(hasattr(resp, a) for a in ("default_headers", "send_headers", "_response_omits_body"))
+            and "response_class" in inspect.signature(_gwsgi.create).parameters
+            and all(hasattr(_gthread.PollableMethodQueue, a) for a in ("defer", "run_callbacks", "init"))
+            and hasattr(_gthread, "partial") and hasattr(_gthread, "queue"))
+
+
+if _worker_fits():
+    worker_class = ThreadWorker
