@@ -546,8 +546,11 @@ def _zero_for(tp: Any) -> Any:
 
 
 _IS_ATTRS: dict[type, bool] = {}
-# Per class: (field name, whether a None there becomes the Go zero value).
-_FILL_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+# Per class: (field name, whether a None there becomes the Go zero value, what the
+# field's type says it holds: a scalar, a model, a list of models, or anything).
+_FILL_PLANS: dict[type, tuple[tuple[str, bool, int], ...]] = {}
+_SCALAR, _MODEL, _MODELS, _ANY = range(4)
+_ZEROS: dict[tuple[type, str], Any] = {}
 
 
 def _is_attrs(cls: type) -> bool:
@@ -557,13 +560,43 @@ def _is_attrs(cls: type) -> bool:
     return known
 
 
-def _fill_plan(cls: type) -> tuple[tuple[str, bool], ...]:
+def _field_kind(tp: Any) -> int:
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) is typing.Union else [tp]
+    if len(args) != 1:
+        return _ANY
+    inner = args[0]
+    if inner in (str, int, bool, float, bytes):
+        return _SCALAR
+    if isinstance(inner, type) and attrs.has(inner):
+        return _MODEL
+    origin = typing.get_origin(inner)
+    if origin is dict:
+        return _SCALAR if not any(attrs.has(a) for a in typing.get_args(inner) if isinstance(a, type)) else _ANY
+    if origin is list:
+        item = typing.get_args(inner)
+        if len(item) == 1 and isinstance(item[0], type):
+            return _MODELS if attrs.has(item[0]) else _SCALAR
+    return _ANY
+
+
+def _fill_plan(cls: type) -> tuple[tuple[str, bool, int], ...]:
     plan = _FILL_PLANS.get(cls)
     if plan is None:
         nullable = _NULLABLE.get(cls, frozenset())
-        plan = _FILL_PLANS[cls] = tuple((f.name, f.name not in nullable) for f in attrs.fields(cls)
-                                        if not f.metadata.get("input_only"))
+        hints = _hints(cls)
+        plan = _FILL_PLANS[cls] = tuple((f.name, f.name not in nullable, _field_kind(hints[f.name]))
+                                        for f in attrs.fields(cls) if not f.metadata.get("input_only"))
     return plan
+
+
+def _zero(cls: type, name: str) -> Any:
+    """The Go zero value of a field (None when it has none); values are immutable, so
+    one is shared by every object that needs it."""
+    key = (cls, name)
+    if key in _ZEROS:
+        return _ZEROS[key]
+    zero = _ZEROS[key] = _zero_for(_hints(cls)[name])
+    return zero
 
 
 def fill_zero_values(obj: T) -> T:
@@ -575,14 +608,16 @@ def fill_zero_values(obj: T) -> T:
     if not _is_attrs(cls):
         return obj
     changes: dict[str, Any] = {}
-    for name, fill in _fill_plan(cls):
+    for name, fill, kind in _fill_plan(cls):
         value = getattr(obj, name)
         if value is None:
             if fill:
-                zero = _zero_for(_hints(cls)[name])
+                zero = _zero(cls, name)
                 if zero is not None:
                     changes[name] = zero
-        elif _is_attrs(type(value)):
+        elif kind == _SCALAR:
+            continue  # as the field's type says (the codec builds models to their types)
+        elif (kind == _MODEL and _is_attrs(type(value))) or (kind == _ANY and _is_attrs(type(value))):
             filled = fill_zero_values(value)
             if filled is not value:
                 changes[name] = filled

@@ -17,7 +17,6 @@ import time
 import uuid
 from typing import Any, Callable, Iterable, Optional, TypeVar
 
-import attrs
 import cramjam
 
 from . import acl as aclmod
@@ -54,7 +53,7 @@ def with_decompressed_payload(job: s.Job) -> s.Job:
         payload = snappy_decode(job.Payload)
     except Exception as exc:
         raise NomadError(f"snappy: corrupt input: {exc}") from None
-    return attrs.evolve(job, Payload=payload or None)
+    return s.evolve(job, Payload=payload or None)
 
 
 class JobsService:
@@ -179,7 +178,7 @@ class JobsService:
         resp, meta = self.blocking_query(q, (JOB_VERSION,), run)
         if not resp.Versions:
             raise not_found("job versions not found", meta.index)
-        return attrs.evolve(resp, Index=meta.index, LastContact=0, KnownLeader=True), meta
+        return s.evolve(resp, Index=meta.index, LastContact=0, KnownLeader=True), meta
 
     def job_allocations(self, job_id: str, all_allocs: bool, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         self._read_acl(q)
@@ -266,9 +265,9 @@ class JobsService:
                 raise NomadError("Vault not enabled and Vault policies requested")
             if namespace not in NAMESPACES:
                 raise NomadError(f'job "{job.ID}" is in non-existent namespace "{namespace}"')
-            job = attrs.evolve(job, VaultToken="")
+            job = s.evolve(job, VaultToken="")
             if existing is None or spec_changed(existing, job):
-                job = attrs.evolve(job, SubmitTime=self.cluster.now_ns())
+                job = s.evolve(job, SubmitTime=self.cluster.now_ns())
                 result = self._apply(cmds.JobRegister(job, launch_time_ns=self.cluster.now_ns()))
                 if result.error is not None:
                     raise NomadError(result.error)
@@ -281,7 +280,7 @@ class JobsService:
             ev = self._new_eval(namespace, job, s.TRIGGER_JOB_REGISTER, job_modify_index)
             index = self._commit_eval(ev)
             self._settle()
-        return attrs.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
+        return s.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
 
     # --- deregister -------------------------------------------------------------------------
     def deregister_job(self, job_id: str, purge: bool = False, w: WriteOptions = WriteOptions()) -> s.JobDeregisterResponse:
@@ -303,7 +302,7 @@ class JobsService:
                               JobModifyIndex=result.index, Status=s.EVAL_STATUS_PENDING)
             index = self._commit_eval(ev)
             self._settle()
-        return attrs.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
+        return s.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
 
     # --- evaluate ---------------------------------------------------------------------------
     def _existing_job(self, job_id: str, w: WriteOptions, capability: str) -> tuple[str, s.Job]:
@@ -401,7 +400,7 @@ class JobsService:
             nxt = self.cluster.lifecycle.next_periodic_launch(job, self.cluster.now_ns())
             if nxt:
                 next_launch = rfc3339(nxt)
-        created = [attrs.evolve(e, CreateIndex=0, ModifyIndex=0, SnapshotIndex=0) for e in planner.created_evals]
+        created = [s.evolve(e, CreateIndex=0, ModifyIndex=0, SnapshotIndex=0) for e in planner.created_evals]
         return s.JobPlanResponse(Annotations=annotations, FailedTGAllocs=updated.FailedTGAllocs,
                                  JobModifyIndex=index, CreatedEvals=created or None, Diff=diff,
                                  NextPeriodicLaunch=next_launch, Warnings=warnings_text(warnings), Index=index)
@@ -431,7 +430,7 @@ class JobsService:
             child_id = f"{parent.ID}/dispatch-{now // 10**9}-{self.cluster.new_id()[:8]}"
             meta = dict(parent.Meta or {})
             meta.update(body.Meta or {})
-            child = attrs.evolve(parent, ParameterizedJob=None, ID=child_id, Name=child_id, ParentID=parent.ID,
+            child = s.evolve(parent, ParameterizedJob=None, ID=child_id, Name=child_id, ParentID=parent.ID,
                                  SubmitTime=now, Meta=meta or None, Payload=snappy_encode(body.Payload or b""),
                                  Status="", Version=0, Stable=False, CreateIndex=0, ModifyIndex=0,
                                  JobModifyIndex=0)
@@ -445,7 +444,7 @@ class JobsService:
             ev = self._new_eval(namespace, child, s.TRIGGER_JOB_REGISTER, result.index)
             index = self._commit_eval(ev)
             self._settle()
-        return attrs.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
+        return s.evolve(response, EvalID=ev.ID, EvalCreateIndex=index, Index=index)
 
     # --- revert and stable --------------------------------------------------------------------
     def _version_request(self, job_id: str, body: s.JobRevertRequest | s.JobStabilityRequest,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from nomadjobs import structs as s
 from nomadjobs.scheduler.context import EvalContext, PlanBuilder
-from nomadjobs.scheduler.feasible import ConstraintChecker, DriverChecker, resolve_target
+from nomadjobs.scheduler.feasible import ConstraintChecker, DriverChecker, resolve_target, shuffle_nodes
 from nomadjobs.scheduler.network import MAX_DYNAMIC_PORT, MIN_DYNAMIC_PORT, NetworkError, NetworkIndex
 from nomadjobs.scheduler.util import tasks_updated
 from nomadjobs.scheduler.version import parse_constraints, parse_version
@@ -229,3 +229,26 @@ def test_placements_never_overcommit(specs, seed, nodes):
         assert sum(n.MBits for n in nets) <= 100
         ports = [p.Value for n in nets for p in (n.ReservedPorts or []) + (n.DynamicPorts or [])]
         assert len(ports) == len(set(ports))
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 50, 257, 5000])
+@pytest.mark.parametrize("seed", [0, 1, 42])
+def test_shuffle_nodes_makes_random_shuffles_permutation_and_leaves_the_rng_where_it_would(length: int,
+                                                                                        seed: int) -> None:
+    ours, theirs = list(range(length)), list(range(length))
+    rng_ours, rng_theirs = random.Random(seed), random.Random(seed)
+    shuffle_nodes(ours, rng_ours)  # type: ignore[arg-type]
+    rng_theirs.shuffle(theirs)
+    assert ours == theirs
+    assert rng_ours.random() == rng_theirs.random()
+
+
+def test_shuffle_nodes_defers_to_a_generator_with_its_own_randbelow() -> None:
+    class Floats(random.Random):
+        def random(self) -> float:  # makes Random pick _randbelow_without_getrandbits
+            return super().random()
+
+    ours, theirs = list(range(40)), list(range(40))
+    shuffle_nodes(ours, Floats(5))  # type: ignore[arg-type]
+    Floats(5).shuffle(theirs)
+    assert ours == theirs

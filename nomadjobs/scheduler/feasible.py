@@ -3,6 +3,7 @@ which nodes could run a task group at all, before any resources are counted."""
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Any, Iterable, Optional
 
@@ -160,8 +161,23 @@ class StaticIterator:
 
 def shuffle_nodes(nodes: list[Node], rng) -> None:
     """Fisher-Yates from the last position down, as Nomad's shuffleNodes, driven by
-    the seeded rng (``Random.shuffle`` is exactly that loop)."""
-    rng.shuffle(nodes)
+    the seeded rng: the very permutation ``Random.shuffle`` makes, with its
+    ``_randbelow`` (draw bit_length bits, redraw while too big) inlined, because every
+    evaluation shuffles every ready node."""
+    if getattr(type(rng), "_randbelow", None) is not _RANDBELOW_WITH_GETRANDBITS:
+        rng.shuffle(nodes)  # a generator without getrandbits, or its own _randbelow
+        return
+    getrandbits = rng.getrandbits
+    for i in range(len(nodes) - 1, 0, -1):
+        n = i + 1
+        k = n.bit_length()
+        j = getrandbits(k)
+        while j >= n:
+            j = getrandbits(k)
+        nodes[i], nodes[j] = nodes[j], nodes[i]
+
+
+_RANDBELOW_WITH_GETRANDBITS = getattr(random.Random, "_randbelow_with_getrandbits", None)
 
 
 # --- per-node checkers -------------------------------------------------------------------
