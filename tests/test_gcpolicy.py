@@ -49,6 +49,36 @@ def test_freeze_after_commit_and_reclaim_frozen_cycles(restore_gc, monkeypatch):
     assert c.snapshot().job_by_id("default", "b") is not None
 
 
+_JOB = {"ID": "c", "Name": "c", "Type": "batch", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec", "Config": {"command": "true"}}]}]}
+
+
+def test_an_estimate_of_growth_only_leads_to_a_count(restore_gc, monkeypatch):
+    monkeypatch.setattr(gcpolicy, "FLOOR", 0)
+    c = Cluster(freeze_gc=True)
+    gcpolicy.full_collection()
+    heap = gcpolicy._heap
+    cycle = _Node()
+    cycle.self = cycle
+    dead = weakref.ref(cycle)
+    del cycle
+    gc.freeze()  # frozen while alive, as after a commit
+
+    # The counters claim far more was frozen than the heap holds; counting shows the
+    # heap has not doubled, so no full collection runs (the cycle stays) ...
+    monkeypatch.setattr(gcpolicy, "_grown", 100 * heap)
+    c.register(_JOB)
+    assert dead() is not None
+    assert gcpolicy._heap == heap
+    assert gcpolicy._grown < 100 * heap  # counted, so the estimate starts again
+
+    # ... until the count says it has.
+    monkeypatch.setattr(gcpolicy, "_heap", gc.get_freeze_count() // 2 - 1)
+    monkeypatch.setattr(gcpolicy, "_grown", 100 * heap)
+    c.register({**_JOB, "ID": "d", "Name": "d"})
+    assert dead() is None
+
+
 def test_off_by_default(restore_gc):
     gc.unfreeze()
     Cluster()

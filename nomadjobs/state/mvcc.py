@@ -368,38 +368,62 @@ class Snapshot(_Reader):
 
 
 class _WorkTable:
-    """Mutable working copy of one table inside a write transaction.
+    """Working copy of one table inside a write transaction.
 
-    Uses ``immutables`` mutations and a :class:`SortedKeysEditor`, so a batch
-    of writes copies each touched node once rather than once per write.
+    Rows are an ``immutables`` mutation; each secondary index and the key sequence
+    stay the committed (frozen) ones until a write changes them, then become a
+    mutation / :class:`SortedKeysEditor`, so a batch of writes copies each touched
+    node once, and an update that keeps its keys (a status change, a new
+    ModifyIndex) copies no index at all.
     """
 
-    __slots__ = ("schema", "rows", "keys", "indexes", "index", "_view")
+    __slots__ = ("schema", "rows", "keys", "indexes", "index", "_view", "_editing")
 
     def __init__(self, base: _TableState, index: int) -> None:
         # ``index`` becomes the txn index on the first successful write.
         self.schema = base.schema
         self.rows = base.rows.mutate()
-        self.keys: SortedKeysEditor = base.keys.edit()
-        self.indexes = {name: m.mutate() for name, m in base.indexes.items()}
+        self.keys: SortedKeys | SortedKeysEditor = base.keys
+        self.indexes: dict[str, Any] = dict(base.indexes)
         self.index = index
         self._view: _TableState | None = None
+        self._editing: set[str] = set()  # indexes held as mutations
+
+    def index_for_write(self, name: str) -> Any:
+        if name in self._editing:
+            return self.indexes[name]
+        m = self.indexes[name] = self.indexes[name].mutate()
+        self._editing.add(name)
+        return m
+
+    def keys_for_write(self) -> SortedKeysEditor:
+        keys = self.keys
+        if type(keys) is SortedKeys:
+            keys = self.keys = keys.edit()
+        return keys  # type: ignore[return-value]
+
+    def _frozen_parts(self) -> tuple[SortedKeys, dict[str, Any]]:
+        keys = self.keys
+        if type(keys) is not SortedKeys:
+            keys = self.keys = keys.freeze()
+        idx = self.indexes
+        if self._editing:
+            idx = self.indexes = {name: (m.finish() if name in self._editing else m) for name, m in idx.items()}
+            self._editing = set()
+        return keys, idx  # type: ignore[return-value]
 
     def view(self) -> _TableState:
         """Freeze the current content for scanning; cached until the next write."""
         if self._view is None:
             rows = self.rows.finish()
             self.rows = rows.mutate()
-            idx = {}
-            for name, m in self.indexes.items():
-                idx[name] = frozen = m.finish()
-                self.indexes[name] = frozen.mutate()
-            self._view = _TableState(self.schema, rows, self.keys.freeze(), idx, self.index)
+            keys, idx = self._frozen_parts()
+            self._view = _TableState(self.schema, rows, keys, idx, self.index)
         return self._view
 
     def finish(self) -> _TableState:
-        idx = {name: m.finish() for name, m in self.indexes.items()}
-        return _TableState(self.schema, self.rows.finish(), self.keys.freeze(), idx, self.index)
+        keys, idx = self._frozen_parts()
+        return _TableState(self.schema, self.rows.finish(), keys, idx, self.index)
 
 
 class WriteTxn(_Reader):
@@ -512,10 +536,10 @@ class WriteTxn(_Reader):
         # The key sequence compares pks and may raise TypeError for a pk of the
         # wrong shape: do it before anything else is modified.
         if old is None:
-            work.keys.insert(pk)
+            work.keys_for_write().insert(pk)
         indexes = schema.indexes
         for name, unique, old_key, new_key in changes:
-            m = work.indexes[name]
+            m = work.index_for_write(name)
             if indexes[name].versioned:
                 if old_key is not None and old_key != new_key:
                     _group_change(m, old_key, pk, old, None, self.index)
@@ -553,10 +577,10 @@ class WriteTxn(_Reader):
             if old_key is None:
                 continue
             if ix.versioned:
-                _group_change(work.indexes[name], old_key, pk, old, None, self.index)
+                _group_change(work.index_for_write(name), old_key, pk, old, None, self.index)
             else:
-                _index_remove(work.indexes[name], ix.unique, old_key, pk)
-        work.keys.discard(pk)
+                _index_remove(work.index_for_write(name), ix.unique, old_key, pk)
+        work.keys_for_write().discard(pk)
         self._mark(table)
         self._changed.add((table, pk))
         return old
