@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from nomadjobs import structs as s
 from nomadjobs.scheduler.context import EvalContext, PlanBuilder
-from nomadjobs.scheduler.feasible import ConstraintChecker, DriverChecker, resolve_target, shuffle_nodes
+from nomadjobs.scheduler.feasible import ConstraintChecker, DriverChecker, StaticIterator, resolve_target
 from nomadjobs.scheduler.network import MAX_DYNAMIC_PORT, MIN_DYNAMIC_PORT, NetworkError, NetworkIndex
 from nomadjobs.scheduler.util import tasks_updated
 from nomadjobs.scheduler.version import parse_constraints, parse_version
@@ -231,24 +231,49 @@ def test_placements_never_overcommit(specs, seed, nodes):
         assert len(ports) == len(set(ports))
 
 
-@pytest.mark.parametrize("length", [0, 1, 2, 3, 50, 257, 5000])
-@pytest.mark.parametrize("seed", [0, 1, 42])
-def test_shuffle_nodes_makes_random_shuffles_permutation_and_leaves_the_rng_where_it_would(length: int,
-                                                                                        seed: int) -> None:
-    ours, theirs = list(range(length)), list(range(length))
-    rng_ours, rng_theirs = random.Random(seed), random.Random(seed)
-    shuffle_nodes(ours, rng_ours)  # type: ignore[arg-type]
-    rng_theirs.shuffle(theirs)
-    assert ours == theirs
-    assert rng_ours.random() == rng_theirs.random()
+# --- the lazily shuffled node source ------------------------------------------------------
+
+def _walk(nodes: list, rng: random.Random, take: int) -> tuple[list, StaticIterator]:
+    ctx = EvalContext(FakeState(), PlanBuilder("e", 50, None), rng)
+    it = StaticIterator(ctx)
+    it.set_nodes(nodes, rng)
+    return [it.next() for _ in range(take)], it
 
 
-def test_shuffle_nodes_defers_to_a_generator_with_its_own_randbelow() -> None:
-    class Floats(random.Random):
-        def random(self) -> float:  # makes Random pick _randbelow_without_getrandbits
-            return super().random()
+def _front_fisher_yates(items: list, rng: random.Random) -> list:
+    items = list(items)
+    for k in range(len(items)):
+        j = k + rng.randrange(len(items) - k)
+        items[k], items[j] = items[j], items[k]
+    return items
 
-    ours, theirs = list(range(40)), list(range(40))
-    shuffle_nodes(ours, Floats(5))  # type: ignore[arg-type]
-    Floats(5).shuffle(theirs)
-    assert ours == theirs
+
+class _FloatsOnly(random.Random):
+    def random(self) -> float:  # Random then draws below n from floats, not bits
+        return super().random()
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 9, 50, 257])
+@pytest.mark.parametrize("rng_type", [random.Random, _FloatsOnly])
+def test_the_lazy_shuffle_is_a_fisher_yates_from_the_front(length: int, rng_type: type) -> None:
+    nodes = list(range(length))
+    walked, _ = _walk(nodes, rng_type(3), length)
+    assert walked == _front_fisher_yates(nodes, rng_type(3))
+    assert sorted(walked) == nodes  # a permutation
+
+
+def test_the_lazy_shuffle_draws_only_what_the_walk_reaches() -> None:
+    rng = random.Random(1)
+    walked, it = _walk(list(range(500)), rng, 3)
+    assert it.final < 20
+    assert walked == _front_fisher_yates(list(range(500)), random.Random(1))[:3]
+
+
+def test_the_lazy_shuffle_gives_every_order_equally_often() -> None:
+    rng = random.Random(7)
+    counts: dict[tuple, int] = {}
+    for _ in range(6000):
+        order = tuple(_walk(["a", "b", "c"], rng, 3)[0])
+        counts[order] = counts.get(order, 0) + 1
+    assert len(counts) == 6
+    assert all(850 < c < 1150 for c in counts.values()), counts  # 1,000 each, 3 sigma is about 90

@@ -129,13 +129,26 @@ def _set_contains(l: Any, r: Any) -> bool:
 
 class StaticIterator:
     """Yields the base nodes in order. The offset survives ``reset`` so successive
-    placements keep walking the (shuffled) list where the last one stopped."""
+    placements keep walking the (shuffled) list where the last one stopped.
+
+    Nomad shuffles every ready node at the start of each evaluation, yet a placement
+    usually looks at a handful (two for batch jobs, ceil(log2 n) for services). Given
+    an rng, the shuffle here is a Fisher-Yates from the front drawn lazily: position
+    ``k`` gets a uniform pick among the positions not yet drawn, the first time the
+    walk reaches it (``final`` counts the positions drawn), so every order is equally
+    likely, as with the whole shuffle, and a placement on 500 nodes draws a few
+    positions instead of 500.
+    """
+
+    _AHEAD = 8  # positions drawn per refill: fewer calls, no effect on the distribution
 
     def __init__(self, ctx: EvalContext, nodes: Optional[list[Node]] = None) -> None:
         self.ctx = ctx
         self.nodes: list[Node] = list(nodes or ())
         self.offset = 0
         self.seen = 0
+        self.final = len(self.nodes)
+        self._rng: Any = None
 
     def next(self) -> Optional[Node]:
         n = len(self.nodes)
@@ -144,6 +157,8 @@ class StaticIterator:
                 self.offset = 0
             else:
                 return None
+        if self.offset >= self.final:
+            self.draw(self.offset)
         node = self.nodes[self.offset]
         self.offset += 1
         self.seen += 1
@@ -153,28 +168,41 @@ class StaticIterator:
     def reset(self) -> None:
         self.seen = 0
 
-    def set_nodes(self, nodes: list[Node]) -> None:
+    def set_nodes(self, nodes: list[Node], rng: Any = None, final: Optional[int] = None) -> None:
+        """Walk ``nodes`` from the start: as given, or shuffled by ``rng`` (lazily;
+        ``final`` says how many leading positions are already drawn)."""
         self.nodes = list(nodes)
         self.offset = 0
         self.seen = 0
+        self._rng = rng
+        self.final = len(self.nodes) if rng is None else (final or 0)
 
+    def order(self) -> tuple[list[Node], Any, int]:
+        """What ``set_nodes(*order)`` needs to come back to this order later."""
+        return self.nodes, self._rng, self.final
 
-def shuffle_nodes(nodes: list[Node], rng) -> None:
-    """Fisher-Yates from the last position down, as Nomad's shuffleNodes, driven by
-    the seeded rng: the very permutation ``Random.shuffle`` makes, with its
-    ``_randbelow`` (draw bit_length bits, redraw while too big) inlined, because every
-    evaluation shuffles every ready node."""
-    if getattr(type(rng), "_randbelow", None) is not _RANDBELOW_WITH_GETRANDBITS:
-        rng.shuffle(nodes)  # a generator without getrandbits, or its own _randbelow
-        return
-    getrandbits = rng.getrandbits
-    for i in range(len(nodes) - 1, 0, -1):
-        n = i + 1
-        k = n.bit_length()
-        j = getrandbits(k)
-        while j >= n:
-            j = getrandbits(k)
-        nodes[i], nodes[j] = nodes[j], nodes[i]
+    def draw(self, position: int) -> None:
+        """Draw the shuffle up to ``position`` (and a few beyond)."""
+        nodes = self.nodes
+        n = len(nodes)
+        stop = min(n, max(position + 1, self.final + self._AHEAD))
+        rng = self._rng
+        if getattr(type(rng), "_randbelow", None) is _RANDBELOW_WITH_GETRANDBITS:
+            # Random._randbelow inlined: draw bit_length bits, redraw while too big.
+            getrandbits = rng.getrandbits
+            for k in range(self.final, stop):
+                m = n - k
+                bits = m.bit_length()
+                j = getrandbits(bits)
+                while j >= m:
+                    j = getrandbits(bits)
+                j += k
+                nodes[k], nodes[j] = nodes[j], nodes[k]
+        else:
+            for k in range(self.final, stop):
+                j = k + rng.randrange(n - k)
+                nodes[k], nodes[j] = nodes[j], nodes[k]
+        self.final = stop
 
 
 _RANDBELOW_WITH_GETRANDBITS = getattr(random.Random, "_randbelow_with_getrandbits", None)

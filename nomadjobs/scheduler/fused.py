@@ -88,6 +88,8 @@ class FusedRanker:
                 if seen == n:
                     break
                 offset = 0
+            if offset >= src.final:
+                src.draw(offset)
             node = nodes[offset]
             offset += 1
             seen += 1

@@ -16,7 +16,6 @@ from .feasible import (
     DriverChecker,
     FeasibilityWrapper,
     StaticIterator,
-    shuffle_nodes,
 )
 from .fused import FusedRanker
 from .rank import (
@@ -78,13 +77,11 @@ class GenericStack:
         self.fused = FusedRanker(ctx, self.source, self.wrapped, self.bin_pack, self.job_anti_aff, self.limit)
 
     def set_nodes(self, base: list[Node]) -> None:
-        base = list(base)
-        shuffle_nodes(base, self.ctx.rng)
-        self.source.set_nodes(base)
+        self.source.set_nodes(base, self.ctx.rng)  # shuffled as the walk goes
         # Batch jobs look at 2 options (power of two choices); services at
         # ceil(log2(n)), at least 2.
         limit = 2
-        n = len(base)
+        n = len(self.source.nodes)
         if not self.batch and n > 0:
             limit = max(limit, int(math.ceil(math.log2(n))))
         self.limit.set_limit(limit)
@@ -127,10 +124,10 @@ class GenericStack:
         self.rank_source.source = source
 
     def select_preferring_nodes(self, tg: TaskGroup, nodes: list[Node]) -> Optional[RankedNode]:
-        original = self.source.nodes
+        original = self.source.order()
         self.source.set_nodes(nodes)
         option = self.select(tg)
-        self.source.set_nodes(original)
+        self.source.set_nodes(*original)
         if option is not None:
             return option
         return self.select(tg)
