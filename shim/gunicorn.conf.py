@@ -57,9 +57,9 @@ proc_name = "nomadjobs"
 # the next job: the head and the body are sent separately, and the done-callback
 # writes a wake-up byte to the main thread's pipe. The subclasses below send the head
 # and the first body chunk together, and write the wake-up byte only when the main
-# thread has none pending (it then runs every queued callback), so that is one hand-off
-# per answer. The bytes on the wire, keep-alive and the order of the main thread's
-# callbacks are unchanged.
+# thread has none pending (it then runs every queued callback), which leaves one (the
+# send) per answer. The bytes on the wire, keep-alive and the order of the main
+# thread's callbacks are unchanged.
 
 
 class OneSendResponse(_gwsgi.Response):
