@@ -68,6 +68,7 @@ class FusedRanker:
         tg_name = wrapped.tg
         cacheable = not elig.job_escaped and not elig.tg_escaped.get(tg_name, False)
         tg_classes = elig.task_groups.get(tg_name) or {}
+        passing: set[str] = set()  # classes seen eligible for the job and the group in this call
         bp = self.bin_pack
         bases = bp._bases
         total, task_resources = bp._static
@@ -97,17 +98,20 @@ class FusedRanker:
             # FeasibilityWrapper: a class cached eligible for the job and the group
             # passes as is; anything else runs the wrapper's checks.
             cls = node.ComputedClass
-            if not (cls and cacheable and job_classes.get(cls) == CLASS_ELIGIBLE
-                    and tg_classes.get(cls) == CLASS_ELIGIBLE):
-                passed = wrapped.check(node)
-                tg_classes = elig.task_groups.get(tg_name) or {}  # the check may have filled it
-                if not passed:
-                    continue
+            if cls not in passing:
+                if cls and cacheable and job_classes.get(cls) == CLASS_ELIGIBLE \
+                        and tg_classes.get(cls) == CLASS_ELIGIBLE:
+                    passing.add(cls)  # verdicts only ever go from unknown to known
+                else:
+                    passed = wrapped.check(node)
+                    tg_classes = elig.task_groups.get(tg_name) or {}  # the check may have filled it
+                    if not passed:
+                        continue
 
             # BinPackIterator with the group's static offer.
             node_id = node.ID
             placed = node_alloc.get(node_id)
-            if node_update.get(node_id) or (placed and not ctx.plan_only_adds(node_id)):
+            if (node_update and node_update.get(node_id)) or (placed and not ctx.plan_only_adds(node_id)):
                 option = RankedNode(node)  # the plan stops or replaces allocations here
                 if not bp.fit(option):
                     continue

@@ -376,10 +376,18 @@ class StateWriter(StateReader):
     # Complete and Failed are historical counts: never decremented.
     _DECREMENTED = frozenset({s.ALLOC_CLIENT_PENDING, s.ALLOC_CLIENT_RUNNING, s.ALLOC_CLIENT_LOST})
 
-    def _update_summary_with_alloc(self, alloc: s.Allocation, existing: Optional[s.Allocation]) -> None:
+    def _update_summary_with_alloc(self, alloc: s.Allocation, existing: Optional[s.Allocation],
+                                   pending: Optional[dict[tuple[str, str], s.JobSummary]] = None) -> None:
+        """Count the allocation's move into its job's summary. With ``pending``, the
+        summaries are collected there (and read from there first) for the caller to
+        write once: a plan placing a thousand allocations of one job rewrites its
+        summary once, not a thousand times, with the same result."""
         if alloc.Job is None:
             return
-        summary = self.job_summary(alloc.Namespace, alloc.JobID)
+        key = (alloc.Namespace, alloc.JobID)
+        summary = pending.get(key) if pending is not None else None
+        if summary is None:
+            summary = self.job_summary(alloc.Namespace, alloc.JobID)
         if summary is None:
             if self.job_by_id(alloc.Namespace, alloc.JobID) is None:
                 return
@@ -407,7 +415,11 @@ class StateWriter(StateReader):
             return
         groups = dict(summary.Summary)
         groups[alloc.TaskGroup] = s.evolve(tg, **counts)
-        self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=self.index))
+        summary = s.evolve(summary, Summary=groups, ModifyIndex=self.index)
+        if pending is not None:
+            pending[key] = summary
+        else:
+            self._put(JOB_SUMMARY, summary)
 
     # --- evaluations -----------------------------------------------------------------
     def upsert_evals(self, evals: Iterable[s.Evaluation]) -> None:
@@ -464,6 +476,7 @@ class StateWriter(StateReader):
     def upsert_allocs(self, allocs: Iterable[s.Allocation]) -> None:
         index = self.index
         jobs: dict[tuple[str, str], str] = {}
+        summaries: dict[tuple[str, str], s.JobSummary] = {}
         for alloc in allocs:
             existing = self.alloc_by_id(alloc.ID)
             if existing is None:
@@ -479,11 +492,13 @@ class StateWriter(StateReader):
                     changes["Job"] = existing.Job
                 alloc = s.evolve(alloc, **changes)
             alloc = self._update_deployment_with_alloc(alloc, existing)
-            self._update_summary_with_alloc(alloc, existing)
+            self._update_summary_with_alloc(alloc, existing, summaries)
             self._put(ALLOCS, alloc)
             key = (alloc.Namespace, alloc.JobID)
             if jobs.get(key) != s.JOB_STATUS_RUNNING:
                 jobs[key] = "" if alloc.terminal() else s.JOB_STATUS_RUNNING
+        for summary in summaries.values():
+            self._put(JOB_SUMMARY, summary)
         self.view.touch(ALLOCS)
         self._set_job_statuses(jobs, eval_delete=False)
 
