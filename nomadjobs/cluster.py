@@ -9,6 +9,7 @@ take snapshots and never wait for that lock.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
 import threading
@@ -24,6 +25,8 @@ from .fsm import FSM, ApplyResult
 from .nodeclass import computed_class
 from .query import WriteOptions
 from .state.store import ALLOCS, NODES, StateReader, StateWriter, new_database
+
+_NO_PAUSE = contextlib.nullcontext()
 
 Listener = Callable[[Any, ApplyResult], None]
 
@@ -139,19 +142,24 @@ class Cluster:
             if self._processing:
                 return 0  # re-entered from a listener: the outer loop drains the queue
             self._processing = True
-            ran = 0
             try:
-                while self._queue:
-                    _, _, _, eval_id = heapq.heappop(self._queue)
-                    self._queued.discard(eval_id)
-                    ev = self.snapshot().eval_by_id(eval_id)
-                    if ev is None or ev.Status not in (s.EVAL_STATUS_PENDING, s.EVAL_STATUS_BLOCKED):
-                        continue
-                    self._schedule(ev)
-                    ran += 1
+                with gcpolicy.paused() if self.freeze_gc else _NO_PAUSE:
+                    ran = self._drain()
             finally:
                 self._processing = False
             return ran
+
+    def _drain(self) -> int:
+        ran = 0
+        while self._queue:
+            _, _, _, eval_id = heapq.heappop(self._queue)
+            self._queued.discard(eval_id)
+            ev = self.snapshot().eval_by_id(eval_id)
+            if ev is None or ev.Status not in (s.EVAL_STATUS_PENDING, s.EVAL_STATUS_BLOCKED):
+                continue
+            self._schedule(ev)
+            ran += 1
+        return ran
 
     def _schedule(self, ev: s.Evaluation) -> None:
         from .scheduler import new_scheduler

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import gc
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 #: No full collection before this many objects were frozen (a small process never needs one).
 FLOOR = 200_000
@@ -66,3 +68,15 @@ def full_collection() -> None:
     gc.freeze()
     _heap = gc.get_freeze_count()
     _grown = 0
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No automatic collection inside the block (restored after, if it was on)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

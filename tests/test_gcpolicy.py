@@ -79,6 +79,19 @@ def test_an_estimate_of_growth_only_leads_to_a_count(restore_gc, monkeypatch):
     assert dead() is None
 
 
+@pytest.mark.parametrize("freeze", [False, True])
+def test_the_collector_pauses_while_the_scheduler_works_with_freeze_gc(restore_gc, freeze):
+    from nomadjobs import fsm as cmds
+
+    c = Cluster(freeze_gc=freeze)
+    seen = []
+    c.listeners.append(lambda command, result: seen.append((type(command), gc.isenabled())))
+    c.register({**_JOB, "ID": "e", "Name": "e"})
+    during = [enabled for kind, enabled in seen if kind is cmds.ApplyPlanResults]
+    assert during == [not freeze]  # the plan was committed inside the scheduler's pass
+    assert gc.isenabled()
+
+
 def test_off_by_default(restore_gc):
     gc.unfreeze()
     Cluster()

@@ -80,11 +80,11 @@ def test_memoized_usage_matches_a_fresh_read(commits, probe_every):
             live, totals, counts = _fresh(reader, node_id)
             assert usage.live == live
             assert (usage.cpu, usage.memory, usage.disk, usage.iops) == totals
-            assert usage.job_counts == counts
+            assert dict(usage.job_counts) == counts
             assert node_usage(reader, node_id) is usage  # memoized for this version
             fresh = NodeUsage(reader.node_allocs_token(node_id))
-            assert (fresh.cpu, fresh.memory, fresh.disk, fresh.iops, fresh.job_counts) == (
-                usage.cpu, usage.memory, usage.disk, usage.iops, usage.job_counts)
+            assert (fresh.cpu, fresh.memory, fresh.disk, fresh.iops, dict(fresh.job_counts)) == (
+                usage.cpu, usage.memory, usage.disk, usage.iops, dict(usage.job_counts))
             # The network index, extended or rebuilt, matches one built from scratch.
             node = reader.node_by_id(node_id)
             built = NetworkIndex()
@@ -109,7 +109,7 @@ def test_usage_moves_forward_without_rereading(monkeypatch):
     monkeypatch.setattr(StateReader, "allocs_by_node", lambda *_: (_ for _ in ()).throw(AssertionError("re-read")))
     second = node_usage(reader, "n1")
     assert second.only_added is not None and second.only_added[0] is first.token
-    assert (second.cpu, second.job_counts) == (300, {"j1": 1, "j2": 1})
+    assert (second.cpu, dict(second.job_counts)) == (300, {"j1": 1, "j2": 1})
 
 
 def test_usages_do_not_keep_earlier_versions_alive():
