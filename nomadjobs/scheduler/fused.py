@@ -71,7 +71,9 @@ class FusedRanker:
         passing: set[str] = set()  # classes seen eligible for the job and the group in this call
         bp = self.bin_pack
         bases = bp._bases
-        total, task_resources = bp._static
+        static = bp._static
+        assert bases is not None and static is not None  # applies() was checked
+        total, task_resources = static
         total_cpu, total_mem, total_disk, total_iops = total.CPU, total.MemoryMB, total.DiskMB, total.IOPS
         plan = ctx.plan
         node_update = plan.NodeUpdate

@@ -398,13 +398,13 @@ class _WorkTable:
 
     def keys_for_write(self) -> SortedKeysEditor:
         keys = self.keys
-        if type(keys) is SortedKeys:
+        if isinstance(keys, SortedKeys):
             keys = self.keys = keys.edit()
-        return keys  # type: ignore[return-value]
+        return keys
 
     def _frozen_parts(self) -> tuple[SortedKeys, dict[str, Any]]:
         keys = self.keys
-        if type(keys) is not SortedKeys:
+        if isinstance(keys, SortedKeysEditor):
             keys = self.keys = keys.freeze()
         idx = self.indexes
         if self._editing:
