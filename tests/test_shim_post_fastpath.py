@@ -7,9 +7,7 @@ final state must be identical."""
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -18,8 +16,9 @@ import pytest
 from nomadjobs.cluster import Cluster
 from shim import app as shim_app
 from shim import create_app
+from test_shim_fastpath import Answer, answer
+from test_shim_fastpath import environ as base_environ
 
-Answer = tuple[str, list[tuple[str, str]], bytes]
 GOLDEN = Path(__file__).parent / "golden" / "nomad-0.7.1"
 
 
@@ -28,35 +27,17 @@ def environ(method: str, path: str, body: Optional[bytes], query: str = "",
             chunked: bool = False) -> dict[str, Any]:
     """``length`` overrides the Content-Length (None: the body's); ``chunked``: none at
     all, the server having de-chunked the body."""
-    data = body or b""
-    env: dict[str, Any] = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "4646", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(data), "wsgi.errors": sys.stderr,
-        "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:4646",
-    }
+    env = base_environ(path, query, method, headers, body or b"")
+    env.pop("CONTENT_LENGTH", None)
     if chunked:
         env["wsgi.input_terminated"] = True
     elif length is not None:
         env["CONTENT_LENGTH"] = length
     elif body is not None:
-        env["CONTENT_LENGTH"] = str(len(data))
+        env["CONTENT_LENGTH"] = str(len(body))
     if body is not None:
         env["CONTENT_TYPE"] = "application/json"
-    for name, value in (headers or {}).items():
-        env["HTTP_" + name.upper().replace("-", "_")] = value
     return env
-
-
-def answer(wsgi: Callable, env: dict[str, Any]) -> Answer:
-    out: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        out["status"], out["headers"] = status, headers
-
-    body = b"".join(wsgi(env, start_response))
-    return out["status"], list(out["headers"]), body
 
 
 class Twin:

@@ -32,7 +32,7 @@ _SCORE_KEYS: dict[str, dict[str, str]] = {}
 _SCORE_KEYS_MAX = 200_000
 
 
-def _score_key(node_id: str, name: str) -> str:
+def score_key(node_id: str, name: str) -> str:
     keys = _SCORE_KEYS.get(name)
     if keys is None:
         keys = _SCORE_KEYS[name] = {}
@@ -78,7 +78,7 @@ class MetricsBuilder:
             self.DimensionExhausted[dimension] = self.DimensionExhausted.get(dimension, 0) + 1
 
     def score_node(self, node: Node, name: str, score: float) -> None:
-        self.Scores[_score_key(node.ID, name)] = score
+        self.Scores[score_key(node.ID, name)] = score
 
     def freeze(self) -> AllocMetric:
         # Nomad prints empty maps as null (they are lazily created there).

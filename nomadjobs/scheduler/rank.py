@@ -7,7 +7,7 @@ import math
 from typing import Optional
 
 from ..structs import Allocation, NetworkResource, Node, Resources, TaskGroup
-from .context import EvalContext, _score_key
+from .context import EvalContext, score_key
 from .network import NetworkError, NetworkIndex
 from .usage import NodeUsage, node_network, resources_of, sum_allocs
 
@@ -194,7 +194,7 @@ class BinPackIterator:
             cpu, mem, disk, iops = sum_allocs((), node.Reserved)
             hit = (node, usage, net, net.overcommitted(),
                    (cpu + usage.cpu, mem + usage.memory, disk + usage.disk, iops + usage.iops),
-                   _schedulable(node), _score_key(node.ID, "binpack"), _score_key(node.ID, "job-anti-affinity"))
+                   _schedulable(node), score_key(node.ID, "binpack"), score_key(node.ID, "job-anti-affinity"))
             memo[key] = (token, hit)
         if cache is not None:
             cache[node.ID] = hit
