@@ -546,10 +546,9 @@ def _zero_for(tp: Any) -> Any:
 
 
 _IS_ATTRS: dict[type, bool] = {}
-# Per class: (field name, whether a None there becomes the Go zero value, what the
-# field's type says it holds: a scalar, a model, a list of models, or anything).
-_FILL_PLANS: dict[type, tuple[tuple[str, bool, int], ...]] = {}
-_SCALAR, _MODEL, _MODELS, _ANY = range(4)
+# Per class: (field name, whether a None there becomes the Go zero value, whether the
+# field's type says it holds a scalar, which has nothing inside to fill).
+_FILL_PLANS: dict[type, tuple[tuple[str, bool, bool], ...]] = {}
 _ZEROS: dict[tuple[type, str], Any] = {}
 
 
@@ -560,31 +559,27 @@ def _is_attrs(cls: type) -> bool:
     return known
 
 
-def _field_kind(tp: Any) -> int:
+def _holds_scalar(tp: Any) -> bool:
+    """Whether a field of type ``tp`` (Optional or not) can only hold scalars: str,
+    int, bool, float, bytes, or a list or dict of them."""
     args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) is typing.Union else [tp]
     if len(args) != 1:
-        return _ANY
+        return False
     inner = args[0]
     if inner in (str, int, bool, float, bytes):
-        return _SCALAR
-    if isinstance(inner, type) and attrs.has(inner):
-        return _MODEL
-    origin = typing.get_origin(inner)
-    if origin is dict:
-        return _SCALAR if not any(attrs.has(a) for a in typing.get_args(inner) if isinstance(a, type)) else _ANY
-    if origin is list:
-        item = typing.get_args(inner)
-        if len(item) == 1 and isinstance(item[0], type):
-            return _MODELS if attrs.has(item[0]) else _SCALAR
-    return _ANY
+        return True
+    if typing.get_origin(inner) in (list, dict):
+        return not any(not isinstance(a, type) or attrs.has(a) for a in typing.get_args(inner)
+                       if a is not typing.Any)
+    return False
 
 
-def _fill_plan(cls: type) -> tuple[tuple[str, bool, int], ...]:
+def _fill_plan(cls: type) -> tuple[tuple[str, bool, bool], ...]:
     plan = _FILL_PLANS.get(cls)
     if plan is None:
         nullable = _NULLABLE.get(cls, frozenset())
         hints = _hints(cls)
-        plan = _FILL_PLANS[cls] = tuple((f.name, f.name not in nullable, _field_kind(hints[f.name]))
+        plan = _FILL_PLANS[cls] = tuple((f.name, f.name not in nullable, _holds_scalar(hints[f.name]))
                                         for f in attrs.fields(cls) if not f.metadata.get("input_only"))
     return plan
 
@@ -608,16 +603,16 @@ def fill_zero_values(obj: T) -> T:
     if not _is_attrs(cls):
         return obj
     changes: dict[str, Any] = {}
-    for name, fill, kind in _fill_plan(cls):
+    for name, fill, scalar in _fill_plan(cls):
         value = getattr(obj, name)
         if value is None:
             if fill:
                 zero = _zero(cls, name)
                 if zero is not None:
                     changes[name] = zero
-        elif kind == _SCALAR:
+        elif scalar:
             continue  # as the field's type says (the codec builds models to their types)
-        elif (kind == _MODEL and _is_attrs(type(value))) or (kind == _ANY and _is_attrs(type(value))):
+        elif _is_attrs(type(value)):
             filled = fill_zero_values(value)
             if filled is not value:
                 changes[name] = filled
