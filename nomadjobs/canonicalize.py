@@ -18,6 +18,7 @@ step builds new objects with ``attrs.evolve``.
 from __future__ import annotations
 
 import re
+import threading
 import typing
 from typing import Any, Iterable, Optional, TypeVar
 
@@ -117,6 +118,12 @@ def default_update_strategy() -> UpdateStrategy:
     )
 
 
+# Shared default blocks: models are frozen, so one object serves every job.
+_DEFAULT_UPDATE = default_update_strategy()
+_DEFAULT_DISK = EphemeralDisk(Sticky=False, SizeMB=300, Migrate=False)
+_DEFAULT_LOG = LogConfig(MaxFiles=10, MaxFileSizeMB=10)
+_NO_RESOURCES = Resources()
+
 _ZERO_UPDATE = UpdateStrategy(
     Stagger=0, MaxParallel=0, HealthCheck="", MinHealthyTime=0, HealthyDeadline=0, AutoRevert=False, Canary=0
 )
@@ -131,24 +138,39 @@ def new_restart_policy(job_type: str) -> Optional[RestartPolicy]:
     return None
 
 
+_API_RESTART_SERVICE = RestartPolicy(Attempts=2, Interval=1 * MINUTE, Delay=15 * SECOND, Mode="delay")
+_API_RESTART_BATCH = RestartPolicy(Attempts=15, Interval=7 * 24 * HOUR, Delay=15 * SECOND, Mode="delay")
+
+
 def _api_restart_default(job_type: str) -> RestartPolicy:
     # The api package only knows two shapes: service/system, and everything else.
     if job_type in (JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM):
-        return RestartPolicy(Attempts=2, Interval=1 * MINUTE, Delay=15 * SECOND, Mode="delay")
-    return RestartPolicy(Attempts=15, Interval=7 * 24 * HOUR, Delay=15 * SECOND, Mode="delay")
+        return _API_RESTART_SERVICE
+    return _API_RESTART_BATCH
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    # attrs.fields() costs a lookup and a check per call; these run on every register.
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
+    return names
 
 
 def _merge_fields(base, over):
     """Copy every non-None field of ``over`` onto ``base`` (the api ``Merge`` helpers)."""
     if over is None:
         return base
-    changes = {f.name: getattr(over, f.name) for f in attrs.fields(type(over)) if getattr(over, f.name) is not None}
-    return evolve(base, **changes)
+    changes = {name: value for name in _field_names(type(over)) if (value := getattr(over, name)) is not None}
+    return evolve(base, **changes) if changes else base
 
 
 def _fill_defaults(value, default):
     """Fill the None fields of ``value`` from ``default`` (the api ``Canonicalize`` helpers)."""
-    changes = {f.name: getattr(default, f.name) for f in attrs.fields(type(value)) if getattr(value, f.name) is None}
+    changes = {name: getattr(default, name) for name in _field_names(type(value)) if getattr(value, name) is None}
     return evolve(value, **changes) if changes else value
 
 
@@ -251,7 +273,7 @@ def api_canonicalize(job: Job) -> Job:
 
     # The job's own update block is completed before the groups merge it in, so a
     # present-but-empty block still hands full defaults down to every group.
-    job_update = _fill_defaults(job.Update, default_update_strategy()) if job.Update is not None else None
+    job_update = _fill_defaults(job.Update, _DEFAULT_UPDATE) if job.Update is not None else None
 
     groups = [_api_group(tg, name, job_type, job_update) for tg in job.TaskGroups or ()]
 
@@ -323,7 +345,7 @@ def _api_group(tg: TaskGroup, job_name: str, job_type: str, job_update: Optional
     count = _or(tg.Count, 1)
     tasks = [_api_task(t, name, job_name) for t in tg.Tasks or ()]
 
-    disk = _fill_defaults(tg.EphemeralDisk or EphemeralDisk(), EphemeralDisk(Sticky=False, SizeMB=300, Migrate=False))
+    disk = _DEFAULT_DISK if tg.EphemeralDisk is None else _fill_defaults(tg.EphemeralDisk, _DEFAULT_DISK)
 
     if job_update is not None and tg.Update is not None:
         update: Optional[UpdateStrategy] = _merge_fields(job_update, tg.Update)
@@ -332,7 +354,7 @@ def _api_group(tg: TaskGroup, job_name: str, job_type: str, job_update: Optional
     else:
         update = tg.Update
     if update is not None:
-        update = _fill_defaults(update, default_update_strategy())
+        update = _fill_defaults(update, _DEFAULT_UPDATE)
 
     restart = _merge_fields(_api_restart_default(job_type), tg.RestartPolicy)
 
@@ -350,7 +372,7 @@ def _api_group(tg: TaskGroup, job_name: str, job_type: str, job_update: Optional
 
 def _api_task(t: Task, group_name: str, job_name: str) -> Task:
     task_name = _or(t.Name, "")
-    res = t.Resources or Resources()
+    res = t.Resources or _NO_RESOURCES
     networks = []
     for n in res.Networks or ():
         networks.append(NetworkResource(
@@ -369,7 +391,7 @@ def _api_task(t: Task, group_name: str, job_name: str) -> Task:
         Networks=networks or None,
     )
 
-    log = _fill_defaults(t.LogConfig or LogConfig(), LogConfig(MaxFiles=10, MaxFileSizeMB=10))
+    log = _DEFAULT_LOG if t.LogConfig is None else _fill_defaults(t.LogConfig, _DEFAULT_LOG)
 
     vault = None
     if t.Vault is not None:
@@ -545,18 +567,16 @@ def _zero_for(tp: Any) -> Any:
     return None
 
 
-_IS_ATTRS: dict[type, bool] = {}
 # Per class: (field name, whether a None there becomes the Go zero value, whether the
 # field's type says it holds a scalar, which has nothing inside to fill).
 _FILL_PLANS: dict[type, tuple[tuple[str, bool, bool], ...]] = {}
 _ZEROS: dict[tuple[type, str], Any] = {}
-
-
-def _is_attrs(cls: type) -> bool:
-    known = _IS_ATTRS.get(cls)
-    if known is None:
-        known = _IS_ATTRS[cls] = attrs.has(cls)
-    return known
+# Per class: its generated filler, or None for a class that is not a model. Fillers
+# are generated under the lock and published complete (the HTTP server has threads).
+_FILLERS: dict[type, Any] = {}
+_FILL_LOCK = threading.RLock()
+_GENERATING: set[type] = set()  # classes being generated now: a cycle falls back to _fill_any
+_UNKNOWN = object()
 
 
 def _holds_scalar(tp: Any) -> bool:
@@ -597,30 +617,113 @@ def _zero(cls: type, name: str) -> Any:
 def fill_zero_values(obj: T) -> T:
     """Replace api-level ``None`` by Go zero values wherever the server struct has a
     value type (recursively); nullable fields keep ``None``. Idempotent."""
-    if obj is None:
-        return obj
-    cls = type(obj)
-    if not _is_attrs(cls):
-        return obj
-    changes: dict[str, Any] = {}
-    for name, fill, scalar in _fill_plan(cls):
-        value = getattr(obj, name)
-        if value is None:
-            if fill:
-                zero = _zero(cls, name)
-                if zero is not None:
-                    changes[name] = zero
-        elif scalar:
-            continue  # as the field's type says (the codec builds models to their types)
-        elif _is_attrs(type(value)):
-            filled = fill_zero_values(value)
-            if filled is not value:
-                changes[name] = filled
-        elif isinstance(value, list) and value and _is_attrs(type(value[0])):
-            filled_list = [fill_zero_values(v) for v in value]
-            if any(a is not b for a, b in zip(filled_list, value)):
-                changes[name] = filled_list
-    return evolve(obj, **changes) if changes else obj
+    fill = _filler(type(obj))
+    return obj if fill is None else fill(obj)
+
+
+def _filler(cls: type) -> Any:
+    fill = _FILLERS.get(cls, _UNKNOWN)
+    if fill is _UNKNOWN:
+        with _FILL_LOCK:
+            fill = _FILLERS.get(cls, _UNKNOWN)
+            if fill is _UNKNOWN:
+                fill = _FILLERS[cls] = _make_filler(cls) if attrs.has(cls) else None
+    return fill
+
+
+def _fill_any(value: Any) -> Any:
+    """Fill a value found in a field not typed as scalar: a model, or a list whose
+    first item is a model (item by item); anything else is returned as it is."""
+    fill = _filler(type(value))
+    if fill is not None:
+        return fill(value)
+    if isinstance(value, list):
+        return _fill_list(value, None, None)
+    return value
+
+
+def _fill_list(items: list, cls: Optional[type], fill: Any) -> list:
+    """Fill a list item by item when its first item is a model (the plain walk's
+    rule); ``cls`` and ``fill`` are the model the field's type names and its filler,
+    the fast case. A new list only when an item changed."""
+    if not items:
+        return items
+    first = type(items[0])
+    if first is not cls and _filler(first) is None:
+        return items
+    filled = [fill(v) if type(v) is cls else fill_zero_values(v) for v in items]
+    for new, old in zip(filled, items):
+        if new is not old:
+            return filled
+    return items
+
+
+def _model_in(tp: Any) -> tuple[Optional[type], bool]:
+    """The model class a field's type names (Optional stripped), and whether the field
+    holds a list of them; ``(None, False)`` for anything else."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) is typing.Union else [tp]
+    if len(args) != 1:
+        return None, False
+    inner = args[0]
+    if isinstance(inner, type) and attrs.has(inner):
+        return inner, False
+    if typing.get_origin(inner) is list:
+        item = typing.get_args(inner)
+        if len(item) == 1 and isinstance(item[0], type) and attrs.has(item[0]):
+            return item[0], True
+    return None, False
+
+
+def _make_filler(cls: type) -> Any:
+    """``fill_zero_values`` specialised for one model class, generated from its fill
+    plan the way attrs generates ``__init__``: direct attribute reads, no loop over the
+    plan, fields that can hold nothing to fill never read. Every register fills the
+    job, and a job from the api layer has nothing left to fill, so the reads are
+    nearly all of the cost.
+
+    For a field holding a model (or a list of them) the runtime value decides, as in
+    a plain recursive walk: the type the field names is only the fast case."""
+    _GENERATING.add(cls)
+    try:
+        return _generate_filler(cls)
+    finally:
+        _GENERATING.discard(cls)
+
+
+def _generate_filler(cls: type) -> Any:
+    env: dict[str, Any] = {"_evolve": evolve, "_fill_any": _fill_any, "_fill_list": _fill_list}
+    lines = ["def fill(obj):", "    ch = {}"]
+    for i, (name, fill, scalar) in enumerate(_fill_plan(cls)):
+        zero = _zero(cls, name) if fill else None
+        if zero is not None:
+            env[f"_z{i}"] = zero
+            if_none = [f"        ch[{name!r}] = _z{i}"]
+        else:
+            if_none = []
+        if scalar:
+            # A scalar has nothing inside to fill: only a None can change.
+            if if_none:
+                lines += [f"    if obj.{name} is None:", *if_none]
+            continue
+        model, is_list = _model_in(_hints(cls)[name])
+        if model is None or model in _GENERATING:
+            call = "_fill_any(v)"
+        else:
+            env[f"_m{i}"] = model
+            env[f"_f{i}"] = _filler(model)
+            call = (f"_fill_list(v, _m{i}, _f{i}) if type(v) is list else _fill_any(v)" if is_list
+                    else f"_f{i}(v) if type(v) is _m{i} else _fill_any(v)")
+        lines += [f"    v = obj.{name}"]
+        if if_none:
+            lines += ["    if v is None:", *if_none, "    else:"]
+        else:
+            lines += ["    if v is not None:"]
+        lines += [f"        w = {call}",
+                  "        if w is not v:",
+                  f"            ch[{name!r}] = w"]
+    lines.append("    return _evolve(obj, **ch) if ch else obj")
+    exec(compile("\n".join(lines), f"<fill_zero_values {cls.__qualname__}>", "exec"), env)
+    return env["fill"]
 
 
 # --- server layer -------------------------------------------------------------------
@@ -693,8 +796,7 @@ def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
 
 def _server_group(tg: TaskGroup, job: Job) -> TaskGroup:
     restart = tg.RestartPolicy if tg.RestartPolicy is not None else new_restart_policy(job.Type)
-    disk = tg.EphemeralDisk if tg.EphemeralDisk is not None else EphemeralDisk(Sticky=False, SizeMB=300,
-                                                                                Migrate=False)
+    disk = tg.EphemeralDisk if tg.EphemeralDisk is not None else _DEFAULT_DISK
     tasks = tg.Tasks
     if tasks is not None:
         tasks = [_server_task(t, job, tg) for t in tasks]
@@ -705,19 +807,23 @@ def _server_group(tg: TaskGroup, job: Job) -> TaskGroup:
     return evolve(tg, Meta=_none_if_empty(tg.Meta), RestartPolicy=restart, EphemeralDisk=disk, Tasks=tasks)
 
 
+_SERVER_RESOURCES = Resources(CPU=100, MemoryMB=300, DiskMB=0, IOPS=0, Networks=None)
+
+
 def _server_task(t: Task, job: Job, tg: TaskGroup) -> Task:
     services = t.Services
     if services is not None:
         services = [_server_service(s, job.Name, tg.Name, t.Name) for s in services]
 
-    if t.Resources is None:
-        resources = Resources(CPU=100, MemoryMB=300, DiskMB=0, IOPS=0, Networks=None)
-    else:
-        networks = t.Resources.Networks
-        if networks:
-            networks = [evolve(n, ReservedPorts=_none_if_empty(n.ReservedPorts),
-                                     DynamicPorts=_none_if_empty(n.DynamicPorts)) for n in networks]
-        resources = evolve(t.Resources, Networks=networks or None)
+    resources = t.Resources
+    if resources is None:
+        resources = _SERVER_RESOURCES
+    elif resources.Networks:
+        networks = [evolve(n, ReservedPorts=_none_if_empty(n.ReservedPorts),
+                           DynamicPorts=_none_if_empty(n.DynamicPorts)) for n in resources.Networks]
+        resources = evolve(resources, Networks=networks)
+    elif resources.Networks is not None:
+        resources = evolve(resources, Networks=None)  # empty becomes null
 
     vault = t.Vault
     if vault is not None and vault.ChangeSignal:
@@ -728,17 +834,16 @@ def _server_task(t: Task, job: Job, tg: TaskGroup) -> Task:
         templates = [evolve(tmpl, ChangeSignal=tmpl.ChangeSignal.upper()) if tmpl.ChangeSignal else tmpl
                      for tmpl in templates]
 
-    return evolve(
-        t,
-        Meta=_none_if_empty(t.Meta),
-        Config=_none_if_empty(t.Config),
-        Env=_none_if_empty(t.Env),
-        Services=services,
-        Resources=resources,
-        KillTimeout=t.KillTimeout or 5 * SECOND,
-        Vault=vault,
-        Templates=templates,
-    )
+    meta = _none_if_empty(t.Meta)
+    config = _none_if_empty(t.Config)
+    env = _none_if_empty(t.Env)
+    kill_timeout = t.KillTimeout or 5 * SECOND
+    if (meta is t.Meta and config is t.Config and env is t.Env and services is t.Services
+            and resources is t.Resources and kill_timeout is t.KillTimeout and vault is t.Vault
+            and templates is t.Templates):
+        return t  # already canonical: an evolve would only copy a frozen object
+    return evolve(t, Meta=meta, Config=config, Env=env, Services=services, Resources=resources,
+                  KillTimeout=kill_timeout, Vault=vault, Templates=templates)
 
 
 def _server_service(s: Service, job_name: str, group_name: str, task_name: str) -> Service:

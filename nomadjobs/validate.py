@@ -1080,11 +1080,14 @@ def go_regexp_error(pattern: str) -> Optional[str]:
 # --- driver configuration -----------------------------------------------------------
 
 class _Driver:
-    __slots__ = ("schema", "sends_signals")
+    __slots__ = ("schema", "sends_signals", "required")
 
     def __init__(self, schema: dict[str, tuple[str, bool]], sends_signals: bool):
         self.schema = schema
         self.sends_signals = sends_signals
+        # The required keys in schema order: every task is checked against them, and
+        # the docker schema has some 40 keys of which one is required.
+        self.required = tuple(name for name, (_, req) in schema.items() if req)
 
 
 def _schema(required: Iterable[str] = (), **fields: str) -> dict[str, tuple[str, bool]]:
@@ -1145,7 +1148,7 @@ def validate_driver_config(driver: str, config: Optional[dict[str, Any]]) -> lis
     if spec is None:
         return []
     raw = config or {}
-    errs = [f"field {_q(name)} is required" for name, (_, req) in spec.schema.items() if req and name not in raw]
+    errs = [f"field {_q(name)} is required" for name in spec.required if name not in raw]
     for key, value in raw.items():
         if key not in spec.schema:
             errs.append(f"{_q(key)} is an invalid field")
