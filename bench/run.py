@@ -145,6 +145,55 @@ def stored_job_template():
     return job
 
 
+def store_floor(n: int) -> float:
+    """Registers per second if a register cost only its store writes: per job, the
+    four commits Nomad makes (job with its version and summary; the evaluation; the
+    plan's allocation with the summary and the evaluation touched; the evaluation
+    completed), each row built from one written by a real register, through the raw
+    write transactions (no validation, rules, scheduling or listeners)."""
+    from nomadjobs import structs as s
+    from nomadjobs.cluster import Cluster
+    from nomadjobs.query import WriteOptions
+    from nomadjobs.state.store import ALLOCS, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS
+
+    c = Cluster(big_fleet(50), clock="virtual", simulate_clients=False)
+    c.jobs.register_job(with_id(register_request(), "floor-template"), WriteOptions())
+    snap = c.snapshot()
+    job = snap.job_by_id("default", "floor-template")
+    summary = snap.job_summary("default", "floor-template")
+    (ev,) = snap.evals_by_job("default", "floor-template")
+    (alloc,) = snap.view.list_by(ALLOCS, "job", ("default", "floor-template"))
+    db = c.db
+    k = [0]
+
+    def register() -> None:
+        k[0] += 1
+        jid = f"floor-{k[0]:07d}"
+        with db.write_txn() as t:
+            j = s.evolve(job, ID=jid, Name=jid, CreateIndex=t.index, ModifyIndex=t.index, JobModifyIndex=t.index)
+            t.insert(JOBS, j)
+            t.insert(JOB_VERSION, j)
+            t.insert(JOB_SUMMARY, s.evolve(summary, JobID=jid, CreateIndex=t.index, ModifyIndex=t.index))
+        with db.write_txn() as t:
+            e = s.evolve(ev, ID=c.new_id(), JobID=jid, JobModifyIndex=j.JobModifyIndex, CreateIndex=t.index,
+                         ModifyIndex=t.index)
+            t.insert(EVALS, e)
+        with db.write_txn() as t:
+            t.insert(ALLOCS, s.evolve(alloc, ID=c.new_id(), JobID=jid, EvalID=e.ID, Job=j, CreateIndex=t.index,
+                                      ModifyIndex=t.index, AllocModifyIndex=t.index))
+            t.insert(JOB_SUMMARY, s.evolve(summary, JobID=jid, ModifyIndex=t.index))
+            t.insert(EVALS, s.evolve(e, ModifyIndex=t.index))
+        with db.write_txn() as t:
+            t.insert(EVALS, s.evolve(e, Status=s.EVAL_STATUS_COMPLETE, ModifyIndex=t.index))
+
+    gc.collect()
+    per = timed_batches(register, max(100, n // 10))
+    assert snap.job_by_id("default", "floor-0000001") is None  # the snapshot predates the writes
+    assert c.snapshot().job_by_id("default", f"floor-{k[0]:07d}") is not None
+    c.close()
+    return 1 / per
+
+
 def timed_batches(fn: Callable[[], Any], n: int, batches: int = 11) -> float:
     """Seconds per call: the best of ``batches`` batches of ``n`` calls (the machine
     is shared; the best batch is the one least disturbed by other processes)."""
@@ -204,6 +253,15 @@ def section_lib(tab: Table, quick: bool) -> None:
         del c, reqs
         gc.unfreeze()
         gc.collect()
+
+    # The register's ceiling in this store: the rows a register writes, at the same
+    # four commits, written straight through the transactions with no rule, check or
+    # scheduling (the library's counterpart of the trivial HTTP endpoint).
+    floor = store_floor(n_reg)
+    tab.raw["register_store_floor_jobs_s"] = floor
+    reg = tab.raw["register_jobs_s"]
+    tab.add("library", "ceiling: a register's 4 commits and 8 row writes alone", f"{floor:,.0f} jobs/s",
+            f"register+schedule is {reg / floor:.0%} of it")
 
     # Growth: commit / snapshot / point read as the jobs table grows.
     # freeze_gc keeps CPython's full collections (which walk the whole heap) out of
