@@ -5,10 +5,11 @@
     python bench/run.py --quick --only lib,http    # some sections only
     python bench/run.py --json out.json            # raw figures as well
 
-Sections: ``lib`` (library: cluster creation, register throughput, commit/snapshot/read
-growth, prefix list, memory per job), ``sched`` (Million Container Challenge shape),
-``block`` (blocking queries), ``startup`` (server start to first answer), ``http``
-(each shipped server configuration, loaded from a separate process on 127.0.0.1).
+Sections: ``lib`` (library: cluster creation, register throughput beside its ceiling in
+the store, commit/snapshot/read growth, prefix list, memory per job), ``sched`` (Million
+Container Challenge shape), ``block`` (blocking queries), ``startup`` (server start to
+first answer), ``http`` (each shipped server configuration, loaded from a separate
+process on 127.0.0.1).
 See docs/performance.md for what each figure means and the targets.
 """
 
@@ -293,7 +294,7 @@ def section_lib(tab: Table, quick: bool) -> None:
         g = {
             "commit": timed_batches(commit, 100),
             "snapshot": timed_batches(c.snapshot, 5000),
-            "read": timed_batches(lambda: snap.job_by_id("default", mid), 5000),
+            "read": timed_batches(lambda snap=snap: snap.job_by_id("default", mid), 5000),
             "get_job": timed_batches(lambda: c.jobs.get_job(mid, q), 2000),
         }
         growth[size] = g
