@@ -687,6 +687,36 @@ def test_wsgi_env_factory_minted_acl_token_is_printed(capsys):
         cluster.close()
 
 
+def test_served_cluster_keeps_no_history_and_blocking_queries_still_wake(jobspec):
+    """The server's cluster keeps no past commits (nothing in the HTTP API reads one);
+    a blocking query, which compares table indexes, still wakes on the next write."""
+    from shim.wsgi import cluster_from_env
+    cluster = cluster_from_env({"NOMADJOBS_CLOCK": "virtual"})
+    try:
+        client = falcon.testing.TestClient(create_app(cluster))
+        first = client.simulate_post("/v1/jobs", json={"Job": jobspec.service("hist-a")})
+        assert first.status_code == 200
+        index = cluster.index
+        assert cluster.snapshot_at(index) is not None
+        assert cluster.snapshot_at(index - 1) is None
+        got = {}
+
+        def block() -> None:
+            got["r"] = client.simulate_get("/v1/jobs", query_string=f"index={index}&wait=20s")
+
+        waiter = threading.Thread(target=block)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()  # parked until something changes
+        assert client.simulate_post("/v1/jobs", json={"Job": jobspec.service("hist-b")}).status_code == 200
+        waiter.join(10)
+        assert not waiter.is_alive()
+        assert int(got["r"].headers["X-Nomad-Index"]) > index
+        assert sorted(j["ID"] for j in got["r"].json) == ["hist-a", "hist-b"]
+    finally:
+        cluster.close()
+
+
 def test_wsgi_env_factory_fixed_acl_token(monkeypatch):
     from shim.wsgi import cluster_from_env
     cluster = cluster_from_env({"NOMADJOBS_FLEET": "golden", "NOMADJOBS_CLOCK": "virtual", "NOMADJOBS_ACL": "1",
