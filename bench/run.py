@@ -232,10 +232,9 @@ def section_lib(tab: Table, quick: bool) -> None:
     # alone (Cluster(freeze_gc=True), nomadjobs/gcpolicy.py); and the server's settings,
     # which also keep no history of past commits (shim/wsgi.py).
     n_reg = 1000 if quick else 5000
-    settings = (("", {}), ("_freeze_gc", {"freeze_gc": True}),
-                ("_server", {"freeze_gc": True, "history": 1}))
-    labels = {"": "", "_freeze_gc": ", freeze_gc", "_server": ", freeze_gc + history=1 (server)"}
-    for key, kwargs in settings:
+    settings = (("", "", {}), ("_freeze_gc", ", freeze_gc", {"freeze_gc": True}),
+                ("_server", ", freeze_gc + history=1 (server)", {"freeze_gc": True, "history": 1}))
+    for key, label, kwargs in settings:
         c = Cluster(big_fleet(50), clock="virtual", simulate_clients=False, **kwargs)
         req = register_request()
         reqs = [with_id(req, f"reg-{i:06d}") for i in range(n_reg)]
@@ -250,7 +249,7 @@ def section_lib(tab: Table, quick: bool) -> None:
         rate = (n_reg - 50) / dt
         placed = c.snapshot().view.count("allocs")
         tab.raw["register_jobs_s" + key] = rate
-        tab.add("library", f"register+schedule, {n_reg} jobs x1 alloc, 50 nodes" + labels[key], f"{rate:,.0f} jobs/s",
+        tab.add("library", f"register+schedule, {n_reg} jobs x1 alloc, 50 nodes{label}", f"{rate:,.0f} jobs/s",
                 ">= 5,000 jobs/s", verdict(rate >= 5000) + f" ({rate / 5000:.0%})")
         assert placed == n_reg, (placed, n_reg)
         c.close()
