@@ -150,22 +150,19 @@ _PASSTHROUGH: dict[Any, type] = {_structure_str: str, _structure_bool: bool, _st
                                  _structure_float: float}
 
 
-def _value_hook(cl: Any) -> tuple[Any, Any]:
-    """``(hook, type)`` such that ``hook(value, type)`` is ``converter.structure(value, cl)``
-    for any value that is not None: the dispatch done once instead of per value, and an
-    ``Optional[X]`` unwrapped to X as cattrs' optional hook does for a value."""
+def _value_hook(cl: Any) -> tuple[Any, Any, Optional[type]]:
+    """``(hook, type, same)`` such that ``hook(value, type)`` is
+    ``converter.structure(value, cl)`` for any value that is not None: the dispatch done
+    once instead of per value, and an ``Optional[X]`` unwrapped to X as cattrs' optional
+    hook does for a value. ``same`` is the type whose values the hook returns unchanged
+    (an exact JSON str, int, bool or float), so callers may skip the call for them;
+    None for any other hook."""
     hook = converter.get_structure_hook(cl)
     if hook == converter._structure_optional:
         args = cl.__args__
-        other = args[0] if args[1] is type(None) else args[1]
-        return converter.get_structure_hook(other), other
-    return hook, cl
-
-
-def _passthrough(hook: Any) -> Any:
-    """The type whose values a leaf hook returns unchanged (an exact JSON str, int, bool
-    or float), so callers may skip the call for them; None for any other hook."""
-    return _PASSTHROUGH.get(hook)
+        cl = args[0] if args[1] is type(None) else args[1]
+        hook = converter.get_structure_hook(cl)
+    return hook, cl, _PASSTHROUGH.get(hook)
 
 
 # Hook factories: a function per type, whose element hooks are looked up on first use
@@ -174,14 +171,13 @@ def _passthrough(hook: Any) -> Any:
 def _make_list_structure(cl: Any) -> Any:
     (item,) = typing.get_args(cl) or (Any,)
     of_class = attrs.has(item)
-    resolved: list[tuple[Any, Any]] = []
+    resolved: list[tuple[Any, Any, Optional[type]]] = []
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, list):
             raise _TypeMismatch(value, _go_type_name(cl))
         if not resolved:
-            hook, typ = _value_hook(item)
-            resolved.append((hook, typ, _passthrough(hook)))
+            resolved.append(_value_hook(item))
         hook, typ, same = resolved[0]
         if same is not None and all(v.__class__ is same for v in value):
             return list(value)
@@ -195,7 +191,7 @@ def _make_list_structure(cl: Any) -> Any:
 def _make_dict_structure(cl: Any) -> Any:
     args = typing.get_args(cl)
     val_type = args[1] if len(args) == 2 else Any
-    resolved: list[tuple[Any, Any]] = []
+    resolved: list[tuple[Any, Any, Optional[type]]] = []
 
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, dict):
@@ -203,8 +199,7 @@ def _make_dict_structure(cl: Any) -> Any:
         if val_type is Any:
             return {k: _go_interface(v) for k, v in value.items()}
         if not resolved:
-            hook, typ = _value_hook(val_type)
-            resolved.append((hook, typ, _passthrough(hook)))
+            resolved.append(_value_hook(val_type))
         hook, typ, same = resolved[0]
         if same is not None and all(v.__class__ is same for v in value.values()):
             return dict(value)
@@ -267,8 +262,7 @@ def _make_class_structure(cl: type) -> Any:
         nonlocal resolved
         hints = typing.get_type_hints(cl)
         for name, entry in exact.items():
-            entry[1], entry[2] = _value_hook(hints[name])
-            entry[3] = _passthrough(entry[1])
+            entry[1:] = _value_hook(hints[name])
         resolved = True
 
     def structure(value: Any, _: type) -> Any:
