@@ -1,4 +1,5 @@
-"""The ceiling: a trivial Falcon WSGI app answering every GET with the same 1 KB JSON.
+"""The ceiling: a trivial Falcon WSGI app answering every GET with the same 1 KB JSON
+(and every POST too, after reading its body).
 
 Served by exactly the server configurations ``nomadjobs-server`` ships (see
 ``bench/serve_trivial.py``), it shows what the HTTP server plus Falcon cost on their
@@ -21,6 +22,11 @@ class Constant:
         resp.content_type = "application/json"
         resp.set_header("X-Nomad-Index", "1")
         resp.data = BODY
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        # The POST ceiling: read the whole body (as a register does), answer the same.
+        req.bounded_stream.read()
+        self.on_get(req, resp)
 
 
 def create_app() -> falcon.App:
