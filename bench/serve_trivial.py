@@ -1,6 +1,9 @@
 """Serve ``bench.trivial_app:app`` with the SAME settings ``nomadjobs-server`` uses.
 
     python -m bench.serve_trivial --server gunicorn|granian --bind 127.0.0.1:PORT
+    python -m bench.serve_trivial --server gunicorn|granian --bind 127.0.0.1:PORT --app blocking
+
+``--app blocking`` serves ``bench.blocking_app:app`` (blocking queries only) instead.
 
 gunicorn: ``shim/gunicorn.conf.py`` unchanged, only the app named on the command line
 differs. granian: ``shim.server.run_granian`` itself is called, with the app target
@@ -15,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-TARGET = "bench.trivial_app:app"
+TARGETS = {"trivial": "bench.trivial_app:app", "blocking": "bench.blocking_app:app"}
 
 
 def main() -> None:
@@ -23,7 +26,9 @@ def main() -> None:
     p.add_argument("--server", choices=("gunicorn", "granian"), required=True)
     p.add_argument("--bind", required=True)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--app", choices=sorted(TARGETS), default="trivial")
     args = p.parse_args()
+    target = TARGETS[args.app]
     import shim.server as srv
 
     threads = args.threads or srv.DEFAULT_THREADS
@@ -35,15 +40,15 @@ def main() -> None:
         from gunicorn.app.wsgiapp import WSGIApplication
 
         conf = Path(srv.__file__).with_name("gunicorn.conf.py")
-        sys.argv = ["bench-trivial", "-c", str(conf), TARGET]
+        sys.argv = ["bench-trivial", "-c", str(conf), target]
         WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
     else:
         import granian
 
         real = granian.Granian
 
-        def patched(target: str, **kwargs):  # type: ignore[no-untyped-def]
-            return real(TARGET, **kwargs)
+        def patched(_shipped_target: str, **kwargs):  # type: ignore[no-untyped-def]
+            return real(target, **kwargs)
 
         granian.Granian = patched  # run_granian imports it at call time
         srv.run_granian(host, port, threads, "warning")
