@@ -20,16 +20,16 @@ from .fleet import NodeSpec, default_fleet, golden_fleet
 from .query import QueryMeta, QueryOptions, WriteOptions
 
 if TYPE_CHECKING:
-    from .api import NomadServer, job_from_dict
+    from .codec import job_from_dict
     from .dump import DumpError
 
 __all__ = ["Cluster", "DumpError", "NomadError", "NomadServer", "NodeSpec", "QueryMeta", "QueryOptions",
            "WriteOptions", "default_fleet", "golden_fleet", "job_from_dict", "structs"]
 __version__ = "0.1.0"
 
-# Loaded on first use: the HTTP server helpers (wsgiref, socketserver) and the dump
-# format are not needed to create a cluster, and every server start would pay for them.
-_LAZY = {"NomadServer": "api", "job_from_dict": "api", "DumpError": "dump"}
+# Loaded on first use. NomadServer is HTTP, so it lives in the shim; this alias only
+# keeps ``from nomadjobs import NomadServer`` working (the library never imports it).
+_LAZY = {"NomadServer": "shim.testserver", "job_from_dict": "nomadjobs.codec", "DumpError": "nomadjobs.dump"}
 
 
 def __getattr__(name: str) -> Any:
@@ -37,6 +37,6 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'nomadjobs' has no attribute {name!r}")
     import importlib
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

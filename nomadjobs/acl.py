@@ -14,7 +14,7 @@ request is allowed and tokens are ignored.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional, Protocol
 
 import attrs
 import hcl
@@ -56,7 +56,7 @@ def parse_rules(rules: str) -> dict[str, frozenset[str]]:
         raise PolicyError(f"Failed to parse ACL Policy: {exc}") from None
     namespaces = data.get("namespace") or {}
     if isinstance(namespaces, list):  # HCL may give a list of blocks
-        merged: dict = {}
+        merged: dict[str, Any] = {}
         for block in namespaces:
             merged.update(block)
         namespaces = merged
@@ -110,7 +110,15 @@ def compile_acl(policies: Iterable[s.ACLPolicy]) -> ACL:
                            for ns, caps in merged.items()})
 
 
-def resolve(state, enabled: bool, secret: str) -> ACL:
+class ACLState(Protocol):
+    """What :func:`resolve` reads from a state snapshot."""
+
+    def acl_policy(self, name: str) -> Optional[s.ACLPolicy]: ...
+
+    def acl_token_by_secret(self, secret: str) -> Optional[s.ACLToken]: ...
+
+
+def resolve(state: ACLState, enabled: bool, secret: str) -> ACL:
     """Token secret -> ACL. Raises NomadError(403) for an unknown secret."""
     if not enabled:
         return ALLOW_ALL

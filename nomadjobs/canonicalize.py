@@ -24,6 +24,8 @@ from typing import Any, Iterable, Optional, TypeVar
 
 import attrs
 
+from .golang import path as gopath
+from .golang.strconv import quote
 from .structs.job import (
     CheckRestart,
     Constraint,
@@ -58,7 +60,6 @@ __all__ = [
     "vault_policies",
     "new_restart_policy",
     "default_update_strategy",
-    "go_quote",
     "VAULT_CONSTRAINT",
     "OLD_UPDATE_WARNING",
     "BATCH_UPDATE_WARNING",
@@ -94,11 +95,15 @@ def _copy_list(items: Optional[Iterable[T]]) -> Optional[list[T]]:
     return None if items is None else list(items)
 
 
-def _copy_dict(items: Optional[dict]) -> Optional[dict]:
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _copy_dict(items: Optional[dict[_K, _V]]) -> Optional[dict[_K, _V]]:
     return None if items is None else dict(items)
 
 
-def _none_if_empty(items):
+def _none_if_empty(items: Optional[T]) -> Optional[T]:
     # Nomad treats empty and nil collections alike by storing nil (DeepEqual safety).
     return items if items else None
 
@@ -160,7 +165,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _merge_fields(base, over):
+def _merge_fields(base: T, over: Optional[T]) -> T:
     """Copy every non-None field of ``over`` onto ``base`` (the api ``Merge`` helpers)."""
     if over is None:
         return base
@@ -168,7 +173,7 @@ def _merge_fields(base, over):
     return evolve(base, **changes) if changes else base
 
 
-def _fill_defaults(value, default):
+def _fill_defaults(value: T, default: T) -> T:
     """Fill the None fields of ``value`` from ``default`` (the api ``Canonicalize`` helpers)."""
     changes = {name: getattr(default, name) for name in _field_names(type(value)) if getattr(value, name) is None}
     return evolve(value, **changes) if changes else value
@@ -181,33 +186,7 @@ def _update_is_empty(u: Optional[UpdateStrategy]) -> bool:
                 or u.AutoRevert or u.Canary)
 
 
-# --- Go text helpers that canonicalization needs --------------------------------------
-
-def go_quote(s: str, ascii_only: bool = False) -> str:
-    """``strconv.Quote`` (``%q``); with ``ascii_only``, ``QuoteToASCII`` (``%+q``)."""
-    out = ['"']
-    for ch in s:
-        code = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch.isprintable() and (not ascii_only or code < 0x80):
-            out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif 0xD800 <= code <= 0xDFFF:
-            # A lone surrogate is invalid UTF-8 in Go; it prints as the replacement rune.
-            out.append("\\ufffd" if ascii_only else "\ufffd")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+# --- helpers ------------------------------------------------------------------------
 
 _ENV_RE = re.compile(r"\$\{[a-zA-Z0-9_\-.]+\}")
 
@@ -215,46 +194,6 @@ _ENV_RE = re.compile(r"\$\{[a-zA-Z0-9_\-.]+\}")
 def replace_env(text: str, env: dict[str, str]) -> str:
     """``helper/args.ReplaceEnv``: substitute known ``${VAR}``s, leave the rest."""
     return _ENV_RE.sub(lambda m: env.get(m.group(0)[2:-1], m.group(0)), text)
-
-
-def go_clean_path(path: str) -> str:
-    """Go's ``path.Clean`` (slash-separated, lexical)."""
-    if path == "":
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(part)
-    joined = "/".join(parts)
-    if rooted:
-        return "/" + joined
-    return joined or "."
-
-
-def go_join_path(*elems: str) -> str:
-    """Go's ``filepath.Join`` on Unix: absolute later elements do not reset the path."""
-    nonempty = [e for e in elems if e != ""]
-    if not nonempty:
-        return ""
-    return go_clean_path("/".join(nonempty))
-
-
-def go_base_path(path: str) -> str:
-    """Go's ``path.Base``."""
-    if path == "":
-        return "."
-    stripped = path.rstrip("/")
-    if stripped == "":
-        return "/"
-    return stripped.rsplit("/", 1)[-1]
 
 
 # --- api layer ----------------------------------------------------------------------
@@ -519,7 +458,7 @@ def _api_artifact(a: TaskArtifact) -> TaskArtifact:
     dest = a.RelativeDest
     if dest is None:
         # A single file lands under local/ with its own name; anything else fills local/.
-        dest = go_join_path("local", go_base_path(source)) if mode == "file" else "local/"
+        dest = gopath.join("local", gopath.base(source)) if mode == "file" else "local/"
     return TaskArtifact(GetterSource=source, GetterOptions=_copy_dict(a.GetterOptions), GetterMode=mode,
                         RelativeDest=dest)
 
@@ -642,7 +581,7 @@ def _fill_any(value: Any) -> Any:
     return value
 
 
-def _fill_list(items: list, cls: Optional[type], fill: Any) -> list:
+def _fill_list(items: list[Any], cls: Optional[type], fill: Any) -> list[Any]:
     """Fill a list item by item when its first item is a model (the plain walk's
     rule); ``cls`` and ``fill`` are the model the field's type names and its filler,
     the fast case. A new list only when an item changed."""
@@ -742,6 +681,8 @@ def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
         parameterized = evolve(parameterized, Payload="optional")
 
     update = job.Update
+    # The job is filled: its update block and that block's fields are set.
+    assert update is not None and update.Stagger is not None and update.MaxParallel is not None
     # Pre-0.6 job-level update syntax: Stagger plus MaxParallel.
     has_old_update = update.Stagger > 0 and update.MaxParallel > 0
     if has_old_update and job.Type != JOB_TYPE_BATCH and groups:
@@ -750,20 +691,20 @@ def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
         upgraded = False
         converted = []
         for tg in groups:
-            u = tg.Update
-            if (u is not None and u.Stagger > 0 and u.MaxParallel > 0 and u.HealthCheck != ""
-                    and u.MinHealthyTime > 0 and u.HealthyDeadline > 0):
+            if tg.Update is not None and _update_is_complete(tg.Update):
                 converted.append(tg)
                 continue
             upgraded = True
-            max_parallel = base.MaxParallel
+            count = tg.Count
+            assert count is not None
+            max_parallel = update.MaxParallel  # base's
             if len(groups) != 1:
                 # Roughly 10% of the group, rounded half up.
-                max_parallel = int(tg.Count * 0.1 + 0.5)
+                max_parallel = int(count * 0.1 + 0.5)
             if max_parallel == 0:
                 max_parallel = 1
-            elif max_parallel > tg.Count:
-                max_parallel = tg.Count
+            elif max_parallel > count:
+                max_parallel = count
             converted.append(evolve(tg, Update=evolve(base, MaxParallel=max_parallel)))
         groups = converted
         if upgraded:
@@ -794,14 +735,26 @@ def server_canonicalize(job: Job) -> tuple[Job, list[str]]:
     return job, warnings
 
 
+def _update_is_complete(u: UpdateStrategy) -> bool:
+    """A (filled) group update block that needs no conversion from the old syntax."""
+    stagger, max_parallel, min_healthy, deadline = u.Stagger, u.MaxParallel, u.MinHealthyTime, u.HealthyDeadline
+    assert stagger is not None and max_parallel is not None and min_healthy is not None and deadline is not None
+    return stagger > 0 and max_parallel > 0 and u.HealthCheck != "" and min_healthy > 0 and deadline > 0
+
+
 def _server_group(tg: TaskGroup, job: Job) -> TaskGroup:
+    assert job.Type is not None  # the job is filled
     restart = tg.RestartPolicy if tg.RestartPolicy is not None else new_restart_policy(job.Type)
     disk = tg.EphemeralDisk if tg.EphemeralDisk is not None else _DEFAULT_DISK
     tasks = tg.Tasks
     if tasks is not None:
         tasks = [_server_task(t, job, tg) for t in tasks]
         # Pre-0.5 jobs asked for disk per task; their sum moves to the group.
-        disk_mb = sum(t.Resources.DiskMB for t in tasks)
+        disk_mb = 0
+        for t in tasks:
+            # _server_task gives every task resources, filled.
+            assert t.Resources is not None and t.Resources.DiskMB is not None
+            disk_mb += t.Resources.DiskMB
         if disk_mb > 0:
             disk = evolve(disk, SizeMB=disk_mb)
     return evolve(tg, Meta=_none_if_empty(tg.Meta), RestartPolicy=restart, EphemeralDisk=disk, Tasks=tasks)
@@ -813,7 +766,9 @@ _SERVER_RESOURCES = Resources(CPU=100, MemoryMB=300, DiskMB=0, IOPS=0, Networks=
 def _server_task(t: Task, job: Job, tg: TaskGroup) -> Task:
     services = t.Services
     if services is not None:
-        services = [_server_service(s, job.Name, tg.Name, t.Name) for s in services]
+        job_name, group_name = job.Name, tg.Name
+        assert job_name is not None and group_name is not None  # the job is filled
+        services = [_server_service(s, job_name, group_name, t.Name) for s in services]
 
     resources = t.Resources
     if resources is None:
@@ -863,15 +818,16 @@ def _server_check(c: ServiceCheck, service_name: str) -> ServiceCheck:
     header = _none_if_empty(c.Header)
     if header is not None:
         header = {k: (v if v else None) for k, v in header.items()}
-    name = c.Name or f"service: {go_quote(service_name)} check"
+    name = c.Name or f"service: {quote(service_name)} check"
     return evolve(c, Args=_none_if_empty(c.Args), Header=header, Name=name)
 
 
 # --- implicit constraints -----------------------------------------------------------
 
-def vault_policies(job: Job) -> dict[str, dict[str, Vault]]:
-    """Group name -> task name -> Vault block, for tasks that ask for Vault."""
-    out: dict[str, dict[str, Vault]] = {}
+def vault_policies(job: Job) -> dict[Optional[str], dict[str, Vault]]:
+    """Group name -> task name -> Vault block, for tasks that ask for Vault. (Group
+    names are only None in a job that is not filled yet.)"""
+    out: dict[Optional[str], dict[str, Vault]] = {}
     for tg in job.TaskGroups or ():
         per_task = {t.Name: t.Vault for t in tg.Tasks or () if t.Vault is not None}
         if per_task:
@@ -879,9 +835,10 @@ def vault_policies(job: Job) -> dict[str, dict[str, Vault]]:
     return out
 
 
-def required_signals(job: Job) -> dict[str, dict[str, list[str]]]:
-    """Group name -> task name -> sorted signals the task needs the client to send."""
-    out: dict[str, dict[str, list[str]]] = {}
+def required_signals(job: Job) -> dict[Optional[str], dict[str, list[str]]]:
+    """Group name -> task name -> sorted signals the task needs the client to send.
+    (Group names are only None in a job that is not filled yet.)"""
+    out: dict[Optional[str], dict[str, list[str]]] = {}
     for tg in job.TaskGroups or ():
         for t in tg.Tasks or ():
             signals: set[str] = set()

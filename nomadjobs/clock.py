@@ -14,10 +14,14 @@ import threading
 import time
 from typing import Callable, Optional
 
-Callback = Callable[[], None]
+Callback = Callable[[], object]  # what a timer returns is ignored
 
 # 2026-01-01T00:00:00Z: a fixed, recognisable start for virtual time.
 DEFAULT_EPOCH_NS = 1_767_225_600 * 10**9
+
+
+def _call(fn: Callback) -> None:
+    fn()
 
 
 class Timer:
@@ -44,7 +48,7 @@ class Clock:
         self._seq = itertools.count()
         self._lock = threading.Lock()
         # Set by the cluster: timers run while holding the cluster's lock.
-        self.run_guard: Callable[[Callback], None] = lambda fn: fn()
+        self.run_guard: Callable[[Callback], None] = _call
 
     def now_ns(self) -> int:
         raise NotImplementedError
@@ -68,6 +72,16 @@ class Clock:
     def pending(self) -> int:
         with self._lock:
             return sum(1 for t in self._heap if not t.cancelled)
+
+    def cancel_all(self) -> int:
+        """Cancel every pending timer (a restore drops what was in flight). Returns
+        how many were pending."""
+        with self._lock:
+            pending = sum(1 for t in self._heap if not t.cancelled)
+            for timer in self._heap:
+                timer.cancel()
+            self._heap.clear()
+        return pending
 
     def _pop_due(self, now_ns: int) -> Optional[Timer]:
         with self._lock:
@@ -97,6 +111,11 @@ class VirtualClock(Clock):
 
     def now_ns(self) -> int:
         return self._now
+
+    def set_now(self, now_ns: int) -> None:
+        """Put virtual time at ``now_ns`` (a restore or reset; backwards is allowed,
+        so call it with no timer pending)."""
+        self._now = int(now_ns)
 
     def advance(self, seconds: float) -> int:
         """Move time forward, firing every timer that falls due, in order. Returns

@@ -21,7 +21,7 @@ import operator
 import threading
 import typing
 import weakref
-from typing import Any, Optional, TypeVar
+from typing import Any, Mapping, Optional, TypeVar
 
 import attrs
 import cattrs
@@ -32,7 +32,7 @@ from . import structs
 
 T = TypeVar("T")
 
-__all__ = ["DecodeError", "converter", "to_wire", "from_wire", "dumps", "loads", "decode_body"]
+__all__ = ["DecodeError", "converter", "to_wire", "from_wire", "job_from_dict", "dumps", "loads", "decode_body"]
 
 
 class DecodeError(ValueError):
@@ -304,7 +304,9 @@ def _make_class_structure(cl: type) -> Any:
 
 def _make_class_unstructure(cl: type) -> Any:
     overrides = {f.name: override(omit=True) for f in attrs.fields(cl) if f.metadata.get("input_only")}
-    return make_dict_unstructure_fn(cl, converter, **overrides)
+    # Per-field overrides go in as keyword arguments named after the fields (cattrs'
+    # documented form); its stub cannot tell them from its own keyword options.
+    return make_dict_unstructure_fn(cl, converter, **overrides)  # type: ignore[arg-type]
 
 
 converter.register_structure_hook_factory(attrs.has, _make_class_structure)
@@ -325,6 +327,15 @@ def from_wire(data: Any, cl: type[T]) -> T:
         return converter.structure(data, cl)
     except _TypeMismatch as exc:
         raise DecodeError(f"json: cannot unmarshal {_json_kind(exc.value)} into Go value of type {exc.go_type}") from None
+
+
+def job_from_dict(data: Mapping[str, Any]) -> structs.Job:
+    """A :class:`~nomadjobs.structs.Job` from Nomad's API JSON: the job object itself,
+    or a register body ``{"Job": {...}}`` (what python-nomad and ``nomad run -output``
+    produce). Keys match case-insensitively and durations are nanoseconds, as in
+    Nomad's HTTP API. Raises :class:`DecodeError` on wrong types."""
+    body = data["Job"] if isinstance(data.get("Job"), Mapping) else data
+    return from_wire(dict(body), structs.Job)
 
 
 def loads(body: bytes | str) -> Any:
@@ -383,7 +394,7 @@ class IdentityCache:
     __slots__ = ("_data", "maxsize", "__weakref__")
 
     def __init__(self, maxsize: int) -> None:
-        self._data: dict[int, tuple[weakref.ref, Any]] = {}
+        self._data: dict[int, tuple[weakref.ref[Any], Any]] = {}
         self.maxsize = maxsize
 
     def get(self, obj: Any) -> Any:
@@ -397,7 +408,7 @@ class IdentityCache:
         data = self._data
         this = weakref.ref(self)
 
-        def drop(ref: weakref.ref, key: int = key) -> None:
+        def drop(ref: weakref.ref[Any], key: int = key) -> None:
             cache = this()
             if cache is not None:
                 entry = cache._data.get(key)
@@ -426,7 +437,7 @@ _CACHED_TYPES = frozenset({structs.Job, structs.JobSummary, structs.JobListStub}
 
 
 def _cached_dumps(obj: Any) -> bytes:
-    data = _BYTES_CACHE.get(obj)
+    data: Optional[bytes] = _BYTES_CACHE.get(obj)
     if data is None:
         data = orjson.dumps(to_wire(obj))
         _BYTES_CACHE.put(obj, data)

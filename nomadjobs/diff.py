@@ -22,14 +22,14 @@ Fields marked ``input_only`` do not exist on the server struct and are ignored.
 
 from __future__ import annotations
 
-import math
 import typing
-from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Optional, Sequence, TypeVar
 
 import attrs
 
+from .golang.fmt import format_v
+from .golang.strconv import ERR_SYNTAX, num_error, quote
 from .structs.job import (
     Job,
     NetworkResource,
@@ -59,7 +59,6 @@ from .structs.plan import (
 __all__ = [
     "job_diff",
     "annotate",
-    "go_value",
     "ANNOTATION_FORCES_CREATE",
     "ANNOTATION_FORCES_DESTROY",
     "ANNOTATION_FORCES_INPLACE_UPDATE",
@@ -97,70 +96,6 @@ _NETWORK_SKIP = ("Device", "CIDR", "IP")
 _TYPE_RANK = {DIFF_EDITED: 0, DIFF_ADDED: 1, DIFF_DELETED: 2, DIFF_NONE: 3}
 
 
-# --- Go's %v ---------------------------------------------------------------------------
-
-def go_value(value: Any) -> str:
-    """``fmt.Sprintf("%v", value)`` for the scalars that reach a diff."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_float(value)
-    if value is None:
-        return "nil"
-    return str(value)
-
-
-def _go_float(value: float) -> str:
-    # Go's %v on a float64 is strconv's 'g' with the shortest round-trip digits; with
-    # that "shortest" precision the exponent form is used when the decimal exponent
-    # is < -4 or >= 6 (so 6379 -> "6379" but 1000000 -> "1e+06").
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign = "-" if value < 0 else ""
-    # repr() yields the shortest digits that round-trip, the same digits Go picks.
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-    digits = list(digit_tuple)
-    while len(digits) > 1 and digits[-1] == 0:
-        digits.pop()
-        exponent += 1
-    text = "".join(str(d) for d in digits)
-    point = len(digits) + exponent  # position of the decimal point within `text`
-    exp10 = point - 1
-    if exp10 < -4 or exp10 >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{text}"
-    if point >= len(text):
-        return sign + text + "0" * (point - len(text))
-    return f"{sign}{text[:point]}.{text[point:]}"
-
-
-def _go_quote(text: str) -> str:
-    """Go's ``%q`` for the plain strings job IDs are."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
 # --- what each model field is, seen from Go --------------------------------------------
 
 _SCALAR_ZERO: dict[type, Any] = {int: 0, bool: False, str: "", float: 0.0}
@@ -181,8 +116,7 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-@lru_cache(maxsize=None)
-def _fields_of(cls: type) -> tuple[_FieldInfo, ...]:
+def _compute_fields(cls: type) -> tuple[_FieldInfo, ...]:
     hints = typing.get_type_hints(cls)
     infos = []
     for f in attrs.fields(cls):
@@ -205,6 +139,11 @@ def _fields_of(cls: type) -> tuple[_FieldInfo, ...]:
     return tuple(infos)
 
 
+# Computed once per class. Declared as a plain callable because mypy does not see
+# ``type[Any]`` (what ``type(value)`` is for an ``Any`` value) as Hashable.
+_fields_of: Callable[[type], tuple[_FieldInfo, ...]] = lru_cache(maxsize=None)(_compute_fields)
+
+
 def _field_value(obj: Any, info: _FieldInfo) -> Any:
     value = getattr(obj, info.name)
     if value is None and info.kind == "scalar":
@@ -221,11 +160,11 @@ def _flatten_struct(obj: Any, skip: Sequence[str] = ()) -> dict[str, str]:
         return out
     for info in _fields_of(type(obj)):
         if info.kind == "scalar":
-            out[info.name] = go_value(_field_value(obj, info))
+            out[info.name] = format_v(_field_value(obj, info))
         elif info.kind == "map" and info.map_scalar:
             for key, item in (getattr(obj, info.name) or {}).items():
                 # A JSON null decoded into a map[string]string is "".
-                out[f"{info.name}[{key}]"] = "" if item is None else go_value(item)
+                out[f"{info.name}[{key}]"] = "" if item is None else format_v(item)
     for name in skip:
         out.pop(name, None)
     return out
@@ -242,7 +181,7 @@ def _flatten_free(value: Any, prefix: str = "", out: Optional[dict[str, str]] = 
         for i, item in enumerate(value):
             _flatten_free(item, f"{prefix}[{i}]", out)
     else:
-        out[prefix] = go_value(value)
+        out[prefix] = format_v(value)
     return out
 
 
@@ -289,7 +228,11 @@ def _hash_key(value: Any) -> Hashable:
 
 # --- field and object building blocks ----------------------------------------------------
 
-def _none_if_empty(items: Optional[list]) -> Optional[list]:
+_T = TypeVar("_T")
+_D = TypeVar("_D", TaskDiff, TaskGroupDiff)
+
+
+def _none_if_empty(items: Optional[list[_T]]) -> Optional[list[_T]]:
     return items if items else None
 
 
@@ -327,7 +270,7 @@ def _field_diffs(old: Optional[Mapping[str, str]], new: Optional[Mapping[str, st
     return diffs
 
 
-def _object_key(o: ObjectDiff) -> tuple:
+def _object_key(o: ObjectDiff) -> tuple[Any, ...]:
     # Name, then type (Edited < Added < Deleted < None), then how many fields and
     # objects, then the fields and nested objects themselves.
     fields = o.Fields or ()
@@ -352,19 +295,19 @@ def _string_set_diff(old: Optional[Sequence[str]], new: Optional[Sequence[str]],
     new_set = dict.fromkeys(new or ())
     if old_set.keys() == new_set.keys() and not contextual:
         return None
-    fields = []
+    candidates: list[Optional[FieldDiff]] = []
     added = removed = False
     for item in old_set:
         if item not in new_set:
-            fields.append(_field_diff(item, "", name, contextual))
+            candidates.append(_field_diff(item, "", name, contextual))
             removed = True
         elif contextual:
-            fields.append(_field_diff(item, item, name, contextual))
+            candidates.append(_field_diff(item, item, name, contextual))
     for item in new_set:
         if item not in old_set:
-            fields.append(_field_diff("", item, name, contextual))
+            candidates.append(_field_diff("", item, name, contextual))
             added = True
-    fields = [f for f in fields if f is not None]
+    fields = [f for f in candidates if f is not None]
     fields.sort(key=_field_key)
     if added and removed:
         type_ = DIFF_EDITED
@@ -412,7 +355,8 @@ def _primitive_object_set_diff(old: Optional[Sequence[Any]], new: Optional[Seque
     return _sorted_objects(d for d in diffs if d is not None)
 
 
-def _pointer_prologue(old: Any, new: Any, skip: Sequence[str] = ()) -> Optional[tuple[str, dict, dict]]:
+def _pointer_prologue(old: Any, new: Any,
+                      skip: Sequence[str] = ()) -> Optional[tuple[str, dict[str, str], dict[str, str]]]:
     """For objects Nomad diffs as pointers: None when deeply equal, else the type and
     both flat maps (a missing side flattens to nothing)."""
     if _deep_equal(old, new):
@@ -438,8 +382,8 @@ def _config_diff(old: Optional[Mapping[str, Any]], new: Optional[Mapping[str, An
     return _object("Config", type_, fields)
 
 
-def _header_diff(old: Optional[Mapping[str, list[str]]], new: Optional[Mapping[str, list[str]]],
-                 contextual: bool) -> Optional[ObjectDiff]:
+def _header_diff(old: Optional[Mapping[str, Optional[list[str]]]],
+                 new: Optional[Mapping[str, Optional[list[str]]]], contextual: bool) -> Optional[ObjectDiff]:
     if _deep_equal(old, new):
         return None
     if not old:
@@ -477,7 +421,7 @@ def _check_diff(old: Optional[ServiceCheck], new: Optional[ServiceCheck],
 
 
 def _keyed_diffs(old: Optional[Sequence[Any]], new: Optional[Sequence[Any]], key: str,
-                 differ) -> list[ObjectDiff]:
+                 differ: Callable[[Any, Any], Optional[ObjectDiff]]) -> list[ObjectDiff]:
     """Objects matched by a key field (last one wins on duplicates, like a Go map)."""
     old_map = {getattr(o, key): o for o in old or ()}
     new_map = {getattr(n, key): n for n in new or ()}
@@ -607,7 +551,9 @@ def _diff_type_for(old: Any, new: Any) -> str:
 
 def _task_diff(old: Optional[Task], new: Optional[Task], contextual: bool) -> TaskDiff:
     type_ = _diff_type_for(old, new)
-    name = (new if new is not None else old).Name or ""
+    either = new if new is not None else old
+    assert either is not None  # _by_name_diffs always passes one side
+    name = either.Name or ""
     old_flat = _flatten_struct(old, _TASK_SKIP)
     new_flat = _flatten_struct(new, _TASK_SKIP)
     # Task-level fields are listed only when they change.
@@ -632,7 +578,8 @@ def _task_diff(old: Optional[Task], new: Optional[Task], contextual: bool) -> Ta
     return TaskDiff(Type=type_, Name=name, Fields=_none_if_empty(fields), Objects=_none_if_empty(objects))
 
 
-def _by_name_diffs(old: Optional[Sequence[Any]], new: Optional[Sequence[Any]], differ) -> list:
+def _by_name_diffs(old: Optional[Sequence[Any]], new: Optional[Sequence[Any]],
+                   differ: Callable[[Any, Any], _D]) -> list[_D]:
     old_map = {o.Name: o for o in old or ()}
     new_map = {n.Name: n for n in new or ()}
     diffs = [differ(obj, new_map.get(name)) for name, obj in old_map.items()]
@@ -643,7 +590,9 @@ def _by_name_diffs(old: Optional[Sequence[Any]], new: Optional[Sequence[Any]], d
 
 def _task_group_diff(old: Optional[TaskGroup], new: Optional[TaskGroup], contextual: bool) -> TaskGroupDiff:
     type_ = _diff_type_for(old, new)
-    name = (new if new is not None else old).Name or ""
+    either = new if new is not None else old
+    assert either is not None  # _by_name_diffs always passes one side
+    name = either.Name or ""
     fields = _field_diffs(_flatten_struct(old, _GROUP_SKIP), _flatten_struct(new, _GROUP_SKIP), False)
 
     o = old if old is not None else TaskGroup()
@@ -668,16 +617,16 @@ def job_diff(old: Optional[Job], new: Optional[Job], contextual: bool) -> JobDif
     the plan and versions endpoints use it. Job, group and task fields themselves are
     only listed when they change. Raises ValueError for jobs with different IDs.
     """
-    if old is None and new is None:
-        return JobDiff(Type=DIFF_NONE)
     if old is None:
+        if new is None:
+            return JobDiff(Type=DIFF_NONE)
         type_, job_id = DIFF_ADDED, new.ID or ""
     elif new is None:
         type_, job_id = DIFF_DELETED, old.ID or ""
     else:
         if (old.ID or "") != (new.ID or ""):
             raise ValueError(f"can not diff jobs with different IDs: "
-                             f"{_go_quote(old.ID or '')} and {_go_quote(new.ID or '')}")
+                             f"{quote(old.ID or '')} and {quote(new.ID or '')}")
         type_, job_id = DIFF_NONE, new.ID or ""
 
     fields = _field_diffs(_flatten_struct(old, _JOB_SKIP), _flatten_struct(new, _JOB_SKIP), False)
@@ -778,7 +727,7 @@ def _atoi(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"strconv.Atoi: parsing {_go_quote(text)}: invalid syntax") from None
+        raise ValueError(num_error("Atoi", text, ERR_SYNTAX)) from None
 
 
 def _annotate_task(diff: TaskDiff, parent: TaskGroupDiff) -> TaskDiff:

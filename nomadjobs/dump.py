@@ -1,4 +1,4 @@
-"""Dump a cluster's whole state to JSON-ready data, load it back, reset to empty.
+"""Dump a cluster's whole state to JSON-ready data and load it back (Snapshot/Restore).
 
 A dump holds every table of the state store (rows in Nomad's wire shape, written by
 :func:`nomadjobs.codec.to_wire`), each table's index, the global index and the few
@@ -12,28 +12,26 @@ tracked again, pending evaluations are queued again and pending allocations are 
 again by the simulated clients; allocations already running stay running. Dump a quiet
 cluster (``cluster.run_until_quiet()``) for a faithful continuation.
 
-Loading and resetting happen *in place* (the same :class:`~nomadjobs.cluster.Cluster`
-and the same database object), so an HTTP server in front of the cluster and its
-blocked readers see the new state at once.
+Loading happens *in place* (the same server core and the same database object), so an
+HTTP server in front of the cluster and its blocked readers see the new state at once.
+It follows Nomad's FSM Restore and its leader's ``establishLeadership``: the store is
+restored through :meth:`Database.restore <nomadjobs.state.mvcc.Database.restore>`, the
+lifecycles restart, and the eval broker is filled again from the state.
 """
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from . import structs as s
-from .clock import Clock, VirtualClock
+from .clock import VirtualClock
 from .codec import from_wire, to_wire
-from .state import mvcc
+from .core.server import ServerCore
+from .lifecycle import Lifecycle
 from .state.store import (ACL_POLICY, ACL_TOKEN, ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS,
-                          NODES, PERIODIC_LAUNCH, new_database)
+                          NODES, PERIODIC_LAUNCH)
 
-if TYPE_CHECKING:
-    from .cluster import Cluster
-
-__all__ = ["FORMAT", "VERSION", "TABLE_TYPES", "DumpError", "dump_state", "load_state", "reset_cluster",
-           "cluster_from_dump"]
+__all__ = ["FORMAT", "VERSION", "TABLE_TYPES", "DumpError", "check_dump", "dump_state", "load_state"]
 
 FORMAT = "nomadjobs-state"
 VERSION = 1
@@ -59,21 +57,20 @@ class DumpError(ValueError):
 
 # --- dump ----------------------------------------------------------------------------------
 
-def dump_state(cluster: "Cluster") -> dict[str, Any]:
-    """The cluster's whole state as plain, JSON-ready data (see the module docstring)."""
-    with cluster.lock:  # no write lands between the snapshot and the scalars
-        snap = cluster.db.snapshot()
-        rng_version, rng_words, rng_gauss = cluster.rng.getstate()
-        token = cluster.bootstrap_token
+def dump_state(core: ServerCore, bootstrap_token: Optional[s.ACLToken] = None) -> dict[str, Any]:
+    """The core's whole state as plain, JSON-ready data (see the module docstring)."""
+    with core.lock:  # no write lands between the snapshot and the scalars
+        snap = core.db.snapshot()
+        rng_version, rng_words, rng_gauss = core.rng.getstate()
         meta: dict[str, Any] = {
-            "seed": cluster.seed,
-            "region": cluster.region,
-            "datacenter": cluster.datacenter,
-            "acl_enabled": cluster.acl_enabled,
-            "bootstrap_accessor_id": token.AccessorID if token is not None else None,
-            "clock": "virtual" if isinstance(cluster.clock, VirtualClock) else "wall",
-            "now_ns": cluster.now_ns(),
-            "start_ns": cluster.start_ns,
+            "seed": core.seed,
+            "region": core.region,
+            "datacenter": core.datacenter,
+            "acl_enabled": core.acl_enabled,
+            "bootstrap_accessor_id": bootstrap_token.AccessorID if bootstrap_token is not None else None,
+            "clock": "virtual" if isinstance(core.clock, VirtualClock) else "wall",
+            "now_ns": core.now_ns(),
+            "start_ns": core.start_ns,
             "rng_state": [rng_version, list(rng_words), rng_gauss],
         }
     missing = set(snap.tables) - set(TABLE_TYPES)
@@ -87,7 +84,8 @@ def dump_state(cluster: "Cluster") -> dict[str, Any]:
 
 # --- load ----------------------------------------------------------------------------------
 
-def _check(data: Any) -> None:
+def check_dump(data: Any) -> dict[str, Any]:
+    """``data`` if it is a dump this version can load, else :class:`DumpError`."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise DumpError(f"not a {FORMAT} dump")
     if data.get("version") != VERSION:
@@ -95,155 +93,38 @@ def _check(data: Any) -> None:
     tables = data.get("tables")
     if not isinstance(tables, dict) or set(tables) != set(TABLE_TYPES):
         raise DumpError(f"a dump must hold exactly the tables {sorted(TABLE_TYPES)}")
+    return data
 
 
-def _build_root(data: dict[str, Any]) -> mvcc._Root:
-    """A database root holding the dump's rows, with its table and global indexes."""
-    scratch = new_database(history=1)
-    txn = scratch.write_txn()
-    try:
-        for name, cls in TABLE_TYPES.items():
-            for row in data["tables"][name]["rows"]:
-                txn.insert(name, from_wire(row, cls))
-    except Exception:
-        txn.abort()
-        raise
-    txn.commit()
-    built = scratch.snapshot()._root
-    # The scratch commit stamped every table with index 1: put the dumped ones back.
-    tables = {name: st.with_index(int(data["tables"][name]["index"])) for name, st in built.tables.items()}
-    return mvcc._Root(tables, int(data["index"]))
-
-
-def _install_root(db: mvcc.Database, root: mvcc._Root) -> None:
-    """Swap the database's content for ``root`` and wake every blocked reader. Holding
-    the write transaction keeps any commit from interleaving; the history restarts at
-    the new root (older indexes are not part of the loaded state)."""
-    txn = db.write_txn()
-    try:
-        db._history = (root,)
-        db._root = root
-        fire = db._waiters_for(root.tables, ())
-    finally:
-        txn.abort()  # nothing was written through it: it only held the lock
-    for ev in fire:
-        ev.set()
-
-
-def _restart_machinery(cluster: "Cluster") -> None:
-    """Drop everything in flight (timers, queued evals) and give the cluster a fresh
-    set of lifecycles, keeping their settings and any listener a user added."""
-    from .lifecycle import Lifecycle
-
-    clock = cluster.clock
-    with clock._lock:
-        for timer in clock._heap:
-            timer.cancel()
-        clock._heap.clear()
-    cluster._queue.clear()
-    cluster._queued.clear()
-    old = cluster.lifecycle
-    parts = {id(p) for p in (old.nodes, old.clients, old.deployments, old.periodic) if p is not None}
-    user = [fn for fn in cluster.listeners if id(getattr(fn, "__self__", None)) not in parts]
-    cluster.listeners.clear()
-    cluster.lifecycle = Lifecycle(cluster, simulate_clients=old.simulate_clients,
-                                  timing=old.clients.timing if old.clients is not None else None,
-                                  deployment_eval_batch_ns=old.deployments.eval_batch_ns)
-    cluster.listeners.extend(user)  # after the lifecycles, as in a freshly built cluster
-    cluster.fsm.log.clear()
-
-
-def _set_virtual_time(clock: Clock, now_ns: Optional[int]) -> None:
-    if isinstance(clock, VirtualClock) and now_ns is not None:
-        clock._now = int(now_ns)
-
-
-def load_state(cluster: "Cluster", data: dict[str, Any]) -> None:
-    """Replace ``cluster``'s state with the dump ``data`` (in place)."""
-    _check(data)
-    root = _build_root(data)  # fails before anything is touched
+def load_state(core: ServerCore, lifecycle: Lifecycle, data: dict[str, Any]) -> Optional[s.ACLToken]:
+    """Replace the core's state with the dump ``data`` (in place) and resume what a new
+    leader resumes. Returns the dump's bootstrap token (None when it has none). A
+    dump that cannot be decoded changes nothing."""
+    check_dump(data)
+    tables = data["tables"]
+    rows: dict[str, list[Any]] = {name: [from_wire(row, cls) for row in tables[name]["rows"]] for name, cls in TABLE_TYPES.items()}
+    table_indexes = {name: int(tables[name]["index"]) for name in TABLE_TYPES}
     meta = data.get("cluster") or {}
-    with cluster.lock:
-        _restart_machinery(cluster)
-        _install_root(cluster.db, root)
-        state = cluster.snapshot()
-        cluster.seed = int(meta.get("seed", cluster.seed))
-        cluster.region = meta.get("region", cluster.region)
-        cluster.datacenter = meta.get("datacenter", cluster.datacenter)
-        cluster.acl_enabled = bool(meta.get("acl_enabled", cluster.acl_enabled))
+    with core.lock:
+        core.restore(rows, table_indexes, int(data["index"]))
+        lifecycle.restart()
+        state = core.snapshot()
+        core.seed = int(meta.get("seed", core.seed))
+        core.region = meta.get("region", core.region)
+        core.datacenter = meta.get("datacenter", core.datacenter)
+        core.acl_enabled = bool(meta.get("acl_enabled", core.acl_enabled))
         if meta.get("rng_state"):
             version, words, gauss = meta["rng_state"]
-            cluster.rng.setstate((version, tuple(words), gauss))
+            core.rng.setstate((version, tuple(words), gauss))
         else:
-            cluster.rng.seed(cluster.seed)
-        _set_virtual_time(cluster.clock, meta.get("now_ns"))
+            core.rng.seed(core.seed)
+        if isinstance(core.clock, VirtualClock) and meta.get("now_ns") is not None:
+            core.clock.set_now(int(meta["now_ns"]))
         if meta.get("start_ns") is not None:
-            cluster.start_ns = int(meta["start_ns"])
+            core.start_ns = int(meta["start_ns"])
         accessor = meta.get("bootstrap_accessor_id")
-        cluster.bootstrap_token = (next((t for t in state.acl_tokens() if t.AccessorID == accessor), None)
-                                   if accessor else None)
-        _resume(cluster, state)
-
-
-def _resume(cluster: "Cluster", state: Any) -> None:
-    """Restart what Nomad's leader restarts on election: the periodic dispatcher's
-    tracking and the eval broker's pending evaluations; and let the simulated clients
-    pick up allocations they had not started. Nothing is written here."""
-    lifecycle = cluster.lifecycle
-    for job in state.jobs():
-        lifecycle.periodic.add(job)
-    pending = sorted((ev for ev in state.evals() if ev.Status == s.EVAL_STATUS_PENDING),
-                     key=lambda ev: ev.CreateIndex)
-    for ev in pending:
-        cluster.enqueue(ev)
-    clients = lifecycle.clients
-    if clients is None:
-        return
-    for alloc in state.allocs():
-        node = state.node_by_id(alloc.NodeID)
-        if (alloc.DesiredStatus == s.ALLOC_DESIRED_RUN and alloc.ClientStatus == s.ALLOC_CLIENT_PENDING
-                and node is not None and node.Status != s.NODE_STATUS_DOWN):
-            clients._new_runner(alloc)
-
-
-def cluster_from_dump(data: dict[str, Any], *, clock: str | Clock = "virtual") -> "Cluster":
-    """A new cluster (no fleet of its own: the dump's nodes are its nodes) holding ``data``."""
-    from .cluster import Cluster
-
-    _check(data)
-    meta = data.get("cluster") or {}
-    cluster = Cluster([], seed=int(meta.get("seed", 0)), clock=clock, acl=False,
-                      region=meta.get("region", "global"), datacenter=meta.get("datacenter", "dc1"))
-    load_state(cluster, data)
-    return cluster
-
-
-# --- reset ---------------------------------------------------------------------------------
-
-def reset_cluster(cluster: "Cluster") -> None:
-    """Empty the cluster and rebuild it as its constructor did: the same fleet (node
-    IDs included, from the re-seeded generator), virtual time back at its start, and
-    the same bootstrap SecretID, so a token a test already holds keeps working."""
-    secret = cluster.bootstrap_token.SecretID if cluster.bootstrap_token is not None else None
-    empty = new_database(history=1).snapshot()._root
-    with cluster.lock:
-        _restart_machinery(cluster)
-        _install_root(cluster.db, empty)
-        cluster.rng = random.Random(cluster.seed)
-        _set_virtual_time(cluster.clock, cluster.start_ns)
-        cluster.bootstrap_token = None
-        for spec in cluster.fleet_specs:
-            cluster.add_node(spec)
-        if secret is not None:
-            cluster.bootstrap_token = cluster.jobs.acl_bootstrap(_bootstrap_secret(cluster, secret))
-
-
-def _bootstrap_secret(cluster: "Cluster", secret: str) -> Optional[str]:
-    """None when the seeded generator would mint ``secret`` itself (a cluster built with
-    ``acl=True``): bootstrapping without a fixed secret then draws the same IDs as at
-    construction. A secret chosen from outside (``--acl-token``) is kept as given."""
-    saved = cluster.rng.getstate()
-    cluster.new_id()  # the AccessorID
-    minted = cluster.new_id()
-    cluster.rng.setstate(saved)
-    return None if minted == secret else secret
+        token = (next((t for t in state.acl_tokens() if t.AccessorID == accessor), None)
+                 if accessor else None)
+        lifecycle.resume(state)
+        core.restore_broker()
+    return token

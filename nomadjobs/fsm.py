@@ -12,15 +12,14 @@ entry was committed); the refused command leaves no other trace.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import attrs
 
 from . import structs as s
 from .state.mvcc import Database
 from .state.store import StateError, StateWriter
-
-frozen = s.frozen
+from .structs import frozen
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -156,13 +155,15 @@ class ApplyResult:
 
 def _job_register(w: StateWriter, c: JobRegister) -> Any:
     job = w.upsert_job(c.job)
-    if job.is_periodic() and job.Periodic.Enabled and not job.Stop and not job.is_parameterized():
-        if w.periodic_launch(job.Namespace, job.ID) is None:
-            w.upsert_periodic_launch(s.PeriodicLaunch(ID=job.ID, Namespace=job.Namespace, Launch=c.launch_time_ns))
+    # A stored job is canonical: its namespace and ID are set.
+    namespace, job_id = cast(str, job.Namespace), cast(str, job.ID)
+    if job.Periodic is not None and job.Periodic.Enabled and not job.Stop and not job.is_parameterized():
+        if w.periodic_launch(namespace, job_id) is None:
+            w.upsert_periodic_launch(s.PeriodicLaunch(ID=job_id, Namespace=namespace, Launch=c.launch_time_ns))
     if job.ParentID:
-        parent = w.job_by_id(job.Namespace, job.ParentID)
+        parent = w.job_by_id(namespace, job.ParentID)
         if parent is not None and parent.is_periodic() and not parent.is_parameterized():
-            w.upsert_periodic_launch(s.PeriodicLaunch(ID=parent.ID, Namespace=job.Namespace,
+            w.upsert_periodic_launch(s.PeriodicLaunch(ID=cast(str, parent.ID), Namespace=namespace,
                                                       Launch=c.launch_time_ns))
     return job
 

@@ -23,8 +23,12 @@ from . import acl as aclmod
 from . import fsm as cmds
 from . import structs as s
 from .codec import IdentityCache
+from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found
-from .gofmt import go_slice, rfc3339, warnings_text
+from .golang.fmt import format_slice as go_slice
+from .golang.multierror import warnings_text
+from .golang.time import rfc3339
+from .lifecycle import Lifecycle
 from .query import QueryMeta, QueryOptions, WriteOptions
 from .state.mvcc import Snapshot
 from .state.store import (ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS, NAMESPACES,
@@ -57,18 +61,23 @@ def with_decompressed_payload(job: s.Job) -> s.Job:
 
 
 class JobsService:
-    def __init__(self, cluster: Any) -> None:
-        self.cluster = cluster
+    """One method per Jobs API endpoint (``nomad/job_endpoint.go`` and the agent's
+    ``job_endpoint.go``): Nomad's checks in Nomad's order, then FSM commands through
+    the core. Periodic launches and forced runs go through the lifecycles."""
+
+    def __init__(self, core: Core, lifecycle: Lifecycle) -> None:
+        self.core = core
+        self.lifecycle = lifecycle
         self._jitter = random.Random()  # blocking-query jitter must not touch the seeded RNG
         # (namespace, prefix) -> (jobs rows token, summary rows token, stubs); see list_jobs.
         self._list_cache: dict[tuple[str, str], tuple[object, object, tuple[s.JobListStub, ...]]] = {}
 
     # --- shared machinery ------------------------------------------------------------
     def _acl(self, state: StateReader, token: str) -> aclmod.ACL:
-        return aclmod.resolve(state, self.cluster.acl_enabled, token)
+        return aclmod.resolve(state, self.core.acl_enabled, token)
 
     def _check_region(self, region: str) -> None:
-        if region and region != self.cluster.region:
+        if region and region != self.core.region:
             raise NomadError("No path to region")
 
     def blocking_query(self, q: QueryOptions, tables: Iterable[str],
@@ -76,7 +85,7 @@ class JobsService:
         """Nomad's blockingRPC: answer at once unless ``q.min_index`` is set; then wait
         (capped at 5 minutes, plus jitter) until the result's index passes it."""
         self._check_region(q.region)
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         result, index = run(state)
         if q.min_index <= 0 or index > q.min_index:
             return result, QueryMeta(index)
@@ -90,19 +99,19 @@ class JobsService:
             # Wait for the watched tables to move past what this run already read, so
             # an unrelated write to the same table does not spin the loop.
             seen = max(max(state.table_index(t) for t in tables), q.min_index)
-            state = StateReader(self.cluster.db.wait(tables, seen, remaining))
+            state = StateReader(self.core.db.wait(tables, seen, remaining))
             result, index = run(state)
         return result, QueryMeta(index)
 
     def _apply(self, command: Any) -> cmds.ApplyResult:
-        return self.cluster.apply(command)
+        return self.core.apply(command)
 
     def _new_eval(self, namespace: str, job: s.Job, trigger: str, job_modify_index: int,
                   priority: Optional[int] = None, job_type: Optional[str] = None) -> s.Evaluation:
-        return s.Evaluation(ID=self.cluster.new_id(), Namespace=namespace,
-                            Priority=job.Priority if priority is None else priority,
-                            Type=job.Type if job_type is None else job_type, TriggeredBy=trigger,
-                            JobID=job.ID, JobModifyIndex=job_modify_index, Status=s.EVAL_STATUS_PENDING)
+        return s.Evaluation(ID=self.core.new_id(), Namespace=namespace,
+                            Priority=(job.Priority or 0) if priority is None else priority,
+                            Type=(job.Type or "") if job_type is None else job_type, TriggeredBy=trigger,
+                            JobID=job.ID or "", JobModifyIndex=job_modify_index, Status=s.EVAL_STATUS_PENDING)
 
     def _commit_eval(self, ev: s.Evaluation) -> int:
         result = self._apply(cmds.EvalUpdate([ev]))
@@ -110,13 +119,13 @@ class JobsService:
 
     def _settle(self) -> None:
         """Run the scheduler on what the request queued (Nomad's workers would)."""
-        self.cluster.process_evals()
+        self.core.process_evals()
 
     # --- list and read -----------------------------------------------------------------
     def _require(self, q: QueryOptions, capability: str) -> None:
         # With ACLs off every request is allowed: no state to read.
-        if self.cluster.acl_enabled:
-            aclmod.require(self._acl(self.cluster.snapshot(), q.token), q.namespace, capability)
+        if self.core.acl_enabled:
+            aclmod.require(self._acl(self.core.snapshot(), q.token), q.namespace, capability)
 
     def list_jobs(self, q: QueryOptions) -> tuple[list[s.JobListStub], QueryMeta]:
         self._require(q, aclmod.CAP_LIST_JOBS)
@@ -131,7 +140,7 @@ class JobsService:
                 hit = self._list_cache.get((q.namespace, q.prefix))
                 if hit is not None and hit[0] is tokens[0] and hit[1] is tokens[1]:
                     return list(hit[2]), state.table_index(JOBS)
-            stubs = [cached_job_stub(job, state.job_summary(job.Namespace, job.ID))
+            stubs = [cached_job_stub(job, state.job_summary(job.Namespace or "", job.ID or ""))
                      for job in state.jobs_by_prefix(q.namespace, q.prefix)]
             if tokens is not None:
                 if len(self._list_cache) >= 64:
@@ -150,7 +159,7 @@ class JobsService:
 
         def run(state: StateReader) -> tuple[Optional[s.Job], int]:
             job = state.job_by_id(q.namespace, job_id)
-            return job, (job.ModifyIndex if job is not None else state.table_index(JOBS))
+            return job, ((job.ModifyIndex or 0) if job is not None else state.table_index(JOBS))
 
         job, meta = self.blocking_query(q, (JOBS,), run)
         if job is None:
@@ -173,7 +182,7 @@ class JobsService:
                         out_diffs.append(job_diff(older, newer, contextual=True))
                     except ValueError as exc:
                         raise NomadError(f"failed to create job diff: {exc}") from None
-            return s.JobVersionsResponse(Versions=versions, Diffs=out_diffs), versions[0].ModifyIndex
+            return s.JobVersionsResponse(Versions=versions, Diffs=out_diffs), versions[0].ModifyIndex or 0
 
         resp, meta = self.blocking_query(q, (JOB_VERSION,), run)
         if not resp.Versions:
@@ -240,16 +249,17 @@ class JobsService:
         from .validate import spec_changed, validate_job_for_register
         job, errors, warnings = validate_job_for_register(job)
         if errors:
-            from .gofmt import multierror
+            from .golang.multierror import multierror
             raise NomadError(multierror(errors))
-        namespace = job.Namespace
-        with self.cluster.lock:
-            state = self.cluster.snapshot()
+        namespace = job.Namespace or s.DEFAULT_NAMESPACE  # set by canonicalization
+        job_id = job.ID or ""
+        with self.core.lock:
+            state = self.core.snapshot()
             acl = self._acl(state, token)
             aclmod.require(acl, namespace, aclmod.CAP_SUBMIT_JOB)
             if policy_override:
                 aclmod.require(acl, namespace, aclmod.CAP_SENTINEL_OVERRIDE)
-            existing = state.job_by_id(namespace, job.ID)
+            existing = state.job_by_id(namespace, job_id)
             if enforce_index:
                 prefix = f"Enforcing job modify index {job_modify_index}"
                 if existing is not None and job_modify_index == 0:
@@ -267,13 +277,13 @@ class JobsService:
                 raise NomadError(f'job "{job.ID}" is in non-existent namespace "{namespace}"')
             job = s.evolve(job, VaultToken="")
             if existing is None or spec_changed(existing, job):
-                job = s.evolve(job, SubmitTime=self.cluster.now_ns())
-                result = self._apply(cmds.JobRegister(job, launch_time_ns=self.cluster.now_ns()))
+                job = s.evolve(job, SubmitTime=self.core.now_ns())
+                result = self._apply(cmds.JobRegister(job, launch_time_ns=self.core.now_ns()))
                 if result.error is not None:
                     raise NomadError(result.error)
                 job_modify_index = result.index
             else:
-                job_modify_index = existing.JobModifyIndex
+                job_modify_index = existing.JobModifyIndex or 0
             response = s.JobRegisterResponse(JobModifyIndex=job_modify_index, Warnings=warnings_text(warnings))
             if job.is_periodic() or job.is_parameterized():
                 return response
@@ -286,8 +296,8 @@ class JobsService:
     def deregister_job(self, job_id: str, purge: bool = False, w: WriteOptions = WriteOptions()) -> s.JobDeregisterResponse:
         namespace = w.namespace or s.DEFAULT_NAMESPACE
         self._check_region(w.region)
-        with self.cluster.lock:
-            state = self.cluster.snapshot()
+        with self.core.lock:
+            state = self.core.snapshot()
             aclmod.require(self._acl(state, w.token), namespace, aclmod.CAP_SUBMIT_JOB)
             if not job_id:
                 raise NomadError("missing job ID for deregistering")
@@ -297,7 +307,7 @@ class JobsService:
             response = s.JobDeregisterResponse(JobModifyIndex=result.index)
             if job is not None and (job.is_periodic() or job.is_parameterized()):
                 return response
-            ev = s.Evaluation(ID=self.cluster.new_id(), Namespace=namespace, Priority=s.JOB_DEFAULT_PRIORITY,
+            ev = s.Evaluation(ID=self.core.new_id(), Namespace=namespace, Priority=s.JOB_DEFAULT_PRIORITY,
                               Type=s.JOB_TYPE_SERVICE, TriggeredBy=s.TRIGGER_JOB_DEREGISTER, JobID=job_id,
                               JobModifyIndex=result.index, Status=s.EVAL_STATUS_PENDING)
             index = self._commit_eval(ev)
@@ -310,7 +320,7 @@ class JobsService:
         call with the cluster lock held. Returns (namespace, job)."""
         namespace = w.namespace or s.DEFAULT_NAMESPACE
         self._check_region(w.region)
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         aclmod.require(self._acl(state, w.token), namespace, capability)
         if not job_id:
             raise NomadError("missing job ID for evaluation")
@@ -320,16 +330,16 @@ class JobsService:
         return namespace, job
 
     def evaluate_job(self, job_id: str, w: WriteOptions = WriteOptions()) -> s.JobRegisterResponse:
-        with self.cluster.lock:
+        with self.core.lock:
             namespace, job = self._existing_job(job_id, w, aclmod.CAP_READ_JOB)
             if job.is_periodic():
                 raise NomadError("can't evaluate periodic job")
             if job.is_parameterized():
                 raise NomadError("can't evaluate parameterized job")
-            ev = self._new_eval(namespace, job, s.TRIGGER_JOB_REGISTER, job.ModifyIndex)
+            ev = self._new_eval(namespace, job, s.TRIGGER_JOB_REGISTER, job.ModifyIndex or 0)
             index = self._commit_eval(ev)
             self._settle()
-        return s.JobRegisterResponse(EvalID=ev.ID, EvalCreateIndex=index, JobModifyIndex=job.ModifyIndex,
+        return s.JobRegisterResponse(EvalID=ev.ID, EvalCreateIndex=index, JobModifyIndex=job.ModifyIndex or 0,
                                      Index=index)
 
     # --- plan -----------------------------------------------------------------------------------
@@ -338,48 +348,48 @@ class JobsService:
         job = self._http_job(body.Job, path_id, "Job must have a valid ID", "Job ID does not match")
         self._check_region(w.region or body.Region)
         from .diff import annotate, job_diff
-        from .scheduler import new_scheduler
+        from .scheduler import ScratchPlanner, new_scheduler
         from .validate import spec_changed, validate_job_for_register
         job, errors, warnings = validate_job_for_register(job)
         if errors:
-            from .gofmt import multierror
+            from .golang.multierror import multierror
             raise NomadError(multierror(errors))
-        namespace = job.Namespace
-        from .cluster import ScratchPlanner
-        with self.cluster.lock:
-            state = self.cluster.snapshot()
+        namespace = job.Namespace or s.DEFAULT_NAMESPACE  # set by canonicalization
+        job_id = job.ID or ""
+        with self.core.lock:
+            state = self.core.snapshot()
             acl = self._acl(state, w.token)
             aclmod.require(acl, namespace, aclmod.CAP_SUBMIT_JOB)
             if body.PolicyOverride:
                 aclmod.require(acl, namespace, aclmod.CAP_SENTINEL_OVERRIDE)
-            old = state.job_by_id(namespace, job.ID)
+            old = state.job_by_id(namespace, job_id)
             # The dry run writes into a transaction that is always thrown away.
-            txn = self.cluster.db.write_txn()
+            txn = self.core.db.write_txn()
             try:
                 writer = StateWriter(txn)
                 index = 0
                 updated_index = 0
                 candidate = job
                 if old is not None:
-                    index = old.JobModifyIndex
+                    index = old.JobModifyIndex or 0
                     if spec_changed(old, job):
-                        updated_index = old.JobModifyIndex + 1
+                        updated_index = index + 1
                         writer.index = updated_index
                         candidate = writer.upsert_job(job)
                 else:
                     writer.index = PLAN_SCRATCH_INDEX
                     candidate = writer.upsert_job(job)
-                rng = random.Random(f"{self.cluster.seed}:{state.latest_index()}:{job.ID}")
+                rng = random.Random(f"{self.core.seed}:{state.latest_index()}:{job.ID}")
                 new_id = seeded_ids(rng)
-                ev = s.Evaluation(ID=new_id(), Namespace=namespace, Priority=job.Priority, Type=job.Type,
-                                  TriggeredBy=s.TRIGGER_JOB_REGISTER, JobID=job.ID,
+                ev = s.Evaluation(ID=new_id(), Namespace=namespace, Priority=job.Priority or 0,
+                                  Type=job.Type or "", TriggeredBy=s.TRIGGER_JOB_REGISTER, JobID=job_id,
                                   JobModifyIndex=updated_index, Status=s.EVAL_STATUS_PENDING, AnnotatePlan=True)
                 writer.index = PLAN_SCRATCH_INDEX
                 writer.upsert_evals([ev])
                 planner = ScratchPlanner(writer)
-                sched = new_scheduler(ev.Type, StateReader(txn), planner, rng=rng, now_ns=self.cluster.now_ns,
+                sched = new_scheduler(ev.Type, StateReader(txn), planner, rng=rng, now_ns=self.core.now_ns,
                                       new_id=new_id)
-                sched.process(writer.eval_by_id(ev.ID))
+                sched.process(writer.eval_by_id(ev.ID) or ev)  # just written: always found
             finally:
                 txn.abort()
         if len(planner.plans) != 1:
@@ -396,8 +406,8 @@ class JobsService:
             raise NomadError(f"scheduler resulted in an unexpected number of eval updates: {planner.eval_updates}")
         updated = planner.eval_updates[0]
         next_launch = s.ZERO_TIME
-        if job.is_periodic() and job.Periodic.Enabled:
-            nxt = self.cluster.lifecycle.next_periodic_launch(job, self.cluster.now_ns())
+        if job.Periodic is not None and job.Periodic.Enabled:
+            nxt = self.lifecycle.next_periodic_launch(job, self.core.now_ns())
             if nxt:
                 next_launch = rfc3339(nxt)
         created = [s.evolve(e, CreateIndex=0, ModifyIndex=0, SnapshotIndex=0) for e in planner.created_evals]
@@ -413,8 +423,8 @@ class JobsService:
         namespace = w.namespace or body.Namespace or s.DEFAULT_NAMESPACE
         token = w.token or body.AuthToken
         self._check_region(w.region or body.Region)
-        with self.cluster.lock:
-            state = self.cluster.snapshot()
+        with self.core.lock:
+            state = self.core.snapshot()
             aclmod.require(self._acl(state, token), namespace, aclmod.CAP_DISPATCH_JOB)
             if not job_id:
                 raise NomadError("missing parameterized job ID")
@@ -426,8 +436,8 @@ class JobsService:
             if parent.Stop:
                 raise NomadError(f'Specified job "{job_id}" is stopped')
             check_dispatch(parent, body)
-            now = self.cluster.now_ns()
-            child_id = f"{parent.ID}/dispatch-{now // 10**9}-{self.cluster.new_id()[:8]}"
+            now = self.core.now_ns()
+            child_id = f"{parent.ID}/dispatch-{now // 10**9}-{self.core.new_id()[:8]}"
             meta = dict(parent.Meta or {})
             meta.update(body.Meta or {})
             child = s.evolve(parent, ParameterizedJob=None, ID=child_id, Name=child_id, ParentID=parent.ID,
@@ -460,8 +470,8 @@ class JobsService:
     def revert_job(self, job_id: str, body: s.JobRevertRequest,
                    w: WriteOptions = WriteOptions()) -> s.JobRegisterResponse:
         namespace, token = self._version_request(job_id, body, w)
-        with self.cluster.lock:
-            state = self.cluster.snapshot()
+        with self.core.lock:
+            state = self.core.snapshot()
             aclmod.require(self._acl(state, token), namespace, aclmod.CAP_SUBMIT_JOB)
             current = state.job_by_id(namespace, job_id)
             if current is None:
@@ -476,14 +486,14 @@ class JobsService:
                 if current.Version != body.EnforcePriorVersion:
                     raise NomadError(f"Current job has version {current.Version}; "
                                      f"enforcing version {body.EnforcePriorVersion}")
-                enforce, modify_index = True, current.JobModifyIndex
+                enforce, modify_index = True, current.JobModifyIndex or 0
             return self._register(target, token, enforce, modify_index)
 
     def stable_job(self, job_id: str, body: s.JobStabilityRequest,
                    w: WriteOptions = WriteOptions()) -> s.JobStabilityResponse:
         namespace, token = self._version_request(job_id, body, w)
-        with self.cluster.lock:
-            state = self.cluster.snapshot()
+        with self.core.lock:
+            state = self.core.snapshot()
             aclmod.require(self._acl(state, token), namespace, aclmod.CAP_SUBMIT_JOB)
             if state.job_by_version(namespace, job_id, body.JobVersion) is None:
                 raise NomadError(f'job "{job_id}" in namespace "{namespace}" at version {body.JobVersion} not found')
@@ -492,15 +502,15 @@ class JobsService:
 
     # --- periodic force -------------------------------------------------------------------------
     def periodic_force(self, job_id: str, w: WriteOptions = WriteOptions()) -> s.PeriodicForceResponse:
-        with self.cluster.lock:
+        with self.core.lock:
             namespace, job = self._existing_job(job_id, w, aclmod.CAP_SUBMIT_JOB)
             if not job.is_periodic():
                 raise NomadError("can't force launch non-periodic job")
             try:
-                _, ev = self.cluster.lifecycle.periodic.force_run(namespace, job.ID)
+                _, ev = self.lifecycle.periodic.force_run(namespace, job_id)
             except ValueError as exc:
                 raise NomadError(f'force launch for job "{job.ID}" failed: {exc}') from None
-            ev = self.cluster.snapshot().eval_by_id(ev.ID) or ev
+            ev = self.core.snapshot().eval_by_id(ev.ID) or ev
             self._settle()
         return s.PeriodicForceResponse(EvalID=ev.ID, EvalCreateIndex=ev.CreateIndex, Index=ev.CreateIndex)
 
@@ -510,9 +520,9 @@ class JobsService:
             raise bad_request("Job must be specified")
         from .canonicalize import api_canonicalize
         from .validate import validate_job_for_register
-        from .gofmt import multierror
+        from .golang.multierror import multierror
         job = api_canonicalize(body.Job)
-        aclmod.require(self._acl(self.cluster.snapshot(), w.token or body.SecretID),
+        aclmod.require(self._acl(self.core.snapshot(), w.token or body.SecretID),
                        job.Namespace or s.DEFAULT_NAMESPACE, aclmod.CAP_READ_JOB)
         _, errors, warnings = validate_job_for_register(job)
         return s.JobValidateResponse(DriverConfigValidated=True, ValidationErrors=list(errors) or None,
@@ -521,11 +531,11 @@ class JobsService:
 
     # --- ACL bootstrap ---------------------------------------------------------------------------
     def acl_bootstrap(self, secret: Optional[str] = None) -> s.ACLToken:
-        token = s.ACLToken(AccessorID=self.cluster.new_id(), SecretID=secret or self.cluster.new_id(),
+        token = s.ACLToken(AccessorID=self.core.new_id(), SecretID=secret or self.core.new_id(),
                            Name="Bootstrap Token", Type=s.ACL_MANAGEMENT_TOKEN, Global=True,
-                           CreateTime=rfc3339(self.cluster.now_ns()))
+                           CreateTime=rfc3339(self.core.now_ns()))
         self._apply(cmds.ACLTokenUpsert([token]))
-        return self.cluster.snapshot().acl_token_by_secret(token.SecretID)
+        return self.core.snapshot().acl_token_by_secret(token.SecretID) or token
 
 
 # --- pure helpers ---------------------------------------------------------------------------
@@ -551,7 +561,7 @@ def check_job_transition(old: s.Job, new: s.Job) -> None:
 
 
 def check_dispatch(parent: s.Job, body: s.JobDispatchRequest) -> None:
-    cfg = parent.ParameterizedJob
+    cfg = parent.ParameterizedJob or s.ParameterizedJobConfig()  # the caller checked it is set
     payload = body.Payload or b""
     if cfg.Payload == "required" and not payload:
         raise NomadError("Payload is not provided but required by parameterized job")
@@ -571,7 +581,7 @@ def check_dispatch(parent: s.Job, body: s.JobDispatchRequest) -> None:
 
 
 def job_stub(job: s.Job, summary: Optional[s.JobSummary]) -> s.JobListStub:
-    return s.JobListStub(ID=job.ID, ParentID=job.ParentID or "", Name=job.Name or "", Type=job.Type or "",
+    return s.JobListStub(ID=job.ID or "", ParentID=job.ParentID or "", Name=job.Name or "", Type=job.Type or "",
                          Priority=job.Priority or 0, Periodic=job.is_periodic(),
                          ParameterizedJob=job.is_parameterized(), Stop=bool(job.Stop), Status=job.Status or "",
                          StatusDescription=job.StatusDescription or "", JobSummary=summary,
@@ -585,7 +595,7 @@ _STUB_CACHE = IdentityCache(32_768)
 
 
 def cached_job_stub(job: s.Job, summary: Optional[s.JobSummary]) -> s.JobListStub:
-    hit = _STUB_CACHE.get(job)
+    hit: Optional[tuple[Optional[s.JobSummary], s.JobListStub]] = _STUB_CACHE.get(job)
     if hit is not None and hit[0] is summary:
         return hit[1]
     stub = job_stub(job, summary)
@@ -595,7 +605,7 @@ def cached_job_stub(job: s.Job, summary: Optional[s.JobSummary]) -> s.JobListStu
 
 def alloc_stub(a: s.Allocation) -> s.AllocListStub:
     return s.AllocListStub(ID=a.ID, EvalID=a.EvalID, Name=a.Name, NodeID=a.NodeID, JobID=a.JobID,
-                           JobVersion=a.Job.Version if a.Job is not None else 0, TaskGroup=a.TaskGroup,
+                           JobVersion=(a.Job.Version or 0) if a.Job is not None else 0, TaskGroup=a.TaskGroup,
                            DesiredStatus=a.DesiredStatus, DesiredDescription=a.DesiredDescription,
                            ClientStatus=a.ClientStatus, ClientDescription=a.ClientDescription,
                            TaskStates=a.TaskStates, DeploymentStatus=a.DeploymentStatus,

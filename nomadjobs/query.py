@@ -11,7 +11,8 @@ from typing import Mapping
 import attrs
 
 from .errors import NomadError, bad_request
-from .gofmt import parse_bool, parse_duration
+from .golang.strconv import parse_bool
+from .golang.time import parse_duration
 
 MAX_BLOCKING_WAIT_S = 300.0  # Nomad caps blocking queries at 5 minutes in code
 DEFAULT_BLOCKING_WAIT_S = 300.0

@@ -18,7 +18,10 @@ import attrs
 
 from . import acl as aclmod
 from . import structs as s
+from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found, permission_denied
+from .jobs import JobsService, alloc_stub
+from .lifecycle import Lifecycle
 from .query import QueryMeta, QueryOptions, WriteOptions
 from .state.store import ALLOCS, DEPLOYMENT, EVALS, JOBS, NODES, StateReader
 
@@ -80,24 +83,23 @@ class ClusterService:
     and returning models (reads: ``(model, QueryMeta)``); errors are
     :class:`NomadError` with Nomad's text and status."""
 
-    def __init__(self, cluster: Any) -> None:
-        self.cluster = cluster
+    def __init__(self, core: Core, jobs: JobsService, lifecycle: Lifecycle) -> None:
+        self.core = core
+        self.jobs = jobs
+        self.lifecycle = lifecycle
         self.started_ns = time.time_ns()
 
     # --- shared -------------------------------------------------------------------------
-    @property
-    def jobs(self) -> Any:
-        return self.cluster.jobs
 
     def _check_region(self, region: str) -> None:
-        if region and region != self.cluster.region:
+        if region and region != self.core.region:
             raise NomadError("No path to region")
 
     def _acl(self, token: str) -> aclmod.ACL:
-        return aclmod.resolve(self.cluster.snapshot(), self.cluster.acl_enabled, token)
+        return aclmod.resolve(self.core.snapshot(), self.core.acl_enabled, token)
 
     def _require(self, namespace: str, token: str, capability: str) -> None:
-        if self.cluster.acl_enabled:  # else everything is allowed: no state to read
+        if self.core.acl_enabled:  # else everything is allowed: no state to read
             aclmod.require(self._acl(token), namespace, capability)
 
     def _require_node_read(self, token: str) -> None:
@@ -154,7 +156,6 @@ class ClusterService:
     def eval_allocations(self, eval_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/evaluation/:id/allocations (Eval.Allocations)."""
         self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
-        from .jobs import alloc_stub
 
         def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
             allocs = sorted(state.allocs_by_eval(eval_id), key=lambda a: a.ID)
@@ -166,7 +167,6 @@ class ClusterService:
     def list_allocs(self, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/allocations (Alloc.List)."""
         self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
-        from .jobs import alloc_stub
 
         def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
             allocs = self._by_id_prefix(q, "alloc", state.allocs_by_prefix, state.allocs)
@@ -203,7 +203,6 @@ class ClusterService:
     def deployment_allocations(self, deployment_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/deployment/allocations/:id (Deployment.Allocations)."""
         self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
-        from .jobs import alloc_stub
 
         def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
             allocs = sorted(state.allocs_by_deployment(deployment_id), key=lambda a: a.ID)
@@ -212,11 +211,11 @@ class ClusterService:
         return self._blocking(q, (ALLOCS,), run)
 
     def _deployment_write(self, w: WriteOptions, body_region: str = "", body_namespace: str = "",
-                          body_token: str = "") -> Any:
+                          body_token: str = "") -> Lifecycle:
         self._check_region(w.region or body_region)
         namespace = w.namespace or body_namespace or s.DEFAULT_NAMESPACE
         self._require(namespace, w.token or body_token, aclmod.CAP_SUBMIT_JOB)
-        return self.cluster.lifecycle
+        return self.lifecycle
 
     @staticmethod
     def _check_body_id(path_id: str, body_id: str) -> None:
@@ -290,11 +289,11 @@ class ClusterService:
         # The query string wins when it names a namespace; else the body's; else default.
         namespace = q.namespace if q.namespace != s.DEFAULT_NAMESPACE else (body.Namespace or q.namespace)
         token = q.token or body.AuthToken
-        acl: Optional[aclmod.ACL] = self._acl(token) if self.cluster.acl_enabled else None
+        acl: Optional[aclmod.ACL] = self._acl(token) if self.core.acl_enabled else None
         if acl is not None and not _sufficient_search_perms(acl, namespace, body.Context):
             raise permission_denied()
         contexts = _search_contexts(acl, namespace, body.Context)
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         lookup_prefix = round_uuid_down_if_odd(body.Prefix, body.Context)
         matches: dict[str, Optional[list[str]]] = {}
         truncations: dict[str, bool] = {}
@@ -330,12 +329,12 @@ class ClusterService:
     def regions(self, q: QueryOptions = QueryOptions()) -> list[str]:
         """GET /v1/regions."""
         self._check_region(q.region)
-        return [self.cluster.region]
+        return [self.core.region]
 
     def agent_self(self, token: str = "") -> dict[str, Any]:
         """GET /v1/agent/self: a plausible dev agent (server and client in one)."""
         self._require_node_read(token)  # agent:read is not modelled either: management only
-        return agent_self(self.cluster, self.started_ns)
+        return agent_self(self.core, self.started_ns)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -376,7 +375,7 @@ def _search_contexts(acl: Optional[aclmod.ACL], namespace: str, context: str) ->
 def _search_iter(state: StateReader, ctx: str, namespace: str, prefix: str) -> Iterator[str]:
     """IDs in the context's ID-prefix index order. Raises UUIDPrefixError like memdb."""
     if ctx == CTX_JOBS:
-        return (j.ID for j in state.jobs_by_prefix(namespace, prefix))
+        return (j.ID or "" for j in state.jobs_by_prefix(namespace, prefix))
     scan = uuid_prefix(prefix)
     if ctx == CTX_EVALS:
         return (e.ID for e in state.evals_by_prefix(scan) if e.Namespace == namespace)
@@ -400,16 +399,16 @@ def _prefix_matches(ids: Iterator[str], prefix: str) -> tuple[Optional[list[str]
     return (found or None), next(ids, None) is not None
 
 
-def agent_self(cluster: Any, started_ns: int) -> dict[str, Any]:
+def agent_self(core: Core, started_ns: int) -> dict[str, Any]:
     """The parts of ``agentSelf`` clients read: ``config.Region``/``Datacenter``,
     ``member.Name``/``Tags``, and ``stats``."""
     name = "nomadjobs"
-    acl_enabled = bool(cluster.acl_enabled)
-    state = cluster.snapshot()
+    acl_enabled = bool(core.acl_enabled)
+    state = core.snapshot()
     index = state.latest_index()
     config = {
-        "Region": cluster.region,
-        "Datacenter": cluster.datacenter,
+        "Region": core.region,
+        "Datacenter": core.datacenter,
         "NodeName": name,
         "DataDir": "",
         "LogLevel": "INFO",
@@ -433,10 +432,10 @@ def agent_self(cluster: Any, started_ns: int) -> dict[str, Any]:
         "VersionPrerelease": "",
     }
     member = {
-        "Name": f"{name}.{cluster.region}",
+        "Name": f"{name}.{core.region}",
         "Addr": "127.0.0.1",
         "Port": 4648,
-        "Tags": {"role": "nomad", "region": cluster.region, "dc": cluster.datacenter, "vsn": "1", "mvn": "1",
+        "Tags": {"role": "nomad", "region": core.region, "dc": core.datacenter, "vsn": "1", "mvn": "1",
                  "build": NOMAD_VERSION, "port": "4647", "bootstrap": "1", "raft_vsn": "2"},
         "Status": "alive",
         "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,

@@ -15,23 +15,25 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
-import zoneinfo
-from decimal import Decimal
 from typing import Any, Iterable, Optional, Sequence
 
 from croniter import croniter
 
 from .canonicalize import (
     fill_zero_values,
-    go_join_path,
-    go_quote,
     required_signals,
     server_canonicalize,
     set_implicit_constraints,
     spec_changed,
 )
-from .gofmt import format_duration, go_slice, multierror
+from .golang import hex as gohex
+from .golang import path as gopath
+from .golang import regexp as goregexp
+from .golang import strconv
+from .golang import version as goversion
+from .golang.fmt import format_q, format_slice
+from .golang.multierror import multierror
+from .golang.time import format_duration, load_location_error
 from .structs.job import (
     Constraint,
     EphemeralDisk,
@@ -73,16 +75,21 @@ def render_errors(errors: Sequence[object]) -> str:
 
 
 def _q(s: str) -> str:
-    return go_quote(s)
+    return strconv.quote(s)
 
 
 def _qa(s: str) -> str:
     # %+q: ASCII-only quoting
-    return go_quote(s, ascii_only=True)
+    return strconv.quote(s, ascii_only=True)
 
 
 def _d(ns: int) -> str:
     return format_duration(ns)
+
+
+# Validation runs on filled jobs (``fill_zero_values``): the model types keep the
+# api-level ``Optional`` of value-type fields, but no such field holds None there.
+# The ``assert ... is not None`` lines below state that for the type checker.
 
 
 # --- job ----------------------------------------------------------------------------
@@ -97,22 +104,24 @@ def _validate_filled(job: Job) -> list[str]:
 
     signals = required_signals(job)
     for tg in job.TaskGroups or ():
-        tg_signals = signals.get(tg.Name)
+        tg_name = tg.Name
+        assert tg_name is not None
+        tg_signals = signals.get(tg_name)
         for task in tg.Tasks or ():
             driver = KNOWN_DRIVERS.get(task.Driver)
             if driver is None:
                 # Nomad passes the group and task names in swapped order here.
-                errors.append(f"failed to create driver for task {_q(tg.Name)} in group {_q(task.Name)} "
+                errors.append(f"failed to create driver for task {_q(tg_name)} in group {_q(task.Name)} "
                               f"for validation: unknown driver '{task.Driver}'")
                 continue
             config_errors = validate_driver_config(task.Driver, task.Config)
             if config_errors:
-                errors.append(f"group {_q(tg.Name)} -> task {_q(task.Name)} -> config: {multierror(config_errors)}")
+                errors.append(f"group {_q(tg_name)} -> task {_q(task.Name)} -> config: {multierror(config_errors)}")
             if tg_signals is None:
                 continue
             wanted = tg_signals.get(task.Name)
             if wanted is not None and not driver.sends_signals:
-                errors.append(f"group {_q(tg.Name)} -> task {_q(task.Name)}: driver {_q(task.Driver)} doesn't "
+                errors.append(f"group {_q(tg_name)} -> task {_q(task.Name)}: driver {_q(task.Driver)} doesn't "
                               f"support sending signals. Requested signals are {', '.join(wanted)}")
 
     if job.Type == "_core":
@@ -124,21 +133,23 @@ def _validate_filled(job: Job) -> list[str]:
 
 def _job_errors(j: Job) -> list[str]:
     errs: list[str] = []
+    job_id, job_type, priority = j.ID, j.Type, j.Priority
+    assert job_id is not None and job_type is not None and priority is not None
     if j.Region == "":
         errs.append("Missing job region")
-    if j.ID == "":
+    if job_id == "":
         errs.append("Missing job ID")
-    elif " " in j.ID:
+    elif " " in job_id:
         errs.append("Job ID contains a space")
     if j.Name == "":
         errs.append("Missing job name")
     if j.Namespace == "":
         errs.append("Job must be in a namespace")
-    if j.Type == "":
+    if job_type == "":
         errs.append("Missing job type")
-    elif j.Type not in ("_core", "service", "batch", "system"):
-        errs.append(f"Invalid job type: {_q(j.Type)}")
-    if j.Priority < 1 or j.Priority > 100:
+    elif job_type not in ("_core", "service", "batch", "system"):
+        errs.append(f"Invalid job type: {_q(job_type)}")
+    if priority < 1 or priority > 100:
         errs.append("Job priority must be between [1, 100]")
     if not j.Datacenters:
         errs.append("Missing job datacenters")
@@ -151,14 +162,16 @@ def _job_errors(j: Job) -> list[str]:
 
     seen: dict[str, int] = {}
     for idx, tg in enumerate(j.TaskGroups or (), 1):
-        if tg.Name == "":
+        name, count = tg.Name, tg.Count
+        assert name is not None and count is not None
+        if name == "":
             errs.append(f"Job task group {idx} missing name")
-        elif tg.Name in seen:
-            errs.append(f"Job task group {idx} redefines '{tg.Name}' from group {seen[tg.Name]}")
+        elif name in seen:
+            errs.append(f"Job task group {idx} redefines '{name}' from group {seen[name]}")
         else:
-            seen[tg.Name] = idx
-        if j.Type == "system" and tg.Count > 1:
-            errs.append(f"Job task group {tg.Name} has count {tg.Count}. "
+            seen[name] = idx
+        if job_type == "system" and count > 1:
+            errs.append(f"Job task group {name} has count {count}. "
                         "Count cannot exceed 1 with system scheduler")
 
     for tg in j.TaskGroups or ():
@@ -192,12 +205,16 @@ def _warnings_filled(job: Job) -> list[str]:
     for tg in job.TaskGroups or ():
         inner = []
         u = tg.Update
-        if u is not None and u.MaxParallel > tg.Count:
-            inner.append(f"Update max parallel count is greater than task group count ({u.MaxParallel} > "
-                         f"{tg.Count}). A destructive change would result in the simultaneous replacement "
-                         "of all allocations.")
+        name, count = tg.Name, tg.Count
+        assert name is not None and count is not None
+        if u is not None:
+            assert u.MaxParallel is not None
+            if u.MaxParallel > count:
+                inner.append(f"Update max parallel count is greater than task group count ({u.MaxParallel} > "
+                             f"{count}). A destructive change would result in the simultaneous replacement "
+                             "of all allocations.")
         if inner:
-            out.append(f"Group {_q(tg.Name)} has warnings: {multierror(inner)}")
+            out.append(f"Group {_q(name)} has warnings: {multierror(inner)}")
     return out
 
 
@@ -205,7 +222,7 @@ def validate_job_for_register(job: Job) -> tuple[Job, list[str], list[str]]:
     """Canonicalize, add implicit constraints, validate and collect warnings, as the
     Register/Plan/Validate RPCs do. Warnings are the job's own first, then the
     canonicalization ones (Nomad's merge order); render them with
-    ``gofmt.warnings_text``."""
+    ``golang.multierror.warnings_text``."""
     job, canon_warnings = server_canonicalize(job)
     # Canonical jobs have their zero values filled, and the implicit constraints
     # come complete: no need to walk the job again for each check.
@@ -219,6 +236,7 @@ def validate_job_for_register(job: Job) -> tuple[Job, list[str], list[str]]:
 
 def _group_errors(tg: TaskGroup, j: Job) -> list[str]:
     errs: list[str] = []
+    assert tg.Count is not None
     if tg.Name == "":
         errs.append("Missing task group name")
     if tg.Count < 0:
@@ -238,6 +256,7 @@ def _group_errors(tg: TaskGroup, j: Job) -> list[str]:
         errs.append(f"Task Group {tg.Name} should have a restart policy")
 
     if tg.EphemeralDisk is not None:
+        assert tg.EphemeralDisk.SizeMB is not None
         if tg.EphemeralDisk.SizeMB < 10:
             errs.append(f"minimum DiskMB value is 10; got {tg.EphemeralDisk.SizeMB}")
     else:
@@ -280,35 +299,41 @@ def _group_errors(tg: TaskGroup, j: Job) -> list[str]:
 
 def _restart_errors(r: RestartPolicy) -> list[str]:
     errs = []
-    if r.Mode not in ("delay", "fail"):
-        errs.append(f"Unsupported restart mode: {_q(r.Mode)}")
-    if r.Attempts == 0 and r.Mode != "fail":
-        errs.append(f"Restart policy {_q(r.Mode)} with {r.Attempts} attempts is ambiguous")
-    if r.Interval < 5 * SECOND:
-        errs.append(f"Interval can not be less than 5s (got {_d(r.Interval)})")
-    if r.Attempts * r.Delay > r.Interval:
-        errs.append(f"Nomad can't restart the TaskGroup {r.Attempts} times in an interval of {_d(r.Interval)} "
-                    f"with a delay of {_d(r.Delay)}")
+    mode, attempts, interval, delay = r.Mode, r.Attempts, r.Interval, r.Delay
+    assert mode is not None and attempts is not None and interval is not None and delay is not None
+    if mode not in ("delay", "fail"):
+        errs.append(f"Unsupported restart mode: {_q(mode)}")
+    if attempts == 0 and mode != "fail":
+        errs.append(f"Restart policy {_q(mode)} with {attempts} attempts is ambiguous")
+    if interval < 5 * SECOND:
+        errs.append(f"Interval can not be less than 5s (got {_d(interval)})")
+    if attempts * delay > interval:
+        errs.append(f"Nomad can't restart the TaskGroup {attempts} times in an interval of {_d(interval)} "
+                    f"with a delay of {_d(delay)}")
     return errs
 
 
 def _update_errors(u: UpdateStrategy) -> list[str]:
     errs = []
-    if u.HealthCheck not in ("checks", "task_states", "manual"):
-        errs.append(f"Invalid health check given: {_q(u.HealthCheck)}")
-    if u.MaxParallel < 1:
-        errs.append(f"Max parallel can not be less than one: {u.MaxParallel} < 1")
-    if u.Canary < 0:
-        errs.append(f"Canary count can not be less than zero: {u.Canary} < 0")
-    if u.MinHealthyTime < 0:
-        errs.append(f"Minimum healthy time may not be less than zero: {_d(u.MinHealthyTime)}")
-    if u.HealthyDeadline <= 0:
-        errs.append(f"Healthy deadline must be greater than zero: {_d(u.HealthyDeadline)}")
-    if u.MinHealthyTime >= u.HealthyDeadline:
-        errs.append(f"Minimum healthy time must be less than healthy deadline: {_d(u.MinHealthyTime)} > "
-                    f"{_d(u.HealthyDeadline)}")
-    if u.Stagger <= 0:
-        errs.append(f"Stagger must be greater than zero: {_d(u.Stagger)}")
+    health_check, max_parallel, canary = u.HealthCheck, u.MaxParallel, u.Canary
+    min_healthy, deadline, stagger = u.MinHealthyTime, u.HealthyDeadline, u.Stagger
+    assert health_check is not None and max_parallel is not None and canary is not None
+    assert min_healthy is not None and deadline is not None and stagger is not None
+    if health_check not in ("checks", "task_states", "manual"):
+        errs.append(f"Invalid health check given: {_q(health_check)}")
+    if max_parallel < 1:
+        errs.append(f"Max parallel can not be less than one: {max_parallel} < 1")
+    if canary < 0:
+        errs.append(f"Canary count can not be less than zero: {canary} < 0")
+    if min_healthy < 0:
+        errs.append(f"Minimum healthy time may not be less than zero: {_d(min_healthy)}")
+    if deadline <= 0:
+        errs.append(f"Healthy deadline must be greater than zero: {_d(deadline)}")
+    if min_healthy >= deadline:
+        errs.append(f"Minimum healthy time must be less than healthy deadline: {_d(min_healthy)} > "
+                    f"{_d(deadline)}")
+    if stagger <= 0:
+        errs.append(f"Stagger must be greater than zero: {_d(stagger)}")
     return errs
 
 
@@ -322,6 +347,7 @@ def _task_errors(t: Task, disk: Optional[EphemeralDisk]) -> list[str]:
         errs.append("Task name cannot include slashes")
     if t.Driver == "":
         errs.append("Missing task driver")
+    assert t.KillTimeout is not None
     if t.KillTimeout < 0:
         errs.append("KillTimeout must be a positive value")
     if t.ShutdownDelay < 0:
@@ -333,6 +359,7 @@ def _task_errors(t: Task, disk: Optional[EphemeralDisk]) -> list[str]:
         inner = _min_resources_errors(t.Resources)
         if inner:
             errs.append(multierror(inner))
+        assert t.Resources.DiskMB is not None
         if t.Resources.DiskMB > 0:
             errs.append("Task can't ask for disk resources, they have to be specified at the task group level.")
 
@@ -355,7 +382,9 @@ def _task_errors(t: Task, disk: Optional[EphemeralDisk]) -> list[str]:
         errs.append(multierror(inner))
 
     if t.LogConfig is not None and disk is not None:
-        usage = t.LogConfig.MaxFiles * t.LogConfig.MaxFileSizeMB
+        max_files, max_file_size = t.LogConfig.MaxFiles, t.LogConfig.MaxFileSizeMB
+        assert max_files is not None and max_file_size is not None and disk.SizeMB is not None
+        usage = max_files * max_file_size
         if disk.SizeMB <= usage:
             errs.append(f"log storage ({usage} MB) must be less than requested disk capacity ({disk.SizeMB} MB)")
 
@@ -374,10 +403,12 @@ def _task_errors(t: Task, disk: Optional[EphemeralDisk]) -> list[str]:
         inner = _template_errors(tmpl)
         if inner:
             errs.append(f"Template {idx} validation failed: {multierror(inner)}")
-        if tmpl.DestPath in destinations:
-            errs.append(f"Template {idx} has same destination as {destinations[tmpl.DestPath]}")
+        dest = tmpl.DestPath
+        assert dest is not None
+        if dest in destinations:
+            errs.append(f"Template {idx} has same destination as {destinations[dest]}")
         else:
-            destinations[tmpl.DestPath] = idx
+            destinations[dest] = idx
 
     if t.DispatchPayload is not None:
         escaped = _escapes_alloc_dir("task/local/", t.DispatchPayload.File)
@@ -388,6 +419,7 @@ def _task_errors(t: Task, disk: Optional[EphemeralDisk]) -> list[str]:
 
 def _min_resources_errors(r: Resources) -> list[str]:
     errs = []
+    assert r.CPU is not None and r.MemoryMB is not None and r.IOPS is not None
     if r.CPU < 100:
         errs.append(f"minimum CPU value is 100; got {r.CPU}")
     if r.MemoryMB < 10:
@@ -395,6 +427,7 @@ def _min_resources_errors(r: Resources) -> list[str]:
     if r.IOPS < 0:
         errs.append(f"minimum IOPS value is 0; got {r.IOPS}")
     for i, n in enumerate(r.Networks or ()):
+        assert n.MBits is not None
         if n.MBits < 1:
             inner = multierror([f"minimum MBits value is 1; got {n.MBits}"])
             errs.append(f"network resource at index {i} failed: {inner}")
@@ -403,6 +436,7 @@ def _min_resources_errors(r: Resources) -> list[str]:
 
 def _log_config_errors(lc: LogConfig) -> list[str]:
     errs = []
+    assert lc.MaxFiles is not None and lc.MaxFileSizeMB is not None
     if lc.MaxFiles < 1:
         errs.append(f"minimum number of files is 1; got {lc.MaxFiles}")
     if lc.MaxFileSizeMB < 1:
@@ -415,16 +449,6 @@ def _log_config_errors(lc: LogConfig) -> list[str]:
 # Go's "$" is end of text; Python's also matches before a final newline, hence \Z.
 _SERVICE_NAME_RE = re.compile(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])\Z")
 _ENV_RE = re.compile(r"\$\{[a-zA-Z0-9_\-.]+\}")
-
-
-def _go_atoi(text: str) -> Optional[int]:
-    """``strconv.Atoi`` success value, or None when Go would return an error."""
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
-        return None
-    value = int(text)
-    if not -(2**63) <= value < 2**63:
-        return None
-    return value
 
 
 def _requires_port(c: ServiceCheck) -> bool:
@@ -446,7 +470,7 @@ def _services_errors(t: Task) -> list[str]:
 
         if s.PortLabel != "":
             # A numeric port is only meaningful in driver address mode.
-            if not (s.AddressMode == "driver" and _go_atoi(s.PortLabel) is not None):
+            if not (s.AddressMode == "driver" and strconv.atoi(s.PortLabel) is not None):
                 service_ports.setdefault(s.PortLabel, set()).add(s.Name)
 
         known_checks: set[str] = set()
@@ -460,7 +484,7 @@ def _services_errors(t: Task) -> list[str]:
             if port == "":
                 errs.append(f"check {_q(c.Name)} is missing a port")
                 continue
-            number = _go_atoi(port)
+            number = strconv.atoi(port)
             if c.AddressMode == "driver" and number is not None:
                 if number <= 0:
                     errs.append(f"check {_q(c.Name)} has invalid numeric port {number}")
@@ -539,6 +563,7 @@ def _check_error(c: ServiceCheck) -> Optional[str]:
         inner = []
         if c.CheckRestart.Limit < 0:
             inner.append(f"limit must be greater than or equal to 0 but found {c.CheckRestart.Limit}")
+        assert c.CheckRestart.Grace is not None
         if c.CheckRestart.Grace < 0:
             inner.append(f"grace period must be greater than or equal to 0 but found {c.CheckRestart.Grace}")
         if inner:
@@ -551,7 +576,7 @@ def _check_error(c: ServiceCheck) -> Optional[str]:
 def _escapes_alloc_dir(prefix: str, path: str) -> bool:
     """``PathEscapesAllocDir``: does prefix/path leave the allocation directory?"""
     alloc = "/alloc-dir/alloc-id"
-    target = go_join_path(alloc, prefix, path)
+    target = gopath.join(alloc, prefix, path)
     if target == alloc:
         return False
     if target.startswith(alloc + "/"):
@@ -569,6 +594,7 @@ _CHECKSUM_SIZES = {"md5": 16, "sha1": 20, "sha256": 32, "sha512": 64}
 
 def _artifact_errors(a: TaskArtifact) -> list[str]:
     errs = []
+    assert a.GetterMode is not None and a.RelativeDest is not None
     if a.GetterSource == "":
         errs.append("source must be specified")
     if a.GetterMode not in ("", "any", "file", "dir"):
@@ -587,7 +613,7 @@ def _artifact_errors(a: TaskArtifact) -> list[str]:
             errs.append(f'checksum must be given as "type:value"; got {_q(check)}')
             return errs
         kind, value = parts
-        decoded, problem = _go_hex_decode(value)
+        decoded, problem = gohex.decode_string(value)
         if problem:
             errs.append(f"invalid checksum: {problem}")
             return errs
@@ -599,26 +625,9 @@ def _artifact_errors(a: TaskArtifact) -> list[str]:
     return errs
 
 
-def _go_hex_decode(text: str) -> tuple[bytes, Optional[str]]:
-    if len(text) % 2 == 1:
-        return b"", "encoding/hex: odd length hex string"
-    for ch in text:
-        if ch not in "0123456789abcdefABCDEF":
-            return b"", f"encoding/hex: invalid byte: U+{ord(ch):04X} {_go_rune_quote(ch)}"
-    return bytes.fromhex(text), None
-
-
-def _go_rune_quote(ch: str) -> str:
-    inner = go_quote(ch)[1:-1]
-    if ch == "'":
-        inner = "\\'"
-    elif ch == '"':
-        inner = '"'
-    return f"'{inner}'"
-
-
 def _vault_errors(v: Vault) -> list[str]:
     errs = []
+    assert v.ChangeMode is not None
     if not v.Policies:
         errs.append("Policy list cannot be empty")
     for p in v.Policies or ():
@@ -634,6 +643,7 @@ def _vault_errors(v: Vault) -> list[str]:
 
 def _template_errors(t: Template) -> list[str]:
     errs = []
+    assert t.DestPath is not None and t.Splay is not None and t.Perms is not None and t.VaultGrace is not None
     if t.SourcePath == "" and t.EmbeddedTmpl == "":
         errs.append("Must specify a source path or have an embedded template")
     if t.DestPath == "":
@@ -648,7 +658,7 @@ def _template_errors(t: Template) -> list[str]:
     if t.Splay < 0:
         errs.append("Must specify positive splay value")
     if t.Perms != "":
-        problem = _go_parse_octal12(t.Perms)
+        _, problem = strconv.parse_uint_octal(t.Perms, 12)
         if problem:
             errs.append(f"Failed to parse {_q(t.Perms)} as octal: {problem}")
     if t.VaultGrace < 0:
@@ -656,27 +666,15 @@ def _template_errors(t: Template) -> list[str]:
     return errs
 
 
-def _go_parse_octal12(text: str) -> Optional[str]:
-    """``strconv.ParseUint(text, 8, 12)`` error text, or None."""
-    prefix = f"strconv.ParseUint: parsing {_q(text)}: "
-    value = 0
-    for ch in text:
-        if ch not in "01234567":
-            return prefix + "invalid syntax"
-        value = value * 8 + int(ch)
-        if value >= 1 << 12:
-            return prefix + "value out of range"
-    return None
-
-
 # --- periodic and parameterized -----------------------------------------------------
 
 def _periodic_errors(p: PeriodicConfig) -> list[str]:
     errs = []
+    assert p.Spec is not None and p.TimeZone is not None and p.SpecType is not None
     if p.Spec == "":
         errs.append("Must specify a spec")
     if p.TimeZone != "":
-        problem = _time_zone_error(p.TimeZone)
+        problem = load_location_error(p.TimeZone)
         if problem:
             errs.append(f"Invalid time zone {_q(p.TimeZone)}: {problem}")
     if p.SpecType == "cron":
@@ -686,19 +684,6 @@ def _periodic_errors(p: PeriodicConfig) -> list[str]:
     elif p.SpecType != "_internal_test":
         errs.append(f"Unknown periodic specification type {_q(p.SpecType)}")
     return errs
-
-
-def _time_zone_error(name: str) -> Optional[str]:
-    """Go's ``time.LoadLocation`` error text for a zone name, or None."""
-    if name in ("", "UTC", "Local"):
-        return None
-    if ".." in name or name.startswith("/") or name.startswith("\\"):
-        return "time: invalid location name"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return f"unknown time zone {name}"
-    return None
 
 
 def _parameterized_errors(pj: ParameterizedJobConfig) -> list[str]:
@@ -712,7 +697,7 @@ def _parameterized_errors(pj: ParameterizedJobConfig) -> list[str]:
             both.append(key)
     if both:
         errs.append(f"Required and optional meta keys should be disjoint. Following keys exist in both: "
-                    f"{go_slice(both)}")
+                    f"{format_slice(both)}")
     return errs
 
 
@@ -743,7 +728,7 @@ _CRON_FIELDS = {
 }
 
 
-def _cron_layouts(value: str) -> list[re.Pattern]:
+def _cron_layouts(value: str) -> list[re.Pattern[str]]:
     v = f"(?:{value})"
     return [re.compile(p) for p in (
         r"^\*$|^\?$",
@@ -837,18 +822,18 @@ def validate_constraint(c: Constraint) -> list[str]:
         if c.RTarget == "":
             errs.append("Set contains constraint requires an RTarget")
     elif op == "regexp":
-        problem = go_regexp_error(c.RTarget)
+        problem = goregexp.compile_error(c.RTarget)
         if problem:
             errs.append(f"Regular expression failed to compile: {problem}")
     elif op == "version":
-        problem = go_version_constraint_error(c.RTarget)
+        problem = goversion.constraint_error(c.RTarget)
         if problem:
             errs.append(f"Version constraint is invalid: {problem}")
     elif op == "distinct_property":
         if c.RTarget != "":
-            count = _go_parse_uint(c.RTarget)
-            if isinstance(count, str):
-                errs.append(f"Failed to convert RTarget {_q(c.RTarget)} to uint64: {count}")
+            count, problem = strconv.parse_uint(c.RTarget)
+            if problem is not None:
+                errs.append(f"Failed to convert RTarget {_q(c.RTarget)} to uint64: {problem}")
             elif count < 1:
                 errs.append(f"Distinct Property must have an allowed count of 1 or greater: {count} < 1")
     elif op in ("=", "==", "is", "!=", "not", "<", "<=", ">", ">="):
@@ -859,222 +844,6 @@ def validate_constraint(c: Constraint) -> list[str]:
     if need_ltarget and c.LTarget == "":
         errs.append("No LTarget provided but is required by constraint")
     return errs
-
-
-def _go_parse_uint(text: str) -> int | str:
-    prefix = f"strconv.ParseUint: parsing {_q(text)}: "
-    if not text or not text.isascii() or not text.isdigit():
-        return prefix + "invalid syntax"
-    value = int(text)
-    if value >= 1 << 64:
-        return prefix + "value out of range"
-    return value
-
-
-# hashicorp/go-version (2017): an optional operator, then a version.
-_VERSION_RAW = (r"v?([0-9]+(\.[0-9]+)*?)"
-                r"(-([0-9]+[0-9A-Za-z\-~]*(\.[0-9A-Za-z\-~]+)*)|(-?([A-Za-z\-~]+[0-9A-Za-z\-~]*(\.[0-9A-Za-z\-~]+)*)))?"
-                r"(\+([0-9A-Za-z\-~]+(\.[0-9A-Za-z\-~]+)*))?"
-                r"?")
-_GO_SPACE = r"[\t\n\f\r ]"
-_CONSTRAINT_RE = re.compile(rf"^{_GO_SPACE}*(~>|>=|<=|!=|=|>|<|){_GO_SPACE}*({_VERSION_RAW}){_GO_SPACE}*\Z")
-
-
-def go_version_constraint_error(text: str) -> Optional[str]:
-    """``version.NewConstraint`` error text, or None."""
-    for single in text.split(","):
-        m = _CONSTRAINT_RE.match(single)
-        if m is None:
-            return f"Malformed constraint: {single}"
-        for segment in re.findall(r"[0-9]+", m.group(3).split("-")[0].split("+")[0]):
-            if int(segment) >= 1 << 63:
-                return f"Error parsing version: strconv.ParseInt: parsing {_q(segment)}: value out of range"
-    return None
-
-
-_POSIX_CLASSES = {"alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
-                  "space", "upper", "word", "xdigit"}
-_REPEAT_RE = re.compile(r"\{(\d+)(,(\d*))?\}")
-
-
-def go_regexp_error(pattern: str) -> Optional[str]:
-    """``regexp.Compile`` error text (Go RE2 syntax), or None.
-
-    RE2-specific rules (escapes, flags, repetition) are checked by a scanner that
-    also rewrites Go-only syntax into something Python can compile; Python's
-    compiler then finds unbalanced groups and classes, reported with Go's codes.
-    """
-
-    def fail(code: str, expr: str) -> str:
-        return f"error parsing regexp: {code}: `{expr}`"
-
-    out: list[str] = []
-    n = len(pattern)
-    i = 0
-    in_class = False
-    class_open = 0  # index of the "[" that opened the current class
-    class_start = 0  # first index where "]" closes it
-    can_repeat = False  # is there an operand for a repetition operator?
-    last_repeat = ""  # text of the repetition operator just seen, if any
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= n:
-                return fail("trailing backslash at end of expression", "")
-            c = pattern[i + 1]
-            j = i + 2
-            if c == "Q":
-                end = pattern.find("\\E", j)
-                literal = pattern[j:] if end < 0 else pattern[j:end]
-                out.append("".join(f"\\u{ord(x):04x}" if ord(x) < 0x10000 else re.escape(x) for x in literal))
-                i = n if end < 0 else end + 2
-                can_repeat, last_repeat = bool(literal) or can_repeat, ""
-                continue
-            if ord(c) < 0x80 and not c.isalnum():
-                out.append("\\" + c)
-            elif c in "afnrtv":
-                out.append("\\" + c)
-            elif c in "01234567":
-                if c != "0" and (j >= n or pattern[j] not in "01234567"):
-                    return fail("invalid escape sequence", pattern[i:j])
-                k = j
-                while k < n and k < i + 4 and pattern[k] in "01234567":
-                    k += 1
-                out.append(f"\\u{int(pattern[i + 1:k], 8):04x}")
-                j = k
-            elif c == "x":
-                if j < n and pattern[j] == "{":
-                    end = pattern.find("}", j)
-                    digits = pattern[j + 1:end] if end > 0 else ""
-                    if end < 0 or not digits or any(x not in "0123456789abcdefABCDEF" for x in digits) \
-                            or int(digits, 16) > 0x10FFFF:
-                        return fail("invalid escape sequence", pattern[i:(end + 1 if end > 0 else n)])
-                    value = int(digits, 16)
-                    j = end + 1
-                else:
-                    digits = pattern[j:j + 2]
-                    if len(digits) < 2 or any(x not in "0123456789abcdefABCDEF" for x in digits):
-                        return fail("invalid escape sequence", pattern[i:j + 1])
-                    value = int(digits, 16)
-                    j += 2
-                out.append(f"\\U{value:08x}")
-            elif c in "dDsSwW":
-                out.append("\\" + c)
-            elif c in "bBAz" and not in_class:
-                out.append("\\Z" if c == "z" else "\\" + c)
-            elif c in "pP":
-                if j < n and pattern[j] == "{":
-                    end = pattern.find("}", j)
-                    if end < 0:
-                        return fail("invalid character class range", pattern[i:])
-                    j = end + 1
-                elif j < n:
-                    j += 1
-                else:
-                    return fail("invalid character class range", pattern[i:])
-                out.append("x")
-            else:
-                return fail("invalid escape sequence", pattern[i:j])
-            i = j
-            can_repeat, last_repeat = True, ""
-            continue
-
-        if in_class:
-            if ch == "[" and pattern.startswith("[:", i):
-                end = pattern.find(":]", i + 2)
-                if end > 0:
-                    name = pattern[i + 2:end].lstrip("^")
-                    if name not in _POSIX_CLASSES:
-                        return fail("invalid character class range", pattern[i:end + 2])
-                    out.append("a")
-                    i = end + 2
-                    continue
-            if ch == "]" and i > class_start:
-                in_class = False
-                can_repeat, last_repeat = True, ""
-            out.append(ch)
-            i += 1
-            continue
-
-        if ch == "[":
-            in_class = True
-            class_open = i
-            out.append("[")
-            i += 1
-            if i < n and pattern[i] == "^":
-                out.append("^")
-                i += 1
-            class_start = i  # a "]" right here is a literal
-            continue
-
-        if ch == "(" and pattern.startswith("(?", i):
-            if pattern.startswith("(?P<", i):
-                out.append("(?P<")
-                i += 4
-                can_repeat, last_repeat = False, ""
-                continue
-            j = i + 2
-            while j < n and pattern[j] in "imsU-":
-                j += 1
-            if j < n and pattern[j] in ":)":
-                # Flags only matter for matching, not for whether it compiles.
-                out.append("(?:" if pattern[j] == ":" else "")
-                can_repeat = False if pattern[j] == ":" else can_repeat
-                i = j + 1
-                last_repeat = ""
-                continue
-            return fail("invalid or unsupported Perl syntax", pattern[i:j + 1])
-
-        op = ""
-        if ch in "*+?":
-            op = ch
-        elif ch == "{":
-            m = _REPEAT_RE.match(pattern, i)
-            if m:
-                low = int(m.group(1))
-                high = low if m.group(2) is None else (int(m.group(3)) if m.group(3) else -1)
-                if low > 1000 or high > 1000 or (high != -1 and high < low):
-                    return fail("invalid repeat count", m.group(0))
-                op = m.group(0)
-        if op:
-            j = i + len(op)
-            if j < n and pattern[j] == "?":
-                j += 1
-            text = pattern[i:j]
-            if last_repeat:
-                return fail("invalid nested repetition operator", last_repeat + text)
-            if not can_repeat:
-                return fail("missing argument to repetition operator", text)
-            out.append(text)
-            i = j
-            last_repeat = text
-            continue
-
-        out.append(ch)
-        i += 1
-        last_repeat = ""
-        can_repeat = ch not in "(|"
-    if in_class:
-        return fail("missing closing ]", pattern[class_open:])
-
-    try:
-        with warnings.catch_warnings():
-            # Python warns about "[[" meaning a nested set in future versions; RE2 has
-            # no nested sets, so the warning says nothing about the user's pattern.
-            warnings.simplefilter("ignore", FutureWarning)
-            re.compile("".join(out))
-    except re.error as exc:
-        msg = exc.msg
-        if msg.startswith("missing ), unterminated subpattern"):
-            return fail("missing closing )", pattern)
-        if msg.startswith("unbalanced parenthesis"):
-            return fail("unexpected )", pattern)
-        if msg.startswith("bad character range"):
-            return fail("invalid character class range", msg[len("bad character range "):])
-        return f"error parsing regexp: {msg}"
-    except (OverflowError, RecursionError) as exc:
-        return f"error parsing regexp: {exc}"
-    return None
 
 
 # --- driver configuration -----------------------------------------------------------
@@ -1156,48 +925,8 @@ def validate_driver_config(driver: str, config: Optional[dict[str, Any]]) -> lis
         kind, req = spec.schema[key]
         ok, decoded = _decode(kind, value)
         if not ok:
-            errs.append(f"field {_q(key)} with input {_go_q_any(value)} doesn't seem to be of type {kind}")
+            errs.append(f"field {_q(key)} with input {format_q(value)} doesn't seem to be of type {kind}")
         elif req and decoded == _ZERO.get(kind) and type(decoded) is type(_ZERO.get(kind)):
             errs.append(f"field {_q(key)} is required, but no value was found")
     return errs
 
-
-def _go_q_any(value: Any) -> str:
-    """``fmt.Sprintf("%q", v)`` for a value decoded into ``interface{}``."""
-    if isinstance(value, str):
-        return go_quote(value)
-    if isinstance(value, bool):
-        return f"%!q(bool={'true' if value else 'false'})"
-    if isinstance(value, (int, float)):
-        return f"%!q(float64={_go_float(float(value))})"
-    if value is None:
-        return "%!q(<nil>)"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_q_any(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{_go_q_any(k)}:{_go_q_any(value[k])}" for k in sorted(value)) + "]"
-    return f"%!q({value!r})"
-
-
-def _go_float(f: float) -> str:
-    """``%v`` of a float64 (strconv 'g', shortest, exponent from 1e+06 / below 1e-04)."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    sign = "-" if f < 0 else ""
-    t = Decimal(repr(abs(f))).normalize().as_tuple()
-    digits = "".join(str(d) for d in t.digits)
-    nd = len(digits)
-    dp = nd + int(t.exponent)
-    exp = dp - 1
-    if exp < -4 or exp >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if nd > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if dp <= 0:
-        return f"{sign}0.{'0' * -dp}{digits}"
-    if dp >= nd:
-        return sign + digits + "0" * (dp - nd)
-    return f"{sign}{digits[:dp]}.{digits[dp:]}"

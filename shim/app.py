@@ -16,7 +16,7 @@ import logging
 import posixpath
 import threading
 import zlib
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Protocol, cast
 from urllib.parse import quote
 
 import falcon
@@ -25,9 +25,14 @@ from falcon.util.misc import code_to_http_status
 from falcon.util.uri import parse_query_string
 
 from nomadjobs import codec
+from nomadjobs.cluster import Cluster
 from nomadjobs.errors import NomadError
 
 from . import resources as r
+from .admin import add_admin_routes
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("nomadjobs.shim")
 
@@ -37,7 +42,7 @@ PLAIN = "text/plain; charset=utf-8"
 # --- routing ---------------------------------------------------------------------------------
 
 # Nomad's job routes, matched by suffix in this order (command/agent/job_endpoint.go).
-JOB_SUFFIXES: tuple[tuple[str, type], ...] = (
+JOB_SUFFIXES: tuple[tuple[str, type[r.Endpoint]], ...] = (
     ("/evaluate", r.JobEvaluate),
     ("/allocations", r.JobAllocations),
     ("/evaluations", r.JobEvaluations),
@@ -53,7 +58,7 @@ JOB_SUFFIXES: tuple[tuple[str, type], ...] = (
 )
 
 # /v1/deployment/ sub-routes are matched by prefix (deployment_endpoint.go).
-DEPLOYMENT_PREFIXES: tuple[tuple[str, type], ...] = (
+DEPLOYMENT_PREFIXES: tuple[tuple[str, type[r.Endpoint]], ...] = (
     ("allocations/", r.DeploymentAllocations),
     ("fail/", r.DeploymentFail),
     ("pause/", r.DeploymentPause),
@@ -61,7 +66,7 @@ DEPLOYMENT_PREFIXES: tuple[tuple[str, type], ...] = (
     ("allocation-health/", r.DeploymentAllocHealth),
 )
 
-EXACT: dict[str, type] = {
+EXACT: dict[str, type[r.Endpoint]] = {
     "/v1/jobs": r.Jobs,
     "/v1/validate/job": r.ValidateJob,
     "/v1/evaluations": r.Evaluations,
@@ -186,7 +191,7 @@ def canonical_header(name: str) -> str:
     return out
 
 
-class NomadApp(falcon.App):
+class NomadApp(falcon.App[falcon.Request, falcon.Response]):
     """A falcon.App that writes header names the way Go does. ``cluster`` is the
     state behind it.
 
@@ -194,10 +199,10 @@ class NomadApp(falcon.App):
     so do PUTs and POSTs with a plain Content-Length (:meth:`_serve_write`); every
     other request goes through Falcon and the sink."""
 
-    cluster: Any
+    cluster: Cluster
     nomad_router: "Router"
 
-    def __call__(self, env: dict, start_response: Callable) -> Iterable[bytes]:  # type: ignore[override]
+    def __call__(self, env: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = env["REQUEST_METHOD"]
         if method == "GET" or (method in _FAST_WRITES and _plain_length(env.get("CONTENT_LENGTH"))):
             path = env.get("PATH_INFO") or "/"
@@ -212,13 +217,14 @@ class NomadApp(falcon.App):
                     return self._serve_write(env, start_response, method, path, route)
         return self._falcon_call(env, start_response)
 
-    def _falcon_call(self, env: dict, start_response: Callable) -> Iterable[bytes]:
+    def _falcon_call(self, env: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, [(canonical_header(k), v) for k, v in headers], exc_info)
 
         return super().__call__(env, start)
 
-    def _serve_get(self, env: dict, start_response: Callable, path: str, route: "Route") -> list[bytes]:
+    def _serve_get(self, env: WSGIEnvironment, start_response: StartResponse, path: str,
+                   route: "Route") -> list[bytes]:
         """What Falcon does for a GET that reaches the sink, minus its per-request
         cost: same endpoint, error handler and compression, same status line and
         headers in the same order (Falcon appends Content-Length, then the default
@@ -232,7 +238,7 @@ class NomadApp(falcon.App):
         key = body = None
         try:
             if endpoint.get_read:
-                obj, meta = endpoint.read(req, ident)
+                obj, meta = endpoint.read(req, ident)  # type: ignore[misc]  # get_read: read is set
                 body = None if r.wants_pretty(req) else codec.cached_dumps(obj)
                 if body is not None:
                     key = (id(body), meta.index, meta.known_leader, meta.last_contact,
@@ -243,20 +249,21 @@ class NomadApp(falcon.App):
                         return [hit[2]]
                 r.send_read(req, resp, (obj, meta))
             else:
-                endpoint.handle(req, resp, ident)
+                # A GET has no body and no endpoint reads one for it: ReadRequest has no stream.
+                endpoint.handle(req, resp, ident)  # type: ignore[arg-type]
         except Exception as ex:
             key = None
             resp.data = None  # as Falcon resets the body before its error handler
-            _error_handler(req, resp, ex, {})  # type: ignore[arg-type]
+            _error_handler(req, resp, ex, {})
         if key is None:
             return _finish(req, resp, start_response)
         status, header_list, data = _render(req, resp)
         if data is not None:
-            _RENDERED.put(key, body, (status, tuple(header_list), data))
+            _RENDERED.put(key, cast(bytes, body), (status, tuple(header_list), data))  # key: body is set
         start_response(status, header_list)
         return [data] if data is not None else []
 
-    def _serve_write(self, env: dict, start_response: Callable, method: str, path: str,
+    def _serve_write(self, env: WSGIEnvironment, start_response: StartResponse, method: str, path: str,
                      route: "Route") -> list[bytes]:
         """What Falcon does for a PUT or POST that reaches the sink (see :meth:`_serve_get`),
         for a request whose Content-Length, if any, is plain digits: the endpoint reads
@@ -268,7 +275,7 @@ class NomadApp(falcon.App):
             endpoint.handle(req, resp, ident)
         except Exception as ex:
             resp.data = None  # as Falcon resets the body before its error handler
-            _error_handler(req, resp, ex, {})  # type: ignore[arg-type]
+            _error_handler(req, resp, ex, {})
         return _finish(req, resp, start_response)
 
 
@@ -283,10 +290,10 @@ def _plain_length(value: Optional[str]) -> bool:
     return value is None or value == "" or (value.isdigit() and value.isascii())
 
 
-def _render(req: Any, resp: "ReadResponse") -> tuple[str, list[tuple[str, str]], Optional[bytes]]:
+def _render(req: r.Request, resp: "ReadResponse") -> tuple[str, list[tuple[str, str]], Optional[bytes]]:
     """Falcon's end of a request: the compression middleware, then Content-Length, the
     default Content-Type if none was set, and Go's spelling of the header names."""
-    _COMPRESSION.process_response(req, resp, None, True)  # type: ignore[arg-type]
+    _COMPRESSION.process_response(req, resp, None, True)
     headers = resp.headers
     data = resp.data
     headers["content-length"] = str(len(data)) if data is not None else "0"
@@ -297,13 +304,15 @@ def _render(req: Any, resp: "ReadResponse") -> tuple[str, list[tuple[str, str]],
             [(canonical.get(k) or canonical_header(k), v) for k, v in headers.items()], data)
 
 
-def _finish(req: Any, resp: "ReadResponse", start_response: Callable) -> list[bytes]:
+def _finish(req: r.Request, resp: "ReadResponse", start_response: StartResponse) -> list[bytes]:
     status, header_list, data = _render(req, resp)
     start_response(status, header_list)
     return [data] if data is not None else []
 
 
 Rendered = tuple[str, tuple[tuple[str, str], ...], bytes]
+# (id of the cached body, meta index, known leader, last contact, Accept-Encoding)
+RenderKey = tuple[int, int, bool, int, Optional[str]]
 
 
 class _RenderedReads:
@@ -315,20 +324,20 @@ class _RenderedReads:
     longer than sending it."""
 
     def __init__(self, max_entries: int, max_bytes: int, max_body: int) -> None:
-        self._data: dict[tuple, tuple[bytes, Rendered, int]] = {}
+        self._data: dict[RenderKey, tuple[bytes, Rendered, int]] = {}
         self._lock = threading.Lock()
         self._bytes = 0
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.max_body = max_body
 
-    def get(self, key: tuple, body: bytes) -> Optional[Rendered]:
+    def get(self, key: RenderKey, body: bytes) -> Optional[Rendered]:
         hit = self._data.get(key)
         if hit is not None and hit[0] is body:
             return hit[1]
         return None
 
-    def put(self, key: tuple, body: bytes, rendered: Rendered) -> None:
+    def put(self, key: RenderKey, body: bytes, rendered: Rendered) -> None:
         size = len(body) + (len(rendered[2]) if rendered[2] is not body else 0)
         if len(body) > self.max_body:
             return
@@ -355,7 +364,7 @@ class ReadRequest:
 
     __slots__ = ("env", "method", "path", "query_string", "_params")
 
-    def __init__(self, env: dict, path: str, method: str = "GET") -> None:
+    def __init__(self, env: WSGIEnvironment, path: str, method: str = "GET") -> None:
         self.env = env
         self.method = method
         self.path = path
@@ -378,11 +387,12 @@ class ReadRequest:
                 key = "HTTP_" + key
             if len(_ENVIRON_KEYS) < 64:
                 _ENVIRON_KEYS[name] = key
-        return self.env.get(key)
+        value: Optional[str] = self.env.get(key)  # CGI header variables are str
+        return value
 
     @property
     def relative_uri(self) -> str:
-        uri = self.env.get("SCRIPT_NAME", "") + self.path
+        uri: str = self.env.get("SCRIPT_NAME", "") + self.path
         return uri + "?" + self.query_string if self.query_string else uri
 
 
@@ -434,7 +444,7 @@ class _Compression:
     on every answer, and gzip or deflate (whichever the client lists first) for
     clients that accept it."""
 
-    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+    def process_response(self, req: r.Request, resp: r.Response, resource: Any,
                          req_succeeded: bool) -> None:
         resp.set_header("Vary", "Accept-Encoding")
         accept = req.get_header("Accept-Encoding")
@@ -456,13 +466,30 @@ class _Compression:
 _COMPRESSION = _Compression()
 
 
-def _send_text(resp: falcon.Response, status: int, text: str) -> None:
+class _ErrorRequest(Protocol):
+    """What the error handler reads of a request (falcon.Request, ReadRequest)."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def relative_uri(self) -> str: ...
+
+
+class _TextResponse(r.Response, Protocol):
+    """A response that the error handler and the sink can answer with a status of their
+    own (falcon.Response, ReadResponse)."""
+
+    status: int | str
+
+
+def _send_text(resp: _TextResponse, status: int, text: str) -> None:
     resp.status = status
     resp.content_type = PLAIN
     resp.data = text.encode()
 
 
-def _error_handler(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict) -> None:
+def _error_handler(req: _ErrorRequest, resp: _TextResponse, ex: Exception, params: dict[str, Any]) -> None:
     """The one place errors become responses: Nomad's bare text with its status."""
     if isinstance(ex, NomadError):
         if ex.index is not None:
@@ -474,7 +501,7 @@ def _error_handler(req: falcon.Request, resp: falcon.Response, ex: Exception, pa
     elif isinstance(ex, falcon.HTTPError):
         # Falcon's own refusals (e.g. an unreadable request): plain text as well.
         headers = ex.headers or {}
-        for name, value in (headers.items() if isinstance(headers, dict) else headers):
+        for name, value in (headers.items() if isinstance(headers, Mapping) else headers):
             resp.set_header(name, value)
         _send_text(resp, ex.status_code, ex.title or "")
     else:
@@ -482,17 +509,11 @@ def _error_handler(req: falcon.Request, resp: falcon.Response, ex: Exception, pa
         _send_text(resp, 500, "Internal Server Error")
 
 
-def create_app(cluster: Any = None) -> falcon.App:
-    """A Falcon WSGI app serving Nomad v0.7.1's HTTP API from ``cluster``.
-
-    Without a cluster one is created from the ``NOMADJOBS_*`` environment (see
-    :mod:`shim.wsgi`; with none set: a wall clock on the default fleet), so
-    ``gunicorn 'shim:create_app()'`` honours ``nomadjobs-server``'s options. The
-    cluster is kept as ``app.cluster`` either way.
-    """
-    if cluster is None:
-        from .wsgi import cluster_from_env
-        cluster = cluster_from_env()
+def create_app(cluster: Cluster) -> falcon.App[falcon.Request, falcon.Response]:
+    """A Falcon WSGI app serving Nomad v0.7.1's HTTP API from ``cluster`` (kept as
+    ``app.cluster``), with the ``/_nomadjobs/`` test-control endpoints beside it.
+    Servers that import an app by name use :mod:`shim.wsgi`, which builds the cluster
+    from the ``NOMADJOBS_*`` environment."""
     app = NomadApp(middleware=[_COMPRESSION])
     app.cluster = cluster
     app.req_options.keep_blank_qs_values = True  # ``?pretty`` has no value
@@ -500,7 +521,6 @@ def create_app(cluster: Any = None) -> falcon.App:
     app.req_options.strip_url_path_trailing_slash = False  # /v1/job/ is the empty ID
     router = app.nomad_router = Router(r.Api(cluster))
     # Non-Nomad controls (state dump/load, reset, clock) under their own /_nomadjobs/ prefix.
-    from nomadjobs.admin_http import add_admin_routes
     add_admin_routes(app, cluster)
 
     def sink(req: falcon.Request, resp: falcon.Response, **_: Any) -> None:

@@ -5,7 +5,7 @@ second, unrelated cluster. Concurrency comes from threads (gthread); blocking qu
 park a thread for up to 5 minutes, so there are many threads and the worker timeout is
 longer than any wait.
 
-    gunicorn -c shim/gunicorn.conf.py 'shim:create_app()'
+    gunicorn -c shim/gunicorn.conf.py shim.wsgi:app
     NOMADJOBS_BIND=127.0.0.1:5646 gunicorn -c shim/gunicorn.conf.py      # shim.wsgi:app
 
 Options for the cluster travel as NOMADJOBS_* environment variables (see shim/wsgi.py).
@@ -13,6 +13,7 @@ Options for the cluster travel as NOMADJOBS_* environment variables (see shim/ws
 
 import os
 import sys
+from typing import Any, Callable, Optional
 
 from gunicorn.http import wsgi as _gwsgi
 from gunicorn.workers import gthread as _gthread
@@ -25,7 +26,7 @@ wsgi_app = "shim.wsgi:app"  # used when no app is named on the command line
 bind = [os.environ.get("NOMADJOBS_BIND", "127.0.0.1:4646")]
 
 workers = 1  # the state is in-process: never more than one
-worker_class = "gthread"  # replaced below by a subclass, when this gunicorn has what it needs
+worker_class: str | type = "gthread"  # replaced below by a subclass, when this gunicorn has what it needs
 threads = int(os.environ.get("NOMADJOBS_THREADS", "1024"))  # one per request in flight (long polls included)
 worker_connections = 2 * threads  # gthread refuses connections beyond this
 backlog = 2048
@@ -62,15 +63,18 @@ proc_name = "nomadjobs"
 # thread's callbacks are unchanged.
 
 
-class OneSendResponse(_gwsgi.Response):
+class OneSendResponse(_gwsgi.Response):  # type: ignore[misc]  # gunicorn ships no types: its classes are Any
     """An HTTP/1 response whose head goes out with its first body chunk: one
     ``sendall`` where stock gunicorn makes two. Anything unusual (chunked, no body,
     a chunk beyond Content-Length, headers already sent) takes gunicorn's path."""
 
-    def write(self, arg):
+    headers_sent: bool  # set by gunicorn's Response (untyped for mypy), and below
+
+    def write(self, arg: object) -> None:
         if (self.headers_sent or self.chunked or self._omits_body or not isinstance(arg, bytes) or not arg
                 or (self.response_length is not None and len(arg) > self.response_length - self.sent)):
-            return super().write(arg)
+            super().write(arg)  # returns None
+            return
         tosend = self.default_headers()  # as send_headers() builds it
         tosend.extend(["%s: %s\r\n" % (k, v) for k, v in self.headers])
         head = ("%s\r\n" % "".join(tosend)).encode("latin-1")
@@ -79,7 +83,7 @@ class OneSendResponse(_gwsgi.Response):
         self.sock.sendall(head + arg)
 
 
-class WakeOnceQueue(_gthread.PollableMethodQueue):
+class WakeOnceQueue(_gthread.PollableMethodQueue):  # type: ignore[misc]  # gunicorn ships no types
     """gthread's queue of callbacks for the main thread, with at most one wake-up
     byte in the pipe: a worker thread writes one only if the main thread has none
     pending, and the main thread clears the flag before running the whole queue
@@ -87,23 +91,23 @@ class WakeOnceQueue(_gthread.PollableMethodQueue):
 
     MAX_CALLBACKS = 1024  # per wake-up, so accept() and timeouts still get their turn
 
-    def init(self):
+    def init(self) -> None:
         super().init()
         self._armed = False
 
-    def _arm(self):
+    def _arm(self) -> None:
         self._armed = True
         try:
             os.write(self._write_fd, b"\x00")
         except OSError:  # no byte went in: let the next defer() try again
             self._armed = False
 
-    def defer(self, callback, *args):
+    def defer(self, callback: Callable[..., object], *args: Any) -> None:
         self._queue.put(_gthread.partial(callback, *args))  # queued BEFORE the flag is read
         if not self._armed:
             self._arm()
 
-    def run_callbacks(self, _fileobj, max_callbacks=None):
+    def run_callbacks(self, _fileobj: object, max_callbacks: Optional[int] = None) -> None:
         try:
             os.read(self._read_fd, 4096)
         except OSError:
@@ -119,12 +123,12 @@ class WakeOnceQueue(_gthread.PollableMethodQueue):
         self._arm()  # more left: come back after the other events
 
 
-class ThreadWorker(_gthread.ThreadWorker):
-    def __init__(self, *args, **kwargs):
+class ThreadWorker(_gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.method_queue = WakeOnceQueue()
 
-    def init_process(self):
+    def init_process(self) -> None:
         # wsgi.create() builds HTTP/1 responses from this module global (HTTP/2 ones
         # from their own class); set in the worker process only.
         _gwsgi.Response = OneSendResponse

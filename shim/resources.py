@@ -9,16 +9,16 @@ checks Nomad's HTTP layer makes belong to the services, so library callers get t
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional, Protocol
 
-import falcon
+from falcon.typing import ReadableIO
 
 from nomadjobs import codec
 from nomadjobs import structs as s
+from nomadjobs.cluster import Cluster
 from nomadjobs.errors import method_not_allowed
 from nomadjobs.query import (QueryMeta, QueryOptions, WriteOptions, parse_bool_lenient, parse_bool_param,
                              pretty)
-from nomadjobs.services import ClusterService
 
 JSON = "application/json"
 READ = frozenset({"GET"})
@@ -28,15 +28,66 @@ WRITE = frozenset({"PUT", "POST"})
 class Api:
     """What the resources call: the cluster's Jobs service and the other endpoints."""
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.jobs = cluster.jobs
-        self.services = ClusterService(cluster)
+        self.services = cluster.services
+
+
+# --- what the endpoints use of a request and a response ------------------------------------------
+#
+# falcon.Request and falcon.Response have all of it, and so do the app's lightweight
+# stand-ins on its fast paths (app.ReadRequest for GETs, app.LiteRequest for writes,
+# app.ReadResponse).
+
+class Request(Protocol):
+    """A request as the endpoints read it: method, query string and headers."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def query_string(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, str | list[str]]: ...
+
+    def get_header(self, name: str) -> Optional[str]: ...
+
+
+class BodyRequest(Request, Protocol):
+    """A request whose body an endpoint may read (see :func:`read_body`)."""
+
+    @property
+    def env(self) -> Mapping[str, Any]: ...
+
+    @property
+    def content_length(self) -> Optional[int]: ...
+
+    @property
+    def stream(self) -> ReadableIO: ...
+
+    @property
+    def bounded_stream(self) -> ReadableIO: ...
+
+
+class Response(Protocol):
+    """A response as the endpoints write it: headers, content type and bytes."""
+
+    data: Optional[bytes]
+
+    @property
+    def content_type(self) -> Optional[str]: ...
+
+    @content_type.setter
+    def content_type(self, value: str) -> None: ...
+
+    def set_header(self, name: str, value: str) -> None: ...
 
 
 # --- request parsing -----------------------------------------------------------------------
 
-def params(req: falcon.Request) -> dict[str, str]:
+def params(req: Request) -> dict[str, str]:
     """Query parameters, first value of each (Go's ``Query().Get``)."""
     raw = req.params
     if not raw:
@@ -44,7 +95,7 @@ def params(req: falcon.Request) -> dict[str, str]:
     return {key: value[0] if isinstance(value, list) else value for key, value in raw.items()}
 
 
-def _token_header(req: falcon.Request) -> Optional[dict[str, str]]:
+def _token_header(req: Request) -> Optional[dict[str, str]]:
     token = req.get_header("X-Nomad-Token")
     return {"X-Nomad-Token": token} if token is not None else None
 
@@ -52,7 +103,7 @@ def _token_header(req: falcon.Request) -> Optional[dict[str, str]]:
 _PARSED_QUERIES: dict[tuple[str, Optional[str]], QueryOptions] = {}
 
 
-def query_options(req: falcon.Request) -> QueryOptions:
+def query_options(req: Request) -> QueryOptions:
     # The options are immutable and depend on the query string and token alone:
     # clients repeat the same few, so keep the last parses (not the refusals).
     key = (req.query_string, req.get_header("X-Nomad-Token"))
@@ -65,11 +116,11 @@ def query_options(req: falcon.Request) -> QueryOptions:
     return q
 
 
-def write_options(req: falcon.Request) -> WriteOptions:
+def write_options(req: Request) -> WriteOptions:
     return WriteOptions.parse(params(req), _token_header(req))
 
 
-def read_body(req: falcon.Request) -> bytes:
+def read_body(req: BodyRequest) -> bytes:
     if req.content_length is not None:
         return req.bounded_stream.read()
     # Chunked uploads carry no Content-Length; servers that de-chunk say so.
@@ -78,46 +129,46 @@ def read_body(req: falcon.Request) -> bytes:
     return b""
 
 
-def decode(req: falcon.Request, cls: type) -> Any:
+def decode(req: BodyRequest, cls: type) -> Any:
     return codec.decode_body(read_body(req), cls)
 
 
 # --- response writing ------------------------------------------------------------------------
 
-def set_index(resp: falcon.Response, index: int) -> None:
+def set_index(resp: Response, index: int) -> None:
     resp.set_header("X-Nomad-Index", str(index))
 
 
-def set_query_meta(resp: falcon.Response, index: int, known_leader: bool = True, last_contact: int = 0) -> None:
+def set_query_meta(resp: Response, index: int, known_leader: bool = True, last_contact: int = 0) -> None:
     set_index(resp, index)
     resp.set_header("X-Nomad-Knownleader", "true" if known_leader else "false")
     resp.set_header("X-Nomad-Lastcontact", str(last_contact))
 
 
-def wants_pretty(req: falcon.Request) -> bool:
+def wants_pretty(req: Request) -> bool:
     qs = req.query_string
     if "pretty" not in qs and "%" not in qs:  # the key cannot be spelled: no parse needed
         return False
     return "pretty" in req.params and pretty(params(req))
 
 
-def send(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
+def send(req: Request, resp: Response, obj: Any) -> None:
     resp.content_type = JSON
     resp.data = codec.dumps(obj, wants_pretty(req))
 
 
-def send_read(req: falcon.Request, resp: falcon.Response, result: tuple[Any, QueryMeta]) -> None:
+def send_read(req: Request, resp: Response, result: tuple[Any, QueryMeta]) -> None:
     obj, meta = result
     set_query_meta(resp, meta.index, meta.known_leader, meta.last_contact)
     send(req, resp, obj)
 
 
-def send_write(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
+def send_write(req: Request, resp: Response, obj: Any) -> None:
     set_index(resp, obj.Index)
     send(req, resp, obj)
 
 
-def send_plain(req: falcon.Request, resp: falcon.Response, obj: Any) -> None:
+def send_plain(req: Request, resp: Response, obj: Any) -> None:
     """Already wire-shaped data (status, regions, agent self): no index headers."""
     resp.content_type = JSON
     resp.data = codec.dumps_wire(obj, wants_pretty(req))
@@ -133,7 +184,7 @@ class Endpoint:
     (``get_read`` says so), which lets the app serve it without a Response."""
 
     methods: Optional[frozenset[str]] = READ
-    read: Optional[Callable[[Any, str], tuple[Any, QueryMeta]]] = None
+    read: Optional[Callable[[Request, str], tuple[Any, QueryMeta]]] = None
 
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -141,12 +192,12 @@ class Endpoint:
         self.services = api.services
         self.get_read = self.read is not None and (self.methods is None or "GET" in self.methods)
 
-    def handle(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
+    def handle(self, req: BodyRequest, resp: Response, ident: str) -> None:
         if self.methods is not None and req.method not in self.methods:
             raise method_not_allowed()
         self.serve(req, resp, ident)
 
-    def serve(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         assert self.read is not None  # an endpoint defines serve or read
         send_read(req, resp, self.read(req, ident))
 
@@ -158,10 +209,10 @@ class Jobs(Endpoint):
 
     methods = READ | WRITE
 
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.jobs.list_jobs(query_options(req))
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         if req.method == "GET":
             send_read(req, resp, self.read(req, ident))
         else:
@@ -174,10 +225,10 @@ class Job(Endpoint):
 
     methods = READ | WRITE | {"DELETE"}
 
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.jobs.get_job(ident, query_options(req))
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         if req.method == "GET":
             send_read(req, resp, self.read(req, ident))
         elif req.method == "DELETE":
@@ -191,32 +242,32 @@ class Job(Endpoint):
 class JobEvaluate(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         send_write(req, resp, self.jobs.evaluate_job(ident, write_options(req)))  # no body read
 
 
 class JobAllocations(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         all_allocs = parse_bool_lenient(params(req), "all")
         return self.jobs.job_allocations(ident, all_allocs, query_options(req))
 
 
 class JobEvaluations(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.jobs.job_evaluations(ident, query_options(req))
 
 
 class JobPeriodicForce(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         send_write(req, resp, self.jobs.periodic_force(ident, write_options(req)))  # no body read
 
 
 class JobPlan(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.JobPlanRequest)
         send_write(req, resp, self.jobs.plan_job(body, write_options(req), ident))
 
@@ -224,14 +275,14 @@ class JobPlan(Endpoint):
 class JobSummary(Endpoint):
     methods = None  # Nomad performs the read for any verb
 
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.jobs.job_summary(ident, query_options(req))
 
 
 class JobDispatch(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.JobDispatchRequest)
         send_write(req, resp, self.jobs.dispatch_job(ident, body, write_options(req)))
 
@@ -239,7 +290,7 @@ class JobDispatch(Endpoint):
 class JobVersions(Endpoint):
     methods = None  # Nomad performs the read for any verb
 
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         diffs = parse_bool_param(params(req), "diffs")  # before index/wait, as Nomad does
         return self.jobs.job_versions(ident, diffs, query_options(req))
 
@@ -247,7 +298,7 @@ class JobVersions(Endpoint):
 class JobRevert(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.JobRevertRequest)
         out = self.jobs.revert_job(ident, body, write_options(req))
         # Revert goes through Nomad's read-meta path with a meta nobody filled in.
@@ -256,19 +307,19 @@ class JobRevert(Endpoint):
 
 
 class JobDeployments(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.jobs.job_deployments(ident, query_options(req))
 
 
 class JobLatestDeployment(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.jobs.job_latest_deployment(ident, query_options(req))
 
 
 class JobStable(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.JobStabilityRequest)
         send_write(req, resp, self.jobs.stable_job(ident, body, write_options(req)))
 
@@ -276,7 +327,7 @@ class JobStable(Endpoint):
 class ValidateJob(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.JobValidateRequest)
         send(req, resp, self.jobs.validate_job(body, write_options(req)))  # no index header
 
@@ -284,58 +335,58 @@ class ValidateJob(Endpoint):
 # --- evaluations, allocations ------------------------------------------------------------------
 
 class Evaluations(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.list_evals(query_options(req))
 
 
 class EvaluationRead(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.get_eval(ident, query_options(req))
 
 
 class EvaluationAllocations(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.eval_allocations(ident, query_options(req))
 
 
 class Allocations(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.list_allocs(query_options(req))
 
 
 class AllocationRead(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.get_alloc(ident, query_options(req))
 
 
 # --- deployments -------------------------------------------------------------------------------
 
 class Deployments(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.list_deployments(query_options(req))
 
 
 class DeploymentRead(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.get_deployment(ident, query_options(req))
 
 
 class DeploymentAllocations(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.deployment_allocations(ident, query_options(req))
 
 
 class DeploymentFail(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         send_write(req, resp, self.services.fail_deployment(ident, write_options(req)))  # no body read
 
 
 class DeploymentPause(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.DeploymentPauseRequest)
         send_write(req, resp, self.services.pause_deployment(ident, body, write_options(req)))
 
@@ -343,7 +394,7 @@ class DeploymentPause(Endpoint):
 class DeploymentPromote(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.DeploymentPromoteRequest)
         send_write(req, resp, self.services.promote_deployment(ident, body, write_options(req)))
 
@@ -351,7 +402,7 @@ class DeploymentPromote(Endpoint):
 class DeploymentAllocHealth(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.DeploymentAllocHealthRequest)
         send_write(req, resp, self.services.set_alloc_health(ident, body, write_options(req)))
 
@@ -359,44 +410,44 @@ class DeploymentAllocHealth(Endpoint):
 # --- nodes, search, status, agent ----------------------------------------------------------------
 
 class Nodes(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.list_nodes(query_options(req))
 
 
 class NodeRead(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.get_node(ident, query_options(req))
 
 
 class NodeAllocations(Endpoint):
-    def read(self, req, ident):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
         return self.services.node_allocations(ident, query_options(req))
 
 
 class Search(Endpoint):
     methods = WRITE
 
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.SearchRequest)
         send_read(req, resp, self.services.search(body, query_options(req)))
 
 
 class StatusLeader(Endpoint):
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         send_plain(req, resp, self.services.status_leader(query_options(req)))
 
 
 class StatusPeers(Endpoint):
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         send_plain(req, resp, self.services.status_peers(query_options(req)))
 
 
 class Regions(Endpoint):
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         send_plain(req, resp, self.services.regions(query_options(req)))
 
 
 class AgentSelf(Endpoint):
-    def serve(self, req, resp, ident):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         # Nomad's agent endpoint reads only the token, not index/wait.
         send_plain(req, resp, self.services.agent_self(req.get_header("X-Nomad-Token") or ""))

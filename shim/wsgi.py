@@ -23,6 +23,9 @@ import sys
 import threading
 from typing import Any, Mapping, Optional
 
+from nomadjobs.cluster import Cluster
+from nomadjobs.fleet import fleet_by_name
+
 ENV_PREFIX = "NOMADJOBS_"
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -31,11 +34,8 @@ class ConfigError(ValueError):
     pass
 
 
-def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Any:
+def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
     """A Cluster configured by ``NOMADJOBS_*`` (all unset: wall clock, default fleet)."""
-    from nomadjobs.cluster import Cluster
-    from nomadjobs.fleet import fleet_by_name
-
     env = os.environ if env is None else env
     fleet_name = env.get("NOMADJOBS_FLEET", "default") or "default"
     nodes_text = env.get("NOMADJOBS_NODES", "")
@@ -61,9 +61,10 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Any:
     # replaced alive, about a seventh of a register's CPU at the library's default of 256.
     cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True,
                       history=1)
-    if acl and not token:
+    bootstrap = cluster.bootstrap_token  # there is one exactly when ACLs are on
+    if bootstrap is not None and not token:
         # Nobody chose the secret, so this process is the only one who knows it.
-        print(f"nomadjobs: ACL bootstrap token SecretID: {cluster.bootstrap_token.SecretID}",
+        print(f"nomadjobs: ACL bootstrap token SecretID: {bootstrap.SecretID}",
               file=sys.stderr, flush=True)
     return cluster
 
@@ -77,7 +78,7 @@ def get_app() -> Any:
     global _app
     with _lock:
         if _app is None:
-            from . import create_app
+            from .app import create_app
             _app = create_app(cluster_from_env())
         return _app
 

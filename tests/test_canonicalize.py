@@ -17,11 +17,11 @@ from nomadjobs.canonicalize import (
     VAULT_CONSTRAINT,
     api_canonicalize,
     fill_zero_values,
-    go_quote,
     server_canonicalize,
     set_implicit_constraints,
     spec_changed,
 )
+from nomadjobs.golang.strconv import quote as go_quote
 from nomadjobs.structs import (
     CheckRestart,
     Constraint,

@@ -13,7 +13,8 @@ from hypothesis import given, strategies as st
 
 from nomadjobs import codec
 from nomadjobs import structs as s
-from nomadjobs.gofmt import format_duration, parse_bool, parse_duration, rfc3339
+from nomadjobs.golang.strconv import parse_bool
+from nomadjobs.golang.time import format_duration, parse_duration, rfc3339
 
 from conformance import GOLDEN_DIR, seed_samples
 

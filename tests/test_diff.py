@@ -10,7 +10,8 @@ import attrs
 import pytest
 
 from nomadjobs import codec
-from nomadjobs.diff import annotate, go_value, job_diff
+from nomadjobs.diff import annotate, job_diff
+from nomadjobs.golang.fmt import format_v as go_value
 from nomadjobs.structs import (
     CheckRestart,
     Constraint,

@@ -13,7 +13,7 @@ import falcon.testing
 import pytest
 
 from nomadjobs import Cluster, DumpError, QueryOptions, WriteOptions, structs as s
-from nomadjobs.admin_http import add_admin_routes
+from shim.admin import add_admin_routes
 from nomadjobs.codec import to_wire
 from nomadjobs.dump import TABLE_TYPES
 from nomadjobs.fsm import ACLPolicyUpsert, ACLTokenUpsert

@@ -26,7 +26,7 @@ def _oversized_plan(cluster: Cluster) -> tuple[s.Plan, str]:
 def test_a_plan_that_no_longer_fits_is_refused_and_the_scheduler_told_to_refresh() -> None:
     cluster = Cluster(fleet=[NodeSpec(name="small", cpu_mhz=1000)], seed=1)
     plan, alloc_id = _oversized_plan(cluster)
-    result, refreshed = cluster.apply_plan(plan)
+    result, refreshed = cluster.core.apply_plan(plan)
     assert result.RefreshIndex > 0 and refreshed is not None
     assert cluster.snapshot().alloc_by_id(alloc_id) is None
 
@@ -36,7 +36,7 @@ def test_a_plan_computed_on_an_older_state_is_checked_again() -> None:
     state = cluster.snapshot()
     stale = (state.table_index(ALLOCS) - 1, state.table_index(NODES))
     plan, alloc_id = _oversized_plan(cluster)
-    result, _ = cluster.apply_plan(plan, planned_on=stale)
+    result, _ = cluster.core.apply_plan(plan, planned_on=stale)
     assert result.RefreshIndex > 0
     assert cluster.snapshot().alloc_by_id(alloc_id) is None
 
@@ -46,6 +46,6 @@ def test_a_fitting_plan_commits_its_allocations() -> None:
     plan, alloc_id = _oversized_plan(cluster)
     node_id = next(iter(plan.NodeAllocation))
     alloc = attrs.evolve(plan.NodeAllocation[node_id][0], Resources=s.Resources(CPU=10, MemoryMB=16, DiskMB=0, IOPS=0))
-    result, refreshed = cluster.apply_plan(attrs.evolve(plan, NodeAllocation={node_id: [alloc]}))
+    result, refreshed = cluster.core.apply_plan(attrs.evolve(plan, NodeAllocation={node_id: [alloc]}))
     assert result.RefreshIndex == 0 and refreshed is None
     assert cluster.snapshot().alloc_by_id(alloc_id) is not None

@@ -39,7 +39,7 @@ def load_example(name: str) -> ModuleType:
 
 def test_plugin_is_registered_by_entry_point(pytestconfig: pytest.Config) -> None:
     plugin = pytestconfig.pluginmanager.get_plugin("nomadjobs")
-    assert plugin is not None and plugin.__name__ == "nomadjobs.pytest_plugin"
+    assert plugin is not None and plugin.__name__ == "shim.pytest_plugin"
 
 
 def test_nomad_cluster_defaults(nomad_cluster: Cluster) -> None:

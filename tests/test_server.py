@@ -98,7 +98,7 @@ def launch(kind: str, port: int, *extra: str, clock: str = "wall") -> Server:
     if kind in ("granian", "server-gunicorn"):
         extra = (*extra, "--clock", clock)
     if kind == "gunicorn":
-        argv = [str(BIN / "gunicorn"), "-c", "shim/gunicorn.conf.py", "shim:create_app()"]
+        argv = [str(BIN / "gunicorn"), "-c", "shim/gunicorn.conf.py", "shim.wsgi:app"]
     elif kind == "granian":
         argv = [str(BIN / "nomadjobs-server"), "--bind", f"{LOOPBACK}:{port}", *extra]
     elif kind == "server-gunicorn":

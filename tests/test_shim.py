@@ -61,10 +61,11 @@ def test_create_app_keeps_cluster(cluster):
     assert app.cluster is cluster
 
 
-def test_create_app_without_cluster_uses_wall_clock_default_fleet(monkeypatch):
+def test_wsgi_app_without_settings_uses_wall_clock_default_fleet(monkeypatch):
     for var in ("NOMADJOBS_FLEET", "NOMADJOBS_NODES", "NOMADJOBS_CLOCK", "NOMADJOBS_ACL", "NOMADJOBS_SEED"):
         monkeypatch.delenv(var, raising=False)
-    app = create_app()
+    from shim.wsgi import cluster_from_env
+    app = create_app(cluster_from_env())
     try:
         from nomadjobs.clock import WallClock
         assert isinstance(app.cluster.clock, WallClock)

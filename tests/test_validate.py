@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from nomadjobs import codec
 from nomadjobs.canonicalize import api_canonicalize
-from nomadjobs.gofmt import warnings_text
+from nomadjobs.golang.multierror import warnings_text
+from nomadjobs.golang.regexp import compile_error as go_regexp_error
 from nomadjobs.structs import (
     Constraint,
     DispatchPayloadConfig,
@@ -40,7 +41,6 @@ from nomadjobs.structs import (
 from nomadjobs.validate import (
     cron_parse_error,
     croniter_args,
-    go_regexp_error,
     job_warnings,
     render_errors,
     validate,

@@ -1,16 +1,20 @@
 """Lifecycles on the clock: simulated clients, the deployment watcher, the periodic
 dispatcher, node side effects and fault injection.
 
-:class:`Lifecycle` wires them to the cluster: each registers a listener that sees every
-applied FSM command and only schedules timers (or enqueues evaluations); the timers do
-the writing, under the cluster lock, and the cluster runs the scheduler after each.
+:class:`Lifecycle` wires them to the server core: each registers a listener that sees
+every applied FSM command and only schedules timers (or enqueues evaluations); the
+timers do the writing, under the core's lock, and the core runs the scheduler after
+each. After a restore, :meth:`Lifecycle.restart` and :meth:`Lifecycle.resume` do what
+Nomad's new leader does (``establishLeadership``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 from .. import structs as s
+from ..core.protocol import Core
+from ..state.store import StateReader
 from .clients import ClientTiming, SimulatedClients
 from .deployments import DEFAULT_EVAL_BATCH_NS, DeploymentWatcher
 from .faults import Faults
@@ -23,18 +27,49 @@ __all__ = ["Lifecycle", "ClientTiming"]
 class Lifecycle:
     """Everything that moves on the cluster's clock."""
 
-    def __init__(self, cluster: Any, simulate_clients: bool = True, timing: Optional[ClientTiming] = None,
+    def __init__(self, core: Core, simulate_clients: bool = True, timing: Optional[ClientTiming] = None,
                  deployment_eval_batch_ns: int = DEFAULT_EVAL_BATCH_NS) -> None:
-        self.cluster = cluster
+        self.core = core
         self.simulate_clients = simulate_clients
-        self.clients: Optional[SimulatedClients] = SimulatedClients(cluster, timing) if simulate_clients else None
-        self.deployments = DeploymentWatcher(cluster, deployment_eval_batch_ns)
-        self.periodic = PeriodicDispatcher(cluster)
-        self.nodes = NodeWatcher(cluster)
-        self.faults = Faults(cluster, self.clients, self.nodes, self.deployments)
+        self.timing = timing
+        self.deployment_eval_batch_ns = deployment_eval_batch_ns
+        self._build()
+
+    def _build(self) -> None:
+        core = self.core
+        self.clients: Optional[SimulatedClients] = (SimulatedClients(core, self.timing)
+                                                    if self.simulate_clients else None)
+        self.deployments = DeploymentWatcher(core, self.deployment_eval_batch_ns)
+        self.periodic = PeriodicDispatcher(core)
+        self.nodes = NodeWatcher(core)
+        self.faults = Faults(core, self.clients, self.nodes, self.deployments)
         for part in (self.nodes, self.clients, self.deployments, self.periodic):
             if part is not None:
-                cluster.listeners.append(part.on_apply)
+                core.listeners.append(part.on_apply)
+
+    def restart(self) -> None:
+        """Forget everything in flight and start afresh (after a restore or reset): new
+        clients, watchers and dispatcher with the same settings. A listener someone
+        else added stays, after the new parts, as in a freshly built cluster."""
+        # Settings changed on the parts since construction carry over.
+        if self.clients is not None:
+            self.timing = self.clients.timing
+        self.deployment_eval_batch_ns = self.deployments.eval_batch_ns
+        own = [part.on_apply for part in (self.nodes, self.clients, self.deployments, self.periodic)
+               if part is not None]
+        others = [fn for fn in self.core.listeners if fn not in own]
+        self.core.listeners.clear()
+        self._build()
+        self.core.listeners.extend(others)
+
+    def resume(self, state: StateReader) -> None:
+        """What a new leader restarts from the state: the periodic dispatcher tracks its
+        jobs again, and the clients start allocations they had not started. Nothing is
+        written here."""
+        for job in state.jobs():
+            self.periodic.add(job)
+        if self.clients is not None:
+            self.clients.resume(state)
 
     # --- periodic -----------------------------------------------------------------------
     def next_periodic_launch(self, job: s.Job, after_ns: int) -> Optional[int]:

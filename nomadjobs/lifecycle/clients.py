@@ -13,6 +13,7 @@ Everything that writes runs in timer callbacks; the FSM listener only schedules 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Optional
 
 import attrs
@@ -20,7 +21,9 @@ import attrs
 from .. import fsm as cmds
 from .. import structs as s
 from ..clock import Timer
-from ..gofmt import format_duration, parse_duration, rfc3339
+from ..core.protocol import Core
+from ..golang.time import format_duration, parse_duration, rfc3339
+from ..state.store import StateReader
 from . import taskevents as ev
 
 MS = 1_000_000
@@ -143,8 +146,8 @@ def default_restart_policy(job_type: str) -> s.RestartPolicy:
 class SimulatedClients:
     """The client agents of every node, as far as the servers can see them."""
 
-    def __init__(self, cluster: Any, timing: Optional[ClientTiming] = None) -> None:
-        self.cluster = cluster
+    def __init__(self, core: Core, timing: Optional[ClientTiming] = None) -> None:
+        self.core = core
         self.timing = timing or ClientTiming()
         self.runners: dict[str, _AllocRunner] = {}
         # Deployments whose allocs never pass their health checks (a fault).
@@ -162,7 +165,7 @@ class SimulatedClients:
             self.node_down(command.node_id)
 
     def _on_plan(self, command: cmds.ApplyPlanResults) -> None:
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         for planned in command.allocs:
             alloc = state.alloc_by_id(planned.ID)
             if alloc is None:
@@ -175,8 +178,7 @@ class SimulatedClients:
             if alloc.DesiredStatus in (s.ALLOC_DESIRED_STOP, s.ALLOC_DESIRED_EVICT):
                 if runner is not None and not runner.stopping:
                     runner.stopping = True
-                    runner.timers.append(self.cluster.clock.call_later(self.timing.kill_ns,
-                                                                       lambda r=runner: self._kill(r)))
+                    runner.timers.append(self.core.clock.call_later(self.timing.kill_ns, partial(self._kill, runner)))
                 continue
             if alloc.DesiredStatus != s.ALLOC_DESIRED_RUN:
                 continue
@@ -195,24 +197,35 @@ class SimulatedClients:
                 runner.health_sent = False
                 runner.cancel_health()
                 if runner.started:
-                    runner.timers.append(self.cluster.clock.call_later(0, lambda r=runner: self._rewatch(r)))
+                    runner.timers.append(self.core.clock.call_later(0, partial(self._rewatch, runner)))
 
     @staticmethod
-    def _node_up(state: Any, node_id: str) -> bool:
+    def _node_up(state: StateReader, node_id: str) -> bool:
         node = state.node_by_id(node_id)
         return node is not None and node.Status != s.NODE_STATUS_DOWN
+
+    def resume(self, state: StateReader) -> int:
+        """After a restore: start the allocations the clients had not started yet
+        (placed, wanted running, on a node that is up). Returns how many."""
+        started = 0
+        for alloc in state.allocs():
+            if (alloc.DesiredStatus == s.ALLOC_DESIRED_RUN and alloc.ClientStatus == s.ALLOC_CLIENT_PENDING
+                    and alloc.ID not in self.runners and self._node_up(state, alloc.NodeID)):
+                self._new_runner(alloc)
+                started += 1
+        return started
 
     def _new_runner(self, alloc: s.Allocation) -> None:
         job = alloc.Job
         tg = job.lookup_task_group(alloc.TaskGroup) if job is not None else None
-        if tg is None:
+        if job is None or tg is None:
             return
         job_type = job.Type or s.JOB_TYPE_SERVICE
         tasks = {t.Name or "": _task_from_spec(t, job_type, self.timing) for t in tg.Tasks or ()}
         runner = _AllocRunner(alloc_id=alloc.ID, node_id=alloc.NodeID, job_type=job_type, group=tg, tasks=tasks,
-                              placed_ns=self.cluster.now_ns(), deployment_id=alloc.DeploymentID)
+                              placed_ns=self.core.now_ns(), deployment_id=alloc.DeploymentID)
         self.runners[alloc.ID] = runner
-        runner.timers.append(self.cluster.clock.call_later(self.timing.start_ns, lambda: self._start(runner)))
+        runner.timers.append(self.core.clock.call_later(self.timing.start_ns, lambda: self._start(runner)))
 
     def node_down(self, node_id: str) -> None:
         """The node's client is gone: its runners stop without a word."""
@@ -228,7 +241,7 @@ class SimulatedClients:
     def _start(self, runner: _AllocRunner) -> None:
         if runner.done or runner.stopping:
             return
-        now = self.cluster.now_ns()
+        now = self.core.now_ns()
         received_at = min(runner.placed_ns + self.timing.received_ns, now)
         for task in runner.tasks.values():
             task.events.append(ev.received(received_at))
@@ -245,7 +258,7 @@ class SimulatedClients:
             task.started_at = now
         task.state = TASK_RUNNING
         if task.run_for is not None:
-            task.timer = self.cluster.clock.call_later(
+            task.timer = self.core.clock.call_later(
                 task.run_for, lambda: self._exited(runner, task, task.exit_code))
 
     def _exited(self, runner: _AllocRunner, task: _Task, exit_code: int, message: str = "",
@@ -255,7 +268,7 @@ class SimulatedClients:
         if runner.done or task.state == TASK_DEAD:
             return
         task.timer = None
-        now = self.cluster.now_ns()
+        now = self.core.now_ns()
         if driver_error is not None:
             task.events.append(ev.driver_failure(now, driver_error))
             success = False
@@ -268,7 +281,7 @@ class SimulatedClients:
             task.events.append(ev.restarting(now, delay, reason))
             task.restarts += 1
             task.last_restart = now
-            task.timer = self.cluster.clock.call_later(delay, lambda: self._restart(runner, task))
+            task.timer = self.core.clock.call_later(delay, lambda: self._restart(runner, task))
         elif verdict == ev.NOT_RESTARTING:
             task.events.append(ev.not_restarting(now, reason))
             self._dead(task, now, failed=True)
@@ -287,7 +300,7 @@ class SimulatedClients:
         if runner.done or runner.stopping or task.state != TASK_PENDING:
             return
         task.timer = None
-        self._run_task(runner, task, self.cluster.now_ns())
+        self._run_task(runner, task, self.core.now_ns())
         self._sync(runner)
 
     @staticmethod
@@ -323,11 +336,11 @@ class SimulatedClients:
     def _kill(self, runner: _AllocRunner) -> None:
         if runner.done:
             return
-        if not self._node_up(self.cluster.snapshot(), runner.node_id):
+        if not self._node_up(self.core.snapshot(), runner.node_id):
             self._drop(runner)
             return
         runner.cancel_all()
-        now = self.cluster.now_ns()
+        now = self.core.now_ns()
         for task in runner.tasks.values():
             if task.state == TASK_DEAD:
                 continue
@@ -347,15 +360,16 @@ class SimulatedClients:
     def _arm_deadline(self, runner: _AllocRunner, now: int) -> None:
         if not self._health_enabled(runner) or runner.health is not None:
             return
-        deadline = runner.group.Update.HealthyDeadline or 0
+        update = runner.group.Update  # set: health is enabled
+        deadline = (update.HealthyDeadline if update is not None else 0) or 0
         if runner.deadline_timer is not None:
             runner.deadline_timer.cancel()
-        runner.deadline_timer = self.cluster.clock.call_at(now + deadline, lambda: self._health_deadline(runner))
+        runner.deadline_timer = self.core.clock.call_at(now + deadline, lambda: self._health_deadline(runner))
 
     def _rewatch(self, runner: _AllocRunner) -> None:
         if runner.done or runner.stopping:
             return
-        self._arm_deadline(runner, self.cluster.now_ns())
+        self._arm_deadline(runner, self.core.now_ns())
         self._watch_health(runner)
         if runner.health is not None and not runner.health_sent:
             self._sync(runner)
@@ -380,13 +394,14 @@ class SimulatedClients:
                 runner.health_timer.cancel()
                 runner.health_timer = None
             return
-        at = latest + (runner.group.Update.MinHealthyTime or 0)
+        update = runner.group.Update
+        at = latest + ((update.MinHealthyTime if update is not None else 0) or 0)
         if runner.health_timer is not None and runner.health_at == at:
             return
         if runner.health_timer is not None:
             runner.health_timer.cancel()
         runner.health_at = at
-        runner.health_timer = self.cluster.clock.call_at(at, lambda: self._health_decided(runner, True))
+        runner.health_timer = self.core.clock.call_at(at, lambda: self._health_decided(runner, True))
 
     def _health_decided(self, runner: _AllocRunner, healthy: bool) -> None:
         if runner.done or runner.health is not None or runner.stopping:
@@ -416,7 +431,7 @@ class SimulatedClients:
         if runner.done:
             return
         self._watch_health(runner)
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         stored = state.alloc_by_id(runner.alloc_id)
         if stored is None or stored.ClientStatus == s.ALLOC_CLIENT_LOST:
             self._drop(runner)
@@ -430,12 +445,12 @@ class SimulatedClients:
             runner.health_sent = True
         update = s.evolve(stored, ClientStatus=status, ClientDescription="",
                               TaskStates={t.name: t.to_state() for t in tasks},
-                              DeploymentStatus=deployment_status, ModifyTime=self.cluster.now_ns())
-        self.cluster.apply(cmds.AllocClientUpdate([update]))
+                              DeploymentStatus=deployment_status, ModifyTime=self.core.now_ns())
+        self.core.apply(cmds.AllocClientUpdate([update]))
         if status in (s.ALLOC_CLIENT_COMPLETE, s.ALLOC_CLIENT_FAILED):
             self._drop(runner)
             # Capacity freed on the node: blocked evaluations may fit now.
-            self.cluster.unblock()
+            self.core.unblock()
 
     # --- faults --------------------------------------------------------------------------
     def fail_task(self, alloc_id: str, task: Optional[str] = None, exit_code: int = 1, message: str = "",

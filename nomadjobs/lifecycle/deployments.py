@@ -10,12 +10,15 @@ successful.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Iterable, Optional
 
 from .. import fsm as cmds
 from .. import structs as s
 from ..clock import Timer
+from ..core.protocol import Core
 from ..errors import NomadError
+from ..state.store import StateReader
 
 S = 1_000_000_000
 # perJobEvalBatchPeriod (1s) plus the cross-deployment eval batcher (250ms).
@@ -49,8 +52,8 @@ def no_rollback_target_description(desc: str) -> str:
 class DeploymentWatcher:
     """Watches every active deployment; owns the deployment write API."""
 
-    def __init__(self, cluster: Any, eval_batch_ns: int = DEFAULT_EVAL_BATCH_NS) -> None:
-        self.cluster = cluster
+    def __init__(self, core: Core, eval_batch_ns: int = DEFAULT_EVAL_BATCH_NS) -> None:
+        self.core = core
         self.eval_batch_ns = eval_batch_ns
         self._batch: dict[str, Timer] = {}
         self._watching: set[str] = set()
@@ -64,7 +67,7 @@ class DeploymentWatcher:
         if isinstance(command, (cmds.AllocClientUpdate, cmds.DeploymentAllocHealth, cmds.ApplyPlanResults)):
             ids = [a.ID for a in command.allocs] if not isinstance(command, cmds.DeploymentAllocHealth) \
                 else list(command.healthy) + list(command.unhealthy)
-            state = self.cluster.snapshot()
+            state = self.core.snapshot()
             touched = set()
             for alloc_id in ids:
                 alloc = state.alloc_by_id(alloc_id)
@@ -74,10 +77,10 @@ class DeploymentWatcher:
             for deployment_id in sorted(touched - self._watching):
                 # The watch loop runs on its own goroutine upstream: react just after.
                 self._watching.add(deployment_id)
-                self.cluster.clock.call_later(0, lambda d=deployment_id: self._watch(d))
+                self.core.clock.call_later(0, partial(self._watch, deployment_id))
 
     # --- the watch loop ----------------------------------------------------------------
-    def _latest_eval_index(self, state: Any, deployment: s.Deployment) -> int:
+    def _latest_eval_index(self, state: StateReader, deployment: s.Deployment) -> int:
         latest = self._latest_eval.get(deployment.ID, 0)
         for ev in state.evals_by_job(deployment.Namespace, deployment.JobID):
             latest = max(latest, ev.SnapshotIndex or ev.CreateIndex)
@@ -85,7 +88,7 @@ class DeploymentWatcher:
 
     def _watch(self, deployment_id: str) -> None:
         self._watching.discard(deployment_id)
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         deployment = state.deployment_by_id(deployment_id)
         if deployment is None or not deployment.active():
             return
@@ -107,7 +110,7 @@ class DeploymentWatcher:
                 job, desc = self._rollback(state, deployment, desc, mark_missing=True)
             update = s.DeploymentStatusUpdate(DeploymentID=deployment_id, Status=s.DEPLOYMENT_STATUS_FAILED,
                                               StatusDescription=desc)
-            result = self.cluster.apply(cmds.DeploymentStatusChange(update=update, job=job,
+            result = self.core.apply(cmds.DeploymentStatusChange(update=update, job=job,
                                                                     eval=self._eval(state, deployment)))
             if result.error is None:
                 self._set_latest_eval(deployment_id, result.index)
@@ -117,16 +120,16 @@ class DeploymentWatcher:
     def _create_eval_batched(self, deployment_id: str) -> None:
         if deployment_id in self._batch:
             return
-        self._batch[deployment_id] = self.cluster.clock.call_later(
+        self._batch[deployment_id] = self.core.clock.call_later(
             self.eval_batch_ns, lambda: self._batched_eval(deployment_id))
 
     def _batched_eval(self, deployment_id: str) -> None:
         self._batch.pop(deployment_id, None)
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         deployment = state.deployment_by_id(deployment_id)
         if deployment is None or not deployment.active():
             return
-        result = self.cluster.apply(cmds.EvalUpdate([self._eval(state, deployment)]))
+        result = self.core.apply(cmds.EvalUpdate([self._eval(state, deployment)]))
         if result.error is None:
             self._set_latest_eval(deployment_id, result.index)
 
@@ -134,22 +137,22 @@ class DeploymentWatcher:
         if index > self._latest_eval.get(deployment_id, 0):
             self._latest_eval[deployment_id] = index
 
-    def _eval(self, state: Any, deployment: s.Deployment) -> s.Evaluation:
+    def _eval(self, state: StateReader, deployment: s.Deployment) -> s.Evaluation:
         """getEval: the job's priority and type, no JobModifyIndex (as v0.7.1)."""
         job = state.job_by_id(deployment.Namespace, deployment.JobID)
-        return s.Evaluation(ID=self.cluster.new_id(), Namespace=deployment.Namespace,
-                            Priority=job.Priority if job is not None else s.JOB_DEFAULT_PRIORITY,
-                            Type=job.Type if job is not None else s.JOB_TYPE_SERVICE,
+        return s.Evaluation(ID=self.core.new_id(), Namespace=deployment.Namespace,
+                            Priority=(job.Priority or 0) if job is not None else s.JOB_DEFAULT_PRIORITY,
+                            Type=(job.Type or "") if job is not None else s.JOB_TYPE_SERVICE,
                             TriggeredBy=s.TRIGGER_DEPLOYMENT_WATCHER, JobID=deployment.JobID,
                             DeploymentID=deployment.ID, Status=s.EVAL_STATUS_PENDING)
 
-    def latest_stable_job(self, state: Any, deployment: s.Deployment) -> Optional[s.Job]:
+    def latest_stable_job(self, state: StateReader, deployment: s.Deployment) -> Optional[s.Job]:
         for version in state.job_versions(deployment.Namespace, deployment.JobID):
             if version.Stable:
                 return version
         return None
 
-    def _rollback(self, state: Any, deployment: s.Deployment, desc: str,
+    def _rollback(self, state: StateReader, deployment: s.Deployment, desc: str,
                   mark_missing: bool) -> tuple[Optional[s.Job], str]:
         """The job to revert to (the newest stable version, unless its spec equals the
         current job's) and the description that says so."""
@@ -165,7 +168,7 @@ class DeploymentWatcher:
     def _active_deployment(self, deployment_id: str, terminal_error: str) -> tuple[Any, s.Deployment]:
         if not deployment_id:
             raise NomadError("missing deployment ID")
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         deployment = state.deployment_by_id(deployment_id)
         if deployment is None:
             raise NomadError("deployment not found")
@@ -174,7 +177,7 @@ class DeploymentWatcher:
         return state, deployment
 
     def _commit(self, command: Any, deployment_id: str) -> int:
-        result = self.cluster.apply(command)
+        result = self.core.apply(command)
         if result.error is not None:
             raise NomadError(result.error)
         self._set_latest_eval(deployment_id, result.index)
@@ -183,7 +186,7 @@ class DeploymentWatcher:
     def fail(self, deployment_id: str) -> s.DeploymentUpdateResponse:
         """Deployment.Fail: mark failed by the user, rolling back when a group has
         AutoRevert."""
-        with self.cluster.lock:
+        with self.core.lock:
             state, deployment = self._active_deployment(deployment_id, "can't fail terminal deployment")
             desc = s.DEPLOYMENT_DESC_FAILED_BY_USER
             job = None
@@ -193,13 +196,13 @@ class DeploymentWatcher:
             update = s.DeploymentStatusUpdate(DeploymentID=deployment_id, Status=s.DEPLOYMENT_STATUS_FAILED,
                                               StatusDescription=desc)
             index = self._commit(cmds.DeploymentStatusChange(update=update, job=job, eval=ev), deployment_id)
-            self.cluster.process_evals()
+            self.core.process_evals()
         return s.DeploymentUpdateResponse(EvalID=ev.ID, EvalCreateIndex=index, DeploymentModifyIndex=index,
                                           RevertedJobVersion=job.Version if job is not None else None, Index=index)
 
     def pause(self, deployment_id: str, pause: bool) -> s.DeploymentUpdateResponse:
         """Deployment.Pause: pause, or resume with a new evaluation."""
-        with self.cluster.lock:
+        with self.core.lock:
             terminal = "can't pause terminal deployment" if pause else "can't resume terminal deployment"
             state, deployment = self._active_deployment(deployment_id, terminal)
             ev = None
@@ -210,7 +213,7 @@ class DeploymentWatcher:
                 ev = self._eval(state, deployment)
             update = s.DeploymentStatusUpdate(DeploymentID=deployment_id, Status=status, StatusDescription=desc)
             index = self._commit(cmds.DeploymentStatusChange(update=update, eval=ev), deployment_id)
-            self.cluster.process_evals()
+            self.core.process_evals()
         return s.DeploymentUpdateResponse(EvalID=ev.ID if ev is not None else "",
                                           EvalCreateIndex=index if ev is not None else 0,
                                           DeploymentModifyIndex=index, Index=index)
@@ -218,13 +221,13 @@ class DeploymentWatcher:
     def promote(self, deployment_id: str, groups: Optional[Iterable[str]] = None,
                 all: bool = False) -> s.DeploymentUpdateResponse:  # noqa: A002 - Nomad's field name
         """Deployment.Promote: promote the canaries of some or all groups."""
-        with self.cluster.lock:
+        with self.core.lock:
             state, deployment = self._active_deployment(deployment_id, "can't promote terminal deployment")
             ev = self._eval(state, deployment)
             command = cmds.DeploymentPromotion(deployment_id=deployment_id,
                                                groups=list(groups) if groups is not None else None, all=all, eval=ev)
             index = self._commit(command, deployment_id)
-            self.cluster.process_evals()
+            self.core.process_evals()
         return s.DeploymentUpdateResponse(EvalID=ev.ID, EvalCreateIndex=index, DeploymentModifyIndex=index,
                                           Index=index)
 
@@ -233,7 +236,7 @@ class DeploymentWatcher:
         """Deployment.SetAllocHealth: manual health; any unhealthy alloc fails the
         deployment (and may roll back)."""
         healthy, unhealthy = list(healthy_ids or ()), list(unhealthy_ids or ())
-        with self.cluster.lock:
+        with self.core.lock:
             if not deployment_id:
                 raise NomadError("missing deployment ID")
             if not healthy and not unhealthy:
@@ -256,8 +259,8 @@ class DeploymentWatcher:
                                                   StatusDescription=desc)
             ev = self._eval(state, deployment)
             command = cmds.DeploymentAllocHealth(deployment_id=deployment_id, healthy=healthy, unhealthy=unhealthy,
-                                                 now_ns=self.cluster.now_ns(), update=update, job=job, eval=ev)
+                                                 now_ns=self.core.now_ns(), update=update, job=job, eval=ev)
             index = self._commit(command, deployment_id)
-            self.cluster.process_evals()
+            self.core.process_evals()
         return s.DeploymentUpdateResponse(EvalID=ev.ID, EvalCreateIndex=index, DeploymentModifyIndex=index,
                                           RevertedJobVersion=job.Version if job is not None else None, Index=index)

@@ -11,21 +11,26 @@ from typing import Any, Optional
 
 from .. import fsm as cmds
 from .. import structs as s
+from ..core.protocol import Core
+from .clients import SimulatedClients
+from .deployments import DeploymentWatcher
+from .nodes import NodeWatcher
 
 
 class Faults:
-    def __init__(self, cluster: Any, clients: Any, nodes: Any, deployments: Any) -> None:
-        self.cluster = cluster
+    def __init__(self, core: Core, clients: Optional[SimulatedClients], nodes: NodeWatcher,
+                 deployments: DeploymentWatcher) -> None:
+        self.core = core
         self.clients = clients
         self.nodes = nodes
         self.deployments = deployments
         self.stalled: set[str] = set()
 
     def _settle(self) -> None:
-        self.cluster.process_evals()
+        self.core.process_evals()
 
     def _node(self, node_id: str) -> s.Node:
-        node = self.cluster.snapshot().node_by_id(node_id)
+        node = self.core.snapshot().node_by_id(node_id)
         if node is None:
             raise ValueError(f'node "{node_id}" not found')
         return node
@@ -36,7 +41,7 @@ class Faults:
         ``driver_error``); the group's restart policy decides what follows."""
         if self.clients is None:
             raise ValueError("clients are not simulated")
-        with self.cluster.lock:
+        with self.core.lock:
             self.clients.fail_task(alloc_id, task, exit_code, message, driver_error)
             self._settle()
 
@@ -44,27 +49,27 @@ class Faults:
         """The node stops heartbeating and is marked ``down``; its allocations are
         lost (the ``node-update`` evals' scheduler passes replace them). Returns the
         IDs of the node evaluations."""
-        with self.cluster.lock:
+        with self.core.lock:
             self._node(node_id)
-            self.cluster.apply(cmds.NodeStatusUpdate(node_id, s.NODE_STATUS_DOWN, self.cluster.now_ns() // 10**9))
+            self.core.apply(cmds.NodeStatusUpdate(node_id, s.NODE_STATUS_DOWN, self.core.now_ns() // 10**9))
             created = self.nodes.flush(node_id)
             self._settle()
         return created
 
     def restore_node(self, node_id: str) -> list[str]:
         """The node heartbeats again: ``ready``, node evals, blocked evals unblocked."""
-        with self.cluster.lock:
+        with self.core.lock:
             self._node(node_id)
-            self.cluster.apply(cmds.NodeStatusUpdate(node_id, s.NODE_STATUS_READY, self.cluster.now_ns() // 10**9))
+            self.core.apply(cmds.NodeStatusUpdate(node_id, s.NODE_STATUS_READY, self.core.now_ns() // 10**9))
             created = self.nodes.flush(node_id)
             self._settle()
         return created
 
     def drain_node(self, node_id: str, enable: bool = True) -> list[str]:
         """Set or clear the drain flag; the scheduler migrates allocations away."""
-        with self.cluster.lock:
+        with self.core.lock:
             self._node(node_id)
-            self.cluster.apply(cmds.NodeDrainUpdate(node_id, enable))
+            self.core.apply(cmds.NodeDrainUpdate(node_id, enable))
             created = self.nodes.flush(node_id)
             self._settle()
         return created
@@ -72,8 +77,8 @@ class Faults:
     def make_unhealthy(self, alloc_id: str) -> None:
         """The client reports the alloc unhealthy for its deployment now (as when a
         health check fails); the deployment watcher then fails the deployment."""
-        with self.cluster.lock:
-            alloc = self.cluster.snapshot().alloc_by_id(alloc_id)
+        with self.core.lock:
+            alloc = self.core.snapshot().alloc_by_id(alloc_id)
             if alloc is None:
                 raise ValueError(f'alloc "{alloc_id}" not found')
             if not alloc.DeploymentID:
@@ -84,15 +89,15 @@ class Faults:
                     raise ValueError(f'alloc "{alloc_id}" health is already decided')
                 # No simulated runner (clients off): report as the client would.
                 update = s.evolve(alloc, DeploymentStatus=s.AllocDeploymentStatus(Healthy=False),
-                                      ModifyTime=self.cluster.now_ns())
-                self.cluster.apply(cmds.AllocClientUpdate([update]))
+                                      ModifyTime=self.core.now_ns())
+                self.core.apply(cmds.AllocClientUpdate([update]))
             self._settle()
 
     def stall_deployment(self, deployment_id: str) -> None:
         """Allocations of the deployment never become healthy (health checks keep
         failing to pass) until the HealthyDeadline makes them unhealthy."""
-        with self.cluster.lock:
-            if self.cluster.snapshot().deployment_by_id(deployment_id) is None:
+        with self.core.lock:
+            if self.core.snapshot().deployment_by_id(deployment_id) is None:
                 raise ValueError(f'deployment "{deployment_id}" not found')
             self.stalled.add(deployment_id)
             if self.clients is not None:

@@ -15,6 +15,8 @@ import attrs
 from .. import fsm as cmds
 from .. import structs as s
 from ..clock import Timer
+from ..core.protocol import Core
+from ..state.store import StateReader
 
 
 @attrs.define(eq=False)
@@ -25,8 +27,8 @@ class _PendingEvals:
 
 
 class NodeWatcher:
-    def __init__(self, cluster: Any) -> None:
-        self.cluster = cluster
+    def __init__(self, core: Core) -> None:
+        self.core = core
         self._status: dict[str, str] = {}  # last status seen per node (to spot transitions)
         self._pending: dict[str, _PendingEvals] = {}  # node evals to commit, per node
 
@@ -42,7 +44,7 @@ class NodeWatcher:
             # v0.7.1 always evaluates on a drain change (system jobs may need it).
             self._schedule_evals(command.node_id)
             if not command.drain:
-                self.cluster.unblock()
+                self.core.unblock()
         elif isinstance(command, cmds.NodeDeregister):
             self._status.pop(command.node_id, None)
 
@@ -53,12 +55,12 @@ class NodeWatcher:
         if status == s.NODE_STATUS_DOWN or to_ready:
             self._schedule_evals(node_id)
         if to_ready:
-            self.cluster.unblock()
+            self.core.unblock()
 
     def _schedule_evals(self, node_id: str) -> None:
         # Upstream creates these inside the node RPC, so what they cover is decided
         # by the state right after the node write; only the commit waits for a timer.
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
         node = state.node_by_id(node_id)
         node_index = node.ModifyIndex if node is not None else 0
         targets = self._targets(state, node_id)
@@ -66,15 +68,16 @@ class NodeWatcher:
             return
         pending = self._pending.get(node_id)
         if pending is not None:
-            pending.timer.cancel()
+            if pending.timer is not None:
+                pending.timer.cancel()
             known = {t[1] for t in pending.targets}
             targets = pending.targets + [t for t in targets if t[1] not in known]
         entry = _PendingEvals(node_index, targets)
-        entry.timer = self.cluster.clock.call_later(0, lambda: self.flush(node_id))
+        entry.timer = self.core.clock.call_later(0, lambda: self.flush(node_id))
         self._pending[node_id] = entry
 
     @staticmethod
-    def _targets(state: Any, node_id: str) -> list[tuple[str, str, Optional[s.Job]]]:
+    def _targets(state: StateReader, node_id: str) -> list[tuple[str, str, Optional[s.Job]]]:
         """Node.createNodeEvals' job list: every job with an alloc on the node (memdb
         order, terminal allocs included), then every system job not yet covered."""
         targets: list[tuple[str, str, Optional[s.Job]]] = []
@@ -94,10 +97,11 @@ class NodeWatcher:
                     continue  # parents are never scheduled themselves
             targets.append((alloc.Namespace, alloc.JobID, job))
         for job in sorted(state.jobs(), key=lambda j: (j.Namespace or "", j.ID or "")):
-            if job.Type != s.JOB_TYPE_SYSTEM or job.ID in seen:
+            job_id = job.ID or ""  # stored jobs have IDs and namespaces
+            if job.Type != s.JOB_TYPE_SYSTEM or job_id in seen:
                 continue
-            seen.add(job.ID)
-            targets.append((job.Namespace, job.ID, job))
+            seen.add(job_id)
+            targets.append((job.Namespace or s.DEFAULT_NAMESPACE, job_id, job))
         return targets
 
     # --- writes --------------------------------------------------------------------------
@@ -115,7 +119,7 @@ class NodeWatcher:
             # The timer can fire after other writes (a virtual clock fires it on the next
             # advance): a job re-registered meanwhile is scheduled as it is now, as it
             # would have been had the evals been written with the node update.
-            state = self.cluster.snapshot()
+            state = self.core.snapshot()
             evals = []
             for ns, job_id, job in entry.targets:
                 current = state.job_by_id(ns, job_id)
@@ -126,14 +130,14 @@ class NodeWatcher:
                 evals.append(self._eval(ns, job_id, job, nid, entry.node_index))
             if not evals:
                 continue
-            self.cluster.apply(cmds.EvalUpdate(evals))
+            self.core.apply(cmds.EvalUpdate(evals))
             created.extend(e.ID for e in evals)
         return created
 
     def _eval(self, namespace: str, job_id: str, job: Optional[s.Job], node_id: str,
               node_index: int) -> s.Evaluation:
-        return s.Evaluation(ID=self.cluster.new_id(), Namespace=namespace,
-                            Priority=job.Priority if job is not None else s.JOB_DEFAULT_PRIORITY,
-                            Type=job.Type if job is not None else s.JOB_TYPE_SERVICE,
+        return s.Evaluation(ID=self.core.new_id(), Namespace=namespace,
+                            Priority=(job.Priority or 0) if job is not None else s.JOB_DEFAULT_PRIORITY,
+                            Type=(job.Type or "") if job is not None else s.JOB_TYPE_SERVICE,
                             TriggeredBy=s.TRIGGER_NODE_UPDATE, JobID=job_id, NodeID=node_id,
                             NodeModifyIndex=node_index, Status=s.EVAL_STATUS_PENDING)

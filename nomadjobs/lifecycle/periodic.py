@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .. import fsm as cmds
 from .. import structs as s
 from ..clock import Timer
+from ..core.protocol import Core
+from ..golang.strconv import quote
 
 S = 1_000_000_000
 PERIODIC_LAUNCH_SUFFIX = "/periodic-"
@@ -24,10 +26,6 @@ SPEC_CRON = "cron"
 SPEC_TEST = "_internal_test"
 
 Key = tuple[str, str]  # (namespace, job ID)
-
-
-def _go_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _location(tz: Optional[str]) -> Optional[ZoneInfo]:
@@ -57,7 +55,8 @@ def _cron_next(spec: str, after: datetime) -> Optional[datetime]:
             it = croniter(spec, after, second_at_beginning=True)
         else:
             return None
-        return it.get_next(datetime)
+        nxt: datetime = it.get_next(datetime)  # croniter is untyped
+        return nxt
     except Exception:  # croniter raises a family of errors (bad spec, no match before its horizon)
         return None
 
@@ -97,13 +96,14 @@ def derived_job_id(parent_id: str, launch_ns: int) -> str:
 
 def is_tracked_kind(job: s.Job) -> bool:
     """Whether the dispatcher launches this job at all."""
-    return (job.is_periodic() and bool(job.Periodic.Enabled) and not job.Stop
+    # job.is_periodic() spelled out, so that the checker sees Periodic is set.
+    return (job.Periodic is not None and bool(job.Periodic.Enabled) and not job.Stop
             and not job.is_parameterized())
 
 
 class PeriodicDispatcher:
-    def __init__(self, cluster: Any) -> None:
-        self.cluster = cluster
+    def __init__(self, core: Core) -> None:
+        self.core = core
         self.tracked: dict[Key, s.Job] = {}
         self.launches: dict[Key, int] = {}  # next launch per tracked job (ns)
         self._timers: dict[Key, Timer] = {}
@@ -126,7 +126,7 @@ class PeriodicDispatcher:
             self.remove(*key)
             return
         self.tracked[key] = job
-        self._schedule(key, next_launch(job, self.cluster.now_ns()))
+        self._schedule(key, next_launch(job, self.core.now_ns()))
 
     def remove(self, namespace: str, job_id: str) -> None:
         key = (namespace, job_id)
@@ -144,7 +144,7 @@ class PeriodicDispatcher:
             self.launches.pop(key, None)
             return
         self.launches[key] = at_ns
-        self._timers[key] = self.cluster.clock.call_at(at_ns, lambda: self._launch(key, at_ns))
+        self._timers[key] = self.core.clock.call_at(at_ns, lambda: self._launch(key, at_ns))
 
     # --- launching (timer callbacks) -----------------------------------------------------------
     def _launch(self, key: Key, launch_ns: int) -> None:
@@ -154,6 +154,7 @@ class PeriodicDispatcher:
         self._timers.pop(key, None)
         # The next launch counts from this one, not from "now".
         self._schedule(key, next_launch(job, launch_ns))
+        assert job.Periodic is not None  # tracked jobs are periodic
         if job.Periodic.ProhibitOverlap and self.running_children(job):
             return
         self._dispatch(job, launch_ns)
@@ -161,10 +162,12 @@ class PeriodicDispatcher:
     def running_children(self, job: s.Job) -> bool:
         """Any child (``<id>/periodic-*`` with this ParentID) with a non-terminal eval
         or a non-terminal alloc of one of its evals."""
-        state = self.cluster.snapshot()
+        state = self.core.snapshot()
+        assert job.Namespace is not None  # stored jobs are canonical
         for child in state.jobs_by_prefix(job.Namespace, f"{job.ID}{PERIODIC_LAUNCH_SUFFIX}"):
             if child.ParentID != job.ID:
                 continue
+            assert child.Namespace is not None and child.ID is not None
             for ev in state.evals_by_job(child.Namespace, child.ID):
                 if not ev.terminal():
                     return True
@@ -175,7 +178,7 @@ class PeriodicDispatcher:
     def derive_job(self, parent: s.Job, launch_ns: int) -> s.Job:
         child_id = derived_job_id(parent.ID or "", launch_ns)
         return s.evolve(parent, ID=child_id, Name=child_id, ParentID=parent.ID, Periodic=None,
-                            Status="", StatusDescription="", SubmitTime=self.cluster.now_ns(),
+                            Status="", StatusDescription="", SubmitTime=self.core.now_ns(),
                             Version=0, CreateIndex=0, ModifyIndex=0, JobModifyIndex=0)
 
     def _dispatch(self, parent: s.Job, launch_ns: int) -> tuple[s.Job, s.Evaluation]:
@@ -183,28 +186,32 @@ class PeriodicDispatcher:
         child = self.derive_job(parent, launch_ns)
         # The FSM records the launch on the parent from the child's time suffix.
         launch_s_ns = math.floor(launch_ns / S) * S
-        registered = self.cluster.apply(cmds.JobRegister(child, launch_time_ns=launch_s_ns))
+        registered = self.core.apply(cmds.JobRegister(child, launch_time_ns=launch_s_ns))
         if registered.error is not None:
             raise ValueError(registered.error)
-        stored = self.cluster.snapshot().job_by_id(child.Namespace, child.ID) or child
-        ev = s.Evaluation(ID=self.cluster.new_id(), Namespace=stored.Namespace, Priority=stored.Priority,
+        # Derived from a stored (canonical) job, so every field below is set.
+        assert child.Namespace is not None and child.ID is not None
+        stored = self.core.snapshot().job_by_id(child.Namespace, child.ID) or child
+        assert (stored.Namespace is not None and stored.ID is not None and stored.Priority is not None
+                and stored.Type is not None)
+        ev = s.Evaluation(ID=self.core.new_id(), Namespace=stored.Namespace, Priority=stored.Priority,
                           Type=stored.Type, TriggeredBy=s.TRIGGER_PERIODIC_JOB, JobID=stored.ID,
                           JobModifyIndex=registered.index, Status=s.EVAL_STATUS_PENDING)
-        result = self.cluster.apply(cmds.EvalUpdate([ev]))
+        result = self.core.apply(cmds.EvalUpdate([ev]))
         if result.error is not None:
             raise ValueError(result.error)
-        ev = self.cluster.snapshot().eval_by_id(ev.ID) or s.evolve(ev, CreateIndex=result.index,
+        ev = self.core.snapshot().eval_by_id(ev.ID) or s.evolve(ev, CreateIndex=result.index,
                                                                         ModifyIndex=result.index)
         return stored, ev
 
     def force_run(self, namespace: str, job_id: str) -> tuple[s.Job, s.Evaluation]:
         """PeriodicDispatch.ForceRun: launch now, ignoring ProhibitOverlap. Raises
         ValueError for a job the dispatcher does not track."""
-        with self.cluster.lock:
+        with self.core.lock:
             job = self.tracked.get((namespace, job_id))
             if job is None:
-                raise ValueError(f"can't force run non-tracked job {_go_quote(job_id)} ({namespace})")
-            return self._dispatch(job, self.cluster.now_ns())
+                raise ValueError(f"can't force run non-tracked job {quote(job_id)} ({namespace})")
+            return self._dispatch(job, self.core.now_ns())
 
     def next_launch(self, job: s.Job, after_ns: int) -> Optional[int]:
         return next_launch(job, after_ns)

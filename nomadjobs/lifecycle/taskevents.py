@@ -8,7 +8,7 @@ that ``TaskEvent.PopulateEventDisplayMessage`` derives on the client.
 from __future__ import annotations
 
 from .. import structs as s
-from ..gofmt import format_duration
+from ..golang.time import format_duration
 
 RECEIVED = "Received"
 TASK_SETUP = "Task Setup"

@@ -16,6 +16,7 @@ from typing import Callable
 
 from ..structs import JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM
 from .generic import GenericScheduler
+from .harness import ScratchPlanner
 from .interfaces import Planner, Scheduler, StateReader
 from ..nodeclass import computed_class
 from .system import SystemScheduler
@@ -25,6 +26,7 @@ __all__ = [
     "GenericScheduler",
     "Planner",
     "Scheduler",
+    "ScratchPlanner",
     "StateReader",
     "SystemScheduler",
     "computed_class",

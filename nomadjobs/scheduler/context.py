@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Optional
+from typing import Any, Iterable, Optional
 
 from ..structs import (
     Allocation,
     AllocMetric,
+    Constraint,
     Deployment,
     DeploymentStatusUpdate,
     Job,
@@ -23,6 +24,7 @@ from ..structs import (
 from ..state.mvcc import Snapshot
 from .interfaces import StateReader
 from .usage import NodeUsage, node_usage
+from .version import Constraints
 
 
 # "<node ID>.<scorer>" keys, one string per node and scorer: every allocation's
@@ -117,7 +119,7 @@ class PlanBuilder:
         # A deregistered (purged) job: the plan carries the job the allocs ran.
         if self.Job is None and alloc.Job is not None:
             self.Job = alloc.Job
-        changes: dict = {"DesiredStatus": desired_status, "DesiredDescription": desired_desc}
+        changes: dict[str, Any] = {"DesiredStatus": desired_status, "DesiredDescription": desired_desc}
         if client_status:
             changes["ClientStatus"] = client_status
         if modify_time:
@@ -165,7 +167,7 @@ def _escapes(target: str) -> bool:
     return target.startswith(_ESCAPING_PREFIXES)
 
 
-def escaped_constraints(constraints) -> list:
+def escaped_constraints(constraints: Optional[Iterable[Constraint]]) -> list[Constraint]:
     """Constraints that look at per-node unique values, which defeat class caching."""
     return [c for c in constraints or () if _escapes(c.LTarget) or _escapes(c.RTarget)]
 
@@ -185,7 +187,7 @@ class EvalEligibility:
             constraints = list(tg.Constraints or ())
             for task in tg.Tasks or ():
                 constraints.extend(task.Constraints or ())
-            self.tg_escaped[tg.Name] = bool(escaped_constraints(constraints))
+            self.tg_escaped[tg.Name] = bool(escaped_constraints(constraints))  # type: ignore[index]  # groups are named
 
     def has_escaped(self) -> bool:
         return self.job_escaped or any(self.tg_escaped.values())
@@ -234,8 +236,8 @@ class EvalContext:
         self.rng = rng
         self.metrics = MetricsBuilder()
         self.eligibility = EvalEligibility()
-        self.regexp_cache: dict[str, Optional[re.Pattern]] = {}
-        self.constraint_cache: dict[str, object] = {}
+        self.regexp_cache: dict[str, Optional[re.Pattern[str]]] = {}
+        self.constraint_cache: dict[str, Optional[Constraints]] = {}
         # A snapshot never changes: each node's usage is looked up once per pass.
         # (Not for a transaction's view, which the plan dry run writes into.)
         self.stable_state = isinstance(getattr(state, "view", None), Snapshot)

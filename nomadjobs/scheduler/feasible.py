@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Protocol, cast
 
 from ..structs import Allocation, Constraint, Job, Node, TaskGroup
 from .context import (
@@ -33,7 +33,7 @@ def constraint_string(c: Constraint) -> str:
     return f"{c.LTarget} {c.Operand} {c.RTarget}"
 
 
-def resolve_target(target: str, node: Node) -> tuple[Any, bool]:
+def resolve_target(target: str, node: Node) -> tuple[object, bool]:
     """A constraint side: a literal, or one of the node interpolations."""
     if not target.startswith("${"):
         return target, True
@@ -61,7 +61,7 @@ def _strip(target: str, prefix: str) -> str:
     return body[:-1] if body.endswith("}") else body
 
 
-def check_constraint(ctx: EvalContext, operand: str, lval: Any, rval: Any) -> bool:
+def check_constraint(ctx: EvalContext, operand: str, lval: object, rval: object) -> bool:
     if operand in (CONSTRAINT_DISTINCT_HOSTS, CONSTRAINT_DISTINCT_PROPERTY):
         return True  # handled by their own iterators
     if operand in ("=", "==", "is"):
@@ -79,7 +79,7 @@ def check_constraint(ctx: EvalContext, operand: str, lval: Any, rval: Any) -> bo
     return False
 
 
-def _lexical(op: str, l: Any, r: Any) -> bool:
+def _lexical(op: str, l: object, r: object) -> bool:
     # v0.7.1 compares strings lexically (byte order == code point order for UTF-8).
     if not isinstance(l, str) or not isinstance(r, str):
         return False
@@ -92,7 +92,7 @@ def _lexical(op: str, l: Any, r: Any) -> bool:
     return l >= r
 
 
-def _version(ctx: EvalContext, l: Any, r: Any) -> bool:
+def _version(ctx: EvalContext, l: object, r: object) -> bool:
     if isinstance(l, bool) or not isinstance(l, (str, int)):
         return False
     v = parse_version(str(l))
@@ -102,10 +102,10 @@ def _version(ctx: EvalContext, l: Any, r: Any) -> bool:
     if r not in cache:
         cache[r] = parse_constraints(r)
     constraints = cache[r]
-    return constraints is not None and constraints.check(v)  # type: ignore[attr-defined]
+    return constraints is not None and constraints.check(v)
 
 
-def _regexp(ctx: EvalContext, l: Any, r: Any) -> bool:
+def _regexp(ctx: EvalContext, l: object, r: object) -> bool:
     if not isinstance(l, str) or not isinstance(r, str):
         return False
     cache = ctx.regexp_cache
@@ -118,7 +118,7 @@ def _regexp(ctx: EvalContext, l: Any, r: Any) -> bool:
     return pattern is not None and pattern.search(l) is not None
 
 
-def _set_contains(l: Any, r: Any) -> bool:
+def _set_contains(l: object, r: object) -> bool:
     if not isinstance(l, str) or not isinstance(r, str):
         return False
     have = {part.strip() for part in l.split(",")}
@@ -126,6 +126,14 @@ def _set_contains(l: Any, r: Any) -> bool:
 
 
 # --- node sources ----------------------------------------------------------------------
+
+class FeasibleIterator(Protocol):
+    """A stream of nodes that passed the checks so far (``FeasibleIterator`` in Go)."""
+
+    def next(self) -> Optional[Node]: ...
+
+    def reset(self) -> None: ...
+
 
 class StaticIterator:
     """Yields the base nodes in order. The offset survives ``reset`` so successive
@@ -210,6 +218,10 @@ _RANDBELOW_WITH_GETRANDBITS = getattr(random.Random, "_randbelow_with_getrandbit
 
 # --- per-node checkers -------------------------------------------------------------------
 
+class FeasibilityChecker(Protocol):
+    def feasible(self, node: Node) -> bool: ...
+
+
 _GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 
 
@@ -258,7 +270,8 @@ class ConstraintChecker:
 class FeasibilityWrapper:
     """Runs the class-cacheable checks, reusing a verdict per computed node class."""
 
-    def __init__(self, ctx: EvalContext, source: StaticIterator, job_checkers: list, tg_checkers: list) -> None:
+    def __init__(self, ctx: EvalContext, source: StaticIterator, job_checkers: list[FeasibilityChecker],
+                 tg_checkers: list[FeasibilityChecker]) -> None:
         self.ctx = ctx
         self.source = source
         self.job_checkers = job_checkers
@@ -316,7 +329,7 @@ class FeasibilityWrapper:
 # --- checks that depend on other allocations ------------------------------------------------
 
 class DistinctHostsIterator:
-    def __init__(self, ctx: EvalContext, source) -> None:
+    def __init__(self, ctx: EvalContext, source: FeasibleIterator) -> None:
         self.ctx = ctx
         self.source = source
         self.job: Optional[Job] = None
@@ -466,7 +479,7 @@ class PropertySet:
 
 
 class DistinctPropertyIterator:
-    def __init__(self, ctx: EvalContext, source) -> None:
+    def __init__(self, ctx: EvalContext, source: FeasibleIterator) -> None:
         self.ctx = ctx
         self.source = source
         self.job: Optional[Job] = None
@@ -486,15 +499,16 @@ class DistinctPropertyIterator:
     def set_task_group(self, tg: TaskGroup) -> None:
         assert self.job is not None
         self.tg = tg
-        if tg.Name not in self.group_sets:
+        name = cast(str, tg.Name)  # a canonical job names every group
+        if name not in self.group_sets:
             sets = []
             for c in tg.Constraints or ():
                 if c.Operand == CONSTRAINT_DISTINCT_PROPERTY:
                     ps = PropertySet(self.ctx, self.job)
-                    ps.set_constraint(c, tg.Name)
+                    ps.set_constraint(c, name)
                     sets.append(ps)
-            self.group_sets[tg.Name] = sets
-        self.active = bool(self.job_sets) or bool(self.group_sets[tg.Name])
+            self.group_sets[name] = sets
+        self.active = bool(self.job_sets) or bool(self.group_sets[name])
 
     def next(self) -> Optional[Node]:
         while True:
@@ -503,7 +517,7 @@ class DistinctPropertyIterator:
                 return option
             assert self.tg is not None
             if not self._satisfies(option, self.job_sets) or \
-                    not self._satisfies(option, self.group_sets.get(self.tg.Name, [])):
+                    not self._satisfies(option, self.group_sets.get(self.tg.Name, [])):  # type: ignore[arg-type]  # groups are named
                 continue
             return option
 

@@ -26,6 +26,7 @@ from ..structs import (
     Job,
     Node,
     PlanAnnotations,
+    PlanResult,
     Resources,
     TaskGroup,
     evolve,
@@ -80,7 +81,7 @@ class GenericScheduler:
         self.eval: Optional[Evaluation] = None
         self.job: Optional[Job] = None
         self.plan: Optional[PlanBuilder] = None
-        self.plan_result = None
+        self.plan_result: Optional[PlanResult] = None
         self.ctx: Optional[EvalContext] = None
         self.stack: Optional[GenericStack] = None
         self.followup_eval_wait = 0
@@ -259,14 +260,16 @@ class GenericScheduler:
             if not job_stopped(self.job):
                 assert self.job is not None
                 for tg in self.job.TaskGroups or ():
+                    # (queued_allocs is set by _process_once; a canonical job names every group)
                     self.queued_allocs[tg.Name] = 0  # type: ignore[index]
             return
 
         assert self.queued_allocs is not None
+        # (A canonical job names every group: the ignores below.)
         for p in results.place:
-            self.queued_allocs[p.task_group.Name] = self.queued_allocs.get(p.task_group.Name, 0) + 1
+            self.queued_allocs[p.task_group.Name] = self.queued_allocs.get(p.task_group.Name, 0) + 1  # type: ignore[index,arg-type]
         for d in results.destructive_update:
-            self.queued_allocs[d.task_group.Name] = self.queued_allocs.get(d.task_group.Name, 0) + 1
+            self.queued_allocs[d.task_group.Name] = self.queued_allocs.get(d.task_group.Name, 0) + 1  # type: ignore[index,arg-type]
         self._compute_placements(list(results.destructive_update), list(results.place))
 
     def _alloc_update_fn(self, existing: Allocation, new_job: Job, new_tg: TaskGroup
@@ -323,7 +326,8 @@ class GenericScheduler:
         stack.set_nodes(nodes)
         dep_id = self.alloc_deployment_id
 
-        for missing in [*destructive, *place]:
+        placements: list[Placement] = [*destructive, *place]
+        for missing in placements:
             tg = missing.task_group
             if self.failed_tg_allocs is not None and tg.Name in self.failed_tg_allocs:
                 self.failed_tg_allocs[tg.Name].CoalescedFailures += 1
@@ -346,7 +350,7 @@ class GenericScheduler:
             if option is None:
                 if self.failed_tg_allocs is None:
                     self.failed_tg_allocs = {}
-                self.failed_tg_allocs[tg.Name] = ctx.metrics
+                self.failed_tg_allocs[tg.Name] = ctx.metrics  # type: ignore[index]  # groups are named
                 if stop_prev and prev is not None:
                     plan.pop_update(prev)
                 continue

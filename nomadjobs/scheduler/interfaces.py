@@ -6,7 +6,7 @@ implements :class:`Planner`.
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from ..structs import Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult
 from ..state.mvcc import VersionedGroup
@@ -31,7 +31,7 @@ class StateReader(Protocol):
         """The same object exactly as long as the nodes are unchanged (None: unknown)."""
 
     @property
-    def memo(self) -> dict:
+    def memo(self) -> dict[Any, Any]:
         """A dict shared across snapshots for data derived under such tokens."""
 
     def nodes(self) -> list[Node]: ...

@@ -27,7 +27,7 @@ class _StackedPorts:
 
     __slots__ = ("base", "own")
 
-    def __init__(self, base: set[int]) -> None:
+    def __init__(self, base: set[int] | _StackedPorts) -> None:
         self.base = base
         self.own: set[int] = set()
 
@@ -97,8 +97,9 @@ class NetworkIndex:
     def add_allocs(self, allocs: Iterable[Allocation]) -> bool:
         collide = False
         for alloc in allocs:
-            for name in sorted(alloc.TaskResources or {}):
-                nets = alloc.TaskResources[name].Networks
+            tasks = alloc.TaskResources or {}
+            for name in sorted(tasks):
+                nets = tasks[name].Networks
                 if nets and self.add_reserved(nets[0]):
                     collide = True
         return collide
@@ -109,7 +110,7 @@ class NetworkIndex:
             used = self.used_ports[n.IP] = set()
         elif self._shared and n.IP in self._shared:
             self._shared.discard(n.IP)
-            used = self.used_ports[n.IP] = _StackedPorts(used)  # type: ignore[arg-type]
+            used = self.used_ports[n.IP] = _StackedPorts(used)
         collide = False
         for port in list(n.ReservedPorts or ()) + list(n.DynamicPorts or ()):
             if port.Value < 0 or port.Value >= MAX_VALID_PORT:
@@ -188,7 +189,8 @@ def _small_block(cidr: str) -> Optional[tuple[str, ...]]:
     return tuple(str(a) for a in _all_addresses(net))
 
 
-def _all_addresses(net) -> Iterator:
+def _all_addresses(net: ipaddress.IPv4Network | ipaddress.IPv6Network
+                   ) -> Iterator[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     if net.num_addresses == 1:
         yield net.network_address
         return
@@ -202,7 +204,8 @@ def _reserved_values(ask: NetworkResource) -> set[int]:
     return {p.Value for p in ask.ReservedPorts or ()}
 
 
-def _dynamic_ports_stochastic(used: set[int], ask: NetworkResource, rng: random.Random) -> Optional[list[int]]:
+def _dynamic_ports_stochastic(used: set[int] | _StackedPorts, ask: NetworkResource, rng: random.Random
+                              ) -> Optional[list[int]]:
     reserved = _reserved_values(ask)
     picked: list[int] = []
     for _ in ask.DynamicPorts or ():
@@ -217,7 +220,8 @@ def _dynamic_ports_stochastic(used: set[int], ask: NetworkResource, rng: random.
     return picked
 
 
-def _dynamic_ports_precise(used: set[int], ask: NetworkResource, rng: random.Random) -> Optional[list[int]]:
+def _dynamic_ports_precise(used: set[int] | _StackedPorts, ask: NetworkResource, rng: random.Random
+                           ) -> Optional[list[int]]:
     taken = used | _reserved_values(ask)
     available = [p for p in range(MIN_DYNAMIC_PORT, MAX_DYNAMIC_PORT + 1) if p not in taken]
     need = len(ask.DynamicPorts or ())

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional, Protocol
 
 from ..structs import Allocation, NetworkResource, Node, Resources, TaskGroup
 from .context import EvalContext, score_key
+from .feasible import FeasibleIterator
 from .network import NetworkError, NetworkIndex
 from .usage import NodeUsage, node_network, resources_of, sum_allocs
 
@@ -16,6 +17,10 @@ _BASE = "scheduler.rank-base"  # Database.memo key prefix: a node's ranking base
 
 SERVICE_JOB_ANTI_AFFINITY_PENALTY = 10.0
 BATCH_JOB_ANTI_AFFINITY_PENALTY = 5.0
+
+#: What ranking needs of a node before this plan's placements on it (see
+#: ``BinPackIterator._base``).
+NodeBase = tuple[Node, NodeUsage, NetworkIndex, bool, tuple[int, int, int, int], tuple[float, float], str, str]
 
 
 # --- resource arithmetic (structs.Resources.Add / Superset) ---------------------------
@@ -29,7 +34,7 @@ class ResourceSum:
         self.DiskMB = 0
         self.IOPS = 0
         # Networks merge by device: MBits add up, ports are appended.
-        self.networks: list[list] = []  # [device, cidr, ip, mbits, reserved, dynamic]
+        self.networks: list[list[Any]] = []  # [device, cidr, ip, mbits, reserved, dynamic]
 
     def add(self, r: Optional[Resources]) -> "ResourceSum":
         if r is None:
@@ -101,6 +106,14 @@ def _pow10_free(used: int, avail: float) -> float:
 
 # --- ranked options and iterators ---------------------------------------------------------
 
+class RankIterator(Protocol):
+    """A stream of ranked options (``RankIterator`` in Go)."""
+
+    def next(self) -> Optional[RankedNode]: ...
+
+    def reset(self) -> None: ...
+
+
 class RankedNode:
     __slots__ = ("node", "score", "task_resources", "alloc_total", "_alloc_resources", "_proposed", "usage")
 
@@ -131,7 +144,7 @@ class RankedNode:
 class FeasibleRankIterator:
     """Upgrades a feasible node stream into ranked options."""
 
-    def __init__(self, ctx: EvalContext, source) -> None:
+    def __init__(self, ctx: EvalContext, source: FeasibleIterator) -> None:
         self.ctx = ctx
         self.source = source
 
@@ -144,14 +157,14 @@ class FeasibleRankIterator:
 
 
 class BinPackIterator:
-    def __init__(self, ctx: EvalContext, source) -> None:
+    def __init__(self, ctx: EvalContext, source: RankIterator) -> None:
         self.ctx = ctx
         self.source = source
         self.task_group: Optional[TaskGroup] = None
         # For a group without network asks every node gets the same offer: worked
         # out once per group rather than once per node.
         self._static: Optional[tuple[ResourceSum, dict[str, Resources]]] = None
-        self._bases: Optional[dict[str, tuple]] = {} if ctx.stable_state else None
+        self._bases: Optional[dict[str, NodeBase]] = {} if ctx.stable_state else None
 
     def set_task_group(self, tg: TaskGroup) -> None:
         self.task_group = tg
@@ -169,7 +182,7 @@ class BinPackIterator:
         total.DiskMB = (tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0
         return total
 
-    def _base(self, node: Node) -> tuple:
+    def _base(self, node: Node) -> NodeBase:
         """What ranking needs of a node before this plan's placements on it: (node,
         usage, network index, overcommitted?, CPU/memory/disk/IOPS used incl.
         reserved, schedulable CPU and memory, the node's two score keys). Kept for
@@ -215,6 +228,7 @@ class BinPackIterator:
         static = self._static
         node = option.node
         net_idx: Optional[NetworkIndex] = None
+        overcommitted: Optional[bool]
         if ctx.plan_only_adds(node.ID):
             # The node's existing allocations were summed and indexed once for
             # this version of them; only the plan's new ones are added here.
@@ -299,7 +313,7 @@ def _has_networks(alloc: Allocation) -> bool:
 class JobAntiAffinityIterator:
     """Penalise nodes already running allocations of the same job."""
 
-    def __init__(self, ctx: EvalContext, source, penalty: float) -> None:
+    def __init__(self, ctx: EvalContext, source: RankIterator, penalty: float) -> None:
         self.ctx = ctx
         self.source = source
         self.penalty = penalty
@@ -335,7 +349,7 @@ class JobAntiAffinityIterator:
 class LimitIterator:
     """Stop after ``limit`` ranked options (power of two choices and friends)."""
 
-    def __init__(self, ctx: EvalContext, source, limit: int) -> None:
+    def __init__(self, ctx: EvalContext, source: RankIterator, limit: int) -> None:
         self.ctx = ctx
         self.source = source
         self.limit = limit
@@ -359,7 +373,7 @@ class LimitIterator:
 
 
 class MaxScoreIterator:
-    def __init__(self, ctx: EvalContext, source) -> None:
+    def __init__(self, ctx: EvalContext, source: RankIterator) -> None:
         self.ctx = ctx
         self.source = source
         self.max: Optional[RankedNode] = None

@@ -342,7 +342,7 @@ class AllocReconciler:
         m: dict[str, AllocSet] = {}
         if self.job is not None:
             for tg in self.job.TaskGroups or ():
-                m[tg.Name] = {}
+                m[tg.Name] = {}  # type: ignore[index]  # a canonical job names every group
         for a in sorted(self.existing, key=lambda a: (a.TaskGroup, alloc_index(a), a.ID)):
             m.setdefault(a.TaskGroup, {})[a.ID] = a
         return m

@@ -7,7 +7,7 @@ import math
 import time
 from typing import Callable, Optional
 
-from ..structs import Job, Node, Resources, TaskGroup
+from ..structs import Constraint, Job, Node, Resources, TaskGroup
 from .context import EvalContext
 from .feasible import (
     ConstraintChecker,
@@ -15,6 +15,7 @@ from .feasible import (
     DistinctPropertyIterator,
     DriverChecker,
     FeasibilityWrapper,
+    FeasibleIterator,
     StaticIterator,
 )
 from .fused import FusedRanker
@@ -30,7 +31,7 @@ from .rank import (
 )
 
 
-def task_group_constraints(tg: TaskGroup) -> tuple[set[str], list, Resources]:
+def task_group_constraints(tg: TaskGroup) -> tuple[set[str], list[Constraint], Resources]:
     """Drivers, constraints (group + tasks) and total size of a task group."""
     drivers: set[str] = set()
     constraints = list(tg.Constraints or ())
@@ -115,7 +116,7 @@ class GenericStack:
         self.bin_pack.set_task_group(tg)
         # The distinct_* checks pass every node through when neither the job nor the
         # group uses them: leave them out of the chain for this group.
-        source = self.wrapped
+        source: FeasibleIterator = self.wrapped
         if self.distinct_hosts.job_distinct or self.distinct_hosts.tg_distinct:
             source = self.distinct_hosts
         if self.distinct_property.active:

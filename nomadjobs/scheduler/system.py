@@ -27,6 +27,7 @@ from ..structs import (
     Job,
     Node,
     PlanAnnotations,
+    PlanResult,
     Resources,
     TaskGroup,
     evolve,
@@ -160,18 +161,19 @@ def desired_updates(diff: DiffResult, inplace: list[AllocTuple], destructive: li
         counts.setdefault(name, {}).setdefault(field, 0)
         counts[name][field] += 1
 
+    # Only stops lack a task group (and only placements lack an alloc); groups are named.
     for t in diff.place:
-        bump(t.task_group.Name, "Place")  # type: ignore[union-attr]
+        bump(t.task_group.Name, "Place")  # type: ignore[union-attr,arg-type]
     for t in diff.stop:
         bump(t.alloc.TaskGroup, "Stop")  # type: ignore[union-attr]
     for t in diff.ignore:
-        bump(t.task_group.Name, "Ignore")  # type: ignore[union-attr]
+        bump(t.task_group.Name, "Ignore")  # type: ignore[union-attr,arg-type]
     for t in diff.migrate:
-        bump(t.task_group.Name, "Migrate")  # type: ignore[union-attr]
+        bump(t.task_group.Name, "Migrate")  # type: ignore[union-attr,arg-type]
     for t in inplace:
-        bump(t.task_group.Name, "InPlaceUpdate")  # type: ignore[union-attr]
+        bump(t.task_group.Name, "InPlaceUpdate")  # type: ignore[union-attr,arg-type]
     for t in destructive:
-        bump(t.task_group.Name, "DestructiveUpdate")  # type: ignore[union-attr]
+        bump(t.task_group.Name, "DestructiveUpdate")  # type: ignore[union-attr,arg-type]
     return {k: DesiredUpdates(**v) for k, v in counts.items()}
 
 
@@ -186,7 +188,7 @@ class SystemScheduler:
         self.eval: Optional[Evaluation] = None
         self.job: Optional[Job] = None
         self.plan: Optional[PlanBuilder] = None
-        self.plan_result = None
+        self.plan_result: Optional[PlanResult] = None
         self.ctx: Optional[EvalContext] = None
         self.stack: Optional[SystemStack] = None
         self.nodes: list[Node] = []
@@ -292,10 +294,10 @@ class SystemScheduler:
             if not job_stopped(job):
                 assert job is not None
                 for tg in job.TaskGroups or ():
-                    self.queued_allocs[tg.Name] = 0
+                    self.queued_allocs[tg.Name] = 0  # type: ignore[index]  # groups are named
             return
         for t in diff.place:
-            name = t.task_group.Name  # type: ignore[union-attr]
+            name: str = t.task_group.Name  # type: ignore[union-attr,assignment]  # a placement's group, named
             self.queued_allocs[name] = self.queued_allocs.get(name, 0) + 1
         self._compute_placements(diff.place)
 
@@ -368,7 +370,8 @@ class SystemScheduler:
             if option is None:
                 # A node filtered out by constraints was never wanted: not queued.
                 if ctx.metrics.NodesFiltered > 0:
-                    self.queued_allocs[tg.Name] = self.queued_allocs.get(tg.Name, 0) - 1
+                    # (A canonical job names every group: the ignore here and below.)
+                    self.queued_allocs[tg.Name] = self.queued_allocs.get(tg.Name, 0) - 1  # type: ignore[index,arg-type]
                     ann = plan.Annotations
                     if ev.AnnotatePlan and ann is not None and ann.DesiredTGUpdates and tg.Name in ann.DesiredTGUpdates:
                         cur = ann.DesiredTGUpdates[tg.Name]
@@ -382,7 +385,7 @@ class SystemScheduler:
             if option is None:
                 if self.failed_tg_allocs is None:
                     self.failed_tg_allocs = {}
-                self.failed_tg_allocs[tg.Name] = ctx.metrics
+                self.failed_tg_allocs[tg.Name] = ctx.metrics  # type: ignore[index]  # groups are named
                 continue
             now = self.now_ns()
             shared = Resources(DiskMB=(tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0)

@@ -44,7 +44,7 @@ class NodeUsage:
         # Persistent: moving forward changes a few jobs' counts of maybe hundreds, and
         # a copy of the whole mapping per change (and the collector walking each copy)
         # came to a fifth of a late C1M evaluation.
-        self.job_counts: immutables.Map = immutables.Map(counts)
+        self.job_counts: immutables.Map[str, int] = immutables.Map(counts)
         # (the earlier usage's token, the allocations added) when this usage continues
         # that one by new live allocations only. The token, not the usage: usages must
         # not chain, or every version of the node would stay in memory.
@@ -106,7 +106,7 @@ def node_usage(state: StateReader, node_id: str) -> NodeUsage:
     token = state.node_allocs_token(node_id)
     memo = state.memo
     key = (_USAGE, node_id)
-    hit = memo.get(key)
+    hit: Optional[NodeUsage] = memo.get(key)
     if hit is not None:
         if hit.token is token:
             return hit
@@ -124,7 +124,7 @@ def node_network(state: StateReader, node: Node, usage: NodeUsage) -> NetworkInd
     take ``overlay()`` of it before adding anything."""
     memo = state.memo
     key = (_NETWORK, node.ID)
-    hit = memo.get(key)
+    hit: Optional[tuple[Node, NodeUsage, NetworkIndex]] = memo.get(key)
     if hit is not None and hit[0] is node:
         if hit[1] is usage:
             return hit[2]
@@ -147,7 +147,7 @@ def resources_of(alloc: Allocation) -> Iterable[Resources]:
     (inside a plan) the shared resources and each task's, in task-name order."""
     if alloc.Resources is not None:
         return (alloc.Resources,)
-    parts = [alloc.SharedResources] if alloc.SharedResources is not None else []
+    parts: list[Resources] = [alloc.SharedResources] if alloc.SharedResources is not None else []
     tasks = alloc.TaskResources or {}
     parts.extend(tasks[name] for name in sorted(tasks))
     return parts

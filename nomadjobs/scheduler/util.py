@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ..structs import (
     ALLOC_CLIENT_LOST,
@@ -22,8 +22,10 @@ from ..structs import (
     Node,
     PlanResult,
     TaskGroup,
+    UpdateStrategy,
     evolve,
 )
+from .context import PlanBuilder
 from .interfaces import Planner, StateReader
 
 # DesiredDescription strings (scheduler/generic_sched.go).
@@ -142,8 +144,8 @@ def tainted_nodes(state: StateReader, allocs: list[Allocation]) -> dict[str, Opt
     return out
 
 
-def update_non_terminal_allocs_to_lost(plan, tainted: dict[str, Optional[Node]], allocs: list[Allocation],
-                                       now: int) -> None:
+def update_non_terminal_allocs_to_lost(plan: PlanBuilder, tainted: dict[str, Optional[Node]],
+                                       allocs: list[Allocation], now: int) -> None:
     """Allocs already told to stop on a down node whose client never confirmed
     are marked lost."""
     for a in allocs:
@@ -236,7 +238,7 @@ def next_rolling_eval(ev: Evaluation, new_id: str, wait: int) -> Evaluation:
 def set_status(planner: Planner, ev: Evaluation, next_eval: Optional[Evaluation],
                spawned_blocked: Optional[Evaluation], tg_metrics: Optional[dict[str, AllocMetric]],
                status: str, desc: str, queued: Optional[dict[str, int]], deployment_id: str) -> None:
-    changes: dict = {
+    changes: dict[str, Any] = {
         "Status": status,
         "StatusDescription": desc,
         "DeploymentID": deployment_id,
@@ -280,8 +282,9 @@ def adjust_queued_allocations(result: Optional[PlanResult], queued: dict[str, in
     CreateIndex == ModifyIndex; we know which IDs this scheduler created."""
     if result is None:
         return
-    for node_id in sorted(result.NodeAllocation or {}):
-        for alloc in result.NodeAllocation[node_id]:
+    placed = result.NodeAllocation or {}
+    for node_id in sorted(placed):
+        for alloc in placed[node_id]:
             if alloc.ID in created_ids and alloc.TaskGroup in queued:
                 queued[alloc.TaskGroup] -= 1
 
@@ -290,7 +293,7 @@ def job_stopped(job: Optional[Job]) -> bool:
     return job is None or bool(job.Stop)
 
 
-def group_update_strategy(tg: TaskGroup):
+def group_update_strategy(tg: TaskGroup) -> Optional[UpdateStrategy]:
     """The group's update block when it asks for rolling updates (MaxParallel > 0)."""
     u = tg.Update
     if u is None or not (u.MaxParallel or 0):

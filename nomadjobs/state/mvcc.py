@@ -27,7 +27,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, final
 
 import attrs
 import immutables
@@ -47,7 +47,7 @@ __all__ = [
 
 Key = tuple[Any, ...]
 
-_EMPTY: immutables.Map = immutables.Map()
+_EMPTY: immutables.Map[Any, Any] = immutables.Map()
 
 #: One change to a versioned group: (pk, row before or None, row after or None).
 Change = tuple[Key, Any, Any]
@@ -63,7 +63,7 @@ class VersionedGroup:
 
     __slots__ = ("rows", "_prev", "_changes", "_txn", "__weakref__")
 
-    def __init__(self, rows: immutables.Map, prev: VersionedGroup | None,
+    def __init__(self, rows: immutables.Map[Key, Any], prev: VersionedGroup | None,
                  changes: tuple[Change, ...], txn: int) -> None:
         self.rows = rows
         self._prev = weakref.ref(prev) if prev is not None else None
@@ -178,9 +178,9 @@ class _TableState:
     def __init__(
         self,
         schema: TableSchema,
-        rows: immutables.Map,
+        rows: immutables.Map[Key, Any],
         keys: SortedKeys,
-        indexes: dict[str, immutables.Map],
+        indexes: dict[str, immutables.Map[Any, Any]],
         index: int,
     ) -> None:
         self.schema = schema
@@ -219,7 +219,7 @@ class _Reader:
 
     __slots__ = ()
 
-    def _point(self, table: str) -> Any:  # pragma: no cover - abstract
+    def _point(self, table: str) -> _TableState | _WorkTable:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _frozen(self, table: str) -> _TableState:  # pragma: no cover - abstract
@@ -367,6 +367,7 @@ class Snapshot(_Reader):
 # --------------------------------------------------------------------------
 
 
+@final  # lets ``type(work) is _WorkTable`` narrow both ways
 class _WorkTable:
     """Working copy of one table inside a write transaction.
 
@@ -410,7 +411,7 @@ class _WorkTable:
         if self._editing:
             idx = self.indexes = {name: (m.finish() if name in self._editing else m) for name, m in idx.items()}
             self._editing = set()
-        return keys, idx  # type: ignore[return-value]
+        return keys, idx
 
     def view(self) -> _TableState:
         """Freeze the current content for scanning; cached until the next write."""
@@ -458,7 +459,7 @@ class WriteTxn(_Reader):
     def latest_index(self) -> int:
         return self._base.latest_index
 
-    def _point(self, table: str) -> Any:
+    def _point(self, table: str) -> _TableState | _WorkTable:
         if not self._open:
             raise TxnClosedError("transaction is closed")
         work = self._work.get(table)
@@ -745,6 +746,39 @@ class Database:
         self._write_lock.acquire()
         self._writer = me
         return WriteTxn(self, self._root)
+
+    def restore(
+        self, rows: Mapping[str, Iterable[Any]], table_indexes: Mapping[str, int], index: int
+    ) -> None:
+        """Replace the whole content (the model is Nomad's FSM Restore).
+
+        ``rows`` holds every row of each named table (missing tables end up empty),
+        ``table_indexes`` each table's index and ``index`` the global one. The new
+        content is built (and its unique constraints checked) before anything is
+        swapped, so a failure leaves the database as it was. The history restarts at
+        the restored state, and every blocked reader wakes to see it.
+        """
+        unknown = (set(rows) | set(table_indexes)) - set(self._root.tables)
+        if unknown:
+            raise KeyError(f"no tables {sorted(unknown)!r}")
+        scratch = Database([st.schema for st in self._root.tables.values()], history=1)
+        with scratch.write_txn() as txn:
+            for name, table_rows in rows.items():
+                for row in table_rows:
+                    txn.insert(name, row)
+        built = scratch._root
+        # The scratch commit stamped every table it wrote: put the given indexes back.
+        tables = {name: st.with_index(int(table_indexes.get(name, 0))) for name, st in built.tables.items()}
+        root = _Root(tables, int(index))
+        txn = self.write_txn()  # held only to keep a commit from interleaving
+        try:
+            self._history = (root,)
+            self._root = root
+            fire = self._waiters_for(root.tables, ())
+        finally:
+            txn.abort()  # nothing was written through it
+        for ev in fire:
+            ev.set()
 
     def _end_write(self) -> None:
         self._writer = None

@@ -11,12 +11,13 @@ transaction; writes go through :class:`StateWriter`, which only the FSM creates.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, cast
 
 import attrs
 
 from .. import structs as s
-from .mvcc import Database, IndexSchema, Snapshot, TableSchema, VersionedGroup
+from ..golang.multierror import multierror
+from .mvcc import Database, IndexSchema, Snapshot, TableSchema, VersionedGroup, WriteTxn
 
 JOBS = "jobs"
 JOB_VERSION = "job_version"
@@ -65,7 +66,7 @@ class StateReader:
 
     __slots__ = ("view",)
 
-    def __init__(self, view) -> None:
+    def __init__(self, view: Snapshot | WriteTxn) -> None:
         self.view = view
 
     # --- indexes ---------------------------------------------------------------------
@@ -154,7 +155,7 @@ class StateReader:
         return view.rows_token(NODES) if isinstance(view, Snapshot) else None
 
     @property
-    def memo(self) -> dict:
+    def memo(self) -> dict[Any, Any]:
         """Derived data shared across snapshots (``mvcc.Database.memo``)."""
         return self.view.memo
 
@@ -221,36 +222,42 @@ class StateWriter(StateReader):
     """
 
     __slots__ = ("index",)
+    view: WriteTxn
 
-    def __init__(self, txn) -> None:
+    def __init__(self, txn: WriteTxn) -> None:
         super().__init__(txn)
         self.index: int = txn.index
 
-    def _put(self, table: str, obj) -> None:
+    def _put(self, table: str, obj: object) -> None:
         self.view.insert(table, obj)
 
     # --- jobs ------------------------------------------------------------------------
     def upsert_job(self, job: s.Job, keep_version: bool = False) -> s.Job:
         index = self.index
-        if job.Namespace not in NAMESPACES:
+        namespace = job.Namespace
+        if namespace not in NAMESPACES:
             raise StateError(f'job "{job.ID}" is in non-existent namespace "{job.Namespace}"')
-        existing = self.job_by_id(job.Namespace, job.ID)
+        # The FSM is given canonical, validated jobs: the ID is set.
+        job_id = cast(str, job.ID)
+        existing = self.job_by_id(namespace, job_id)
         if existing is not None:
             job = s.evolve(job, CreateIndex=existing.CreateIndex, ModifyIndex=index)
             if not keep_version:
                 # Deliberate difference: after the stable-on-old-version quirk rewinds the
                 # jobs row, Nomad reuses a version number and overwrites that history row.
                 # Numbering past every stored version keeps the history intact.
-                stored = self.job_versions(job.Namespace, job.ID)
-                top = max(existing.Version, stored[0].Version if stored else 0)
+                stored = self.job_versions(namespace, job_id)
+                # Stored jobs always have a Version (set below on the first write).
+                top = max(cast(int, existing.Version), cast(int, stored[0].Version) if stored else 0)
                 job = s.evolve(job, JobModifyIndex=index, Version=top + 1)
             job = s.evolve(job, Status=self._job_status(job, eval_delete=False))
         else:
             job = s.evolve(job, CreateIndex=index, ModifyIndex=index, JobModifyIndex=index, Version=0)
             # First write: the status is new, so a child moves into its parent's counters.
-            job = s.evolve(job, Status=self._job_status(job, eval_delete=False))
+            status = self._job_status(job, eval_delete=False)
+            job = s.evolve(job, Status=status)
             if job.ParentID:
-                self._move_child_status(job.Namespace, job.ParentID, "", job.Status)
+                self._move_child_status(namespace, job.ParentID, "", status)
         self._update_summary_with_job(job)
         self._put(JOBS, job)
         self._upsert_job_version(job)
@@ -258,7 +265,7 @@ class StateWriter(StateReader):
 
     def _upsert_job_version(self, job: s.Job) -> None:
         self._put(JOB_VERSION, job)
-        versions = self.job_versions(job.Namespace, job.ID)
+        versions = self.job_versions(cast(str, job.Namespace), cast(str, job.ID))
         keep = s.JOB_TRACKED_VERSIONS
         if len(versions) <= keep:
             return
@@ -332,7 +339,7 @@ class StateWriter(StateReader):
             return
         self._put(JOBS, s.evolve(job, Status=new, ModifyIndex=self.index))
         if job.ParentID:
-            self._move_child_status(job.Namespace, job.ParentID, old, new)
+            self._move_child_status(cast(str, job.Namespace), job.ParentID, old, new)
 
     def _move_child_status(self, namespace: str, parent_id: str, old: str, new: str) -> None:
         summary = self.job_summary(namespace, parent_id)
@@ -352,16 +359,19 @@ class StateWriter(StateReader):
                 self._set_job_status(job, eval_delete, force)
 
     def _update_summary_with_job(self, job: s.Job) -> None:
-        summary = self.job_summary(job.Namespace, job.ID)
+        # A job being stored is canonical: its namespace, ID and group names are set.
+        namespace, job_id = cast(str, job.Namespace), cast(str, job.ID)
+        summary = self.job_summary(namespace, job_id)
         changed = False
         if summary is None:
-            summary = s.JobSummary(JobID=job.ID, Namespace=job.Namespace, Summary={},
+            summary = s.JobSummary(JobID=job_id, Namespace=namespace, Summary={},
                                    Children=s.JobChildrenSummary(), CreateIndex=self.index)
             changed = True
         groups = dict(summary.Summary)
         for tg in job.TaskGroups or ():
-            if tg.Name not in groups:
-                groups[tg.Name] = s.TaskGroupSummary()
+            name = cast(str, tg.Name)
+            if name not in groups:
+                groups[name] = s.TaskGroupSummary()
                 changed = True
         if changed:
             self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=self.index))
@@ -484,8 +494,8 @@ class StateWriter(StateReader):
                     raise StateError(f'attempting to upsert allocation "{alloc.ID}" without a job')
                 alloc = s.evolve(alloc, CreateIndex=index, ModifyIndex=index, AllocModifyIndex=index)
             else:
-                changes = dict(CreateIndex=existing.CreateIndex, ModifyIndex=index, AllocModifyIndex=index,
-                               TaskStates=existing.TaskStates)
+                changes: dict[str, Any] = dict(CreateIndex=existing.CreateIndex, ModifyIndex=index,
+                                               AllocModifyIndex=index, TaskStates=existing.TaskStates)
                 if alloc.ClientStatus != s.ALLOC_CLIENT_LOST:
                     changes.update(ClientStatus=existing.ClientStatus, ClientDescription=existing.ClientDescription)
                 if alloc.Job is None:
@@ -525,16 +535,19 @@ class StateWriter(StateReader):
         if deployment is None or alloc.TaskGroup not in deployment.TaskGroups:
             return alloc
         placed = healthy = unhealthy = 0
-        old_set = existing is not None and existing.DeploymentStatus is not None and existing.DeploymentStatus.Healthy is not None
-        new_set = alloc.DeploymentStatus is not None and alloc.DeploymentStatus.Healthy is not None
+        old_healthy = (existing.DeploymentStatus.Healthy
+                       if existing is not None and existing.DeploymentStatus is not None else None)
+        new_healthy = alloc.DeploymentStatus.Healthy if alloc.DeploymentStatus is not None else None
+        old_set = old_healthy is not None
+        new_set = new_healthy is not None
         if existing is None or existing.DeploymentID != alloc.DeploymentID:
             placed = 1
         elif not old_set and new_set:
-            if alloc.DeploymentStatus.Healthy:
+            if new_healthy:
                 healthy = 1
             else:
                 unhealthy = 1
-        elif old_set and new_set and existing.DeploymentStatus.Healthy and not alloc.DeploymentStatus.Healthy:
+        elif old_set and new_set and old_healthy and not new_healthy:
             healthy, unhealthy = -1, 1
         if not (placed or healthy or unhealthy):
             return alloc
@@ -609,9 +622,8 @@ class StateWriter(StateReader):
                 errors.append(f'Task group "{name}" has {have}/{state.DesiredCanaries} healthy allocations')
             new_groups[name] = s.evolve(state, Promoted=True)
         if errors:
-            from ..gofmt import multierror
             raise StateError(multierror(errors))
-        changes = dict(TaskGroups=new_groups)
+        changes: dict[str, Any] = dict(TaskGroups=new_groups)
         if all_groups:
             changes["StatusDescription"] = s.DEPLOYMENT_DESC_RUNNING
         self.upsert_deployment(s.evolve(deployment, **changes))

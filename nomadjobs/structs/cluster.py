@@ -8,6 +8,8 @@ from typing import Optional
 import attrs
 
 from .job import Duration, Job, Resources, frozen
+# For fields declared after a field named ``Resources``, which shadows the class there.
+from .job import Resources as _Resources
 
 
 # --- job summary -----------------------------------------------------------------
@@ -186,8 +188,8 @@ class Allocation:
     Job: Optional[Job] = None
     TaskGroup: str = ""
     Resources: Optional[Resources] = None
-    SharedResources: Optional[Resources] = None
-    TaskResources: Optional[dict[str, Resources]] = None
+    SharedResources: Optional[_Resources] = None
+    TaskResources: Optional[dict[str, _Resources]] = None
     Metrics: Optional[AllocMetric] = None
     DesiredStatus: str = ""
     DesiredDescription: str = ""
@@ -306,7 +308,7 @@ class Node:
     TLSEnabled: bool = False
     Attributes: Optional[dict[str, str]] = None
     Resources: Optional[Resources] = None
-    Reserved: Optional[Resources] = None
+    Reserved: Optional[_Resources] = None
     Links: Optional[dict[str, str]] = None
     Meta: Optional[dict[str, str]] = None
     NodeClass: str = ""

@@ -13,26 +13,21 @@ has them) but are not part of the server struct, so they are never printed.
 
 from __future__ import annotations
 
-from typing import Any, Optional, TypeVar, dataclass_transform
+from typing import Any, Callable, Optional, TypeVar
 
 import attrs
+
+# Every model is a frozen, slotted attrs class (attrs' defaults: slots=True,
+# cache_hash=False): stored objects are shared by snapshots and never mutated.
+# Imported by this name so that mypy's attrs plugin sees the models as attrs classes.
+from attrs import frozen as frozen
 
 Duration = int  # nanoseconds, as Go's time.Duration
 
 INPUT_ONLY = {"input_only": True}
 
-
-_C = TypeVar("_C", bound=type)
-
-
-@dataclass_transform(frozen_default=True, field_specifiers=(attrs.field,))
-def frozen(cls: _C) -> _C:
-    """Frozen, slotted attrs class: stored objects are shared by snapshots, never mutated."""
-    return attrs.frozen(cls, slots=True, cache_hash=False)
-
-
 _T = TypeVar("_T")
-_EVOLVERS: dict[type, Any] = {}
+_EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
 
 
 def evolve(inst: _T, **changes: Any) -> _T:
@@ -40,13 +35,13 @@ def evolve(inst: _T, **changes: Any) -> _T:
     plain data (no converters or validators), so a per-class generated function sets
     the slots directly, about three times faster; the stores evolve objects on every
     write."""
-    fn = _EVOLVERS.get(type(inst))
+    fn: Optional[Callable[[_T, dict[str, Any]], _T]] = _EVOLVERS.get(type(inst))
     if fn is None:
         fn = _EVOLVERS[type(inst)] = _make_evolver(type(inst))
     return fn(inst, changes)
 
 
-def _make_evolver(cls: type) -> Any:
+def _make_evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
     fields = attrs.fields(cls)
     if any(f.converter is not None or f.validator is not None or not f.init or f.alias != f.name
            for f in fields):
@@ -62,7 +57,8 @@ def _make_evolver(cls: type) -> Any:
         lines.append(f"    _set{i}(new, ch[{f.name!r}] if {f.name!r} in ch else inst.{f.name})")
     lines.append("    return new")
     exec("\n".join(lines), env)
-    return env["evolve"]
+    evolver: Callable[[Any, dict[str, Any]], Any] = env["evolve"]
+    return evolver
 
 
 @frozen

@@ -132,11 +132,11 @@ _CONSTRAINT = st.sampled_from(_FLEET_CONSTRAINTS)
 _CONSTRAINT_LISTS = st.lists(_CONSTRAINT, max_size=2, unique=True)
 
 
-def _unique_names(draw: Callable, count: int) -> list[str]:
+def _unique_names(draw: st.DrawFn, count: int) -> list[str]:
     return draw(_NAME_LISTS[count])
 
 
-def _driver_config(draw: Callable, driver: str) -> dict[str, Any]:
+def _driver_config(draw: st.DrawFn, driver: str) -> dict[str, Any]:
     if driver in ("exec", "raw_exec"):
         config: dict[str, Any] = {"command": draw(_COMMANDS)}
         args = draw(_ARGS)
@@ -153,7 +153,7 @@ def _driver_config(draw: Callable, driver: str) -> dict[str, Any]:
 
 
 @st.composite
-def _resources(draw: Callable, networks: bool = True) -> Resources:
+def _resources(draw: st.DrawFn, networks: bool = True) -> Resources:
     nets = None
     if networks and draw(st.integers(0, 3)) == 0:
         nets = [NetworkResource(MBits=draw(st.integers(1, 20)),
@@ -162,7 +162,7 @@ def _resources(draw: Callable, networks: bool = True) -> Resources:
 
 
 @st.composite
-def _task(draw: Callable, name: str, job_type: str, dispatch_payload: bool, drivers: Sequence[str]) -> Task:
+def _task(draw: st.DrawFn, name: str, job_type: str, dispatch_payload: bool, drivers: Sequence[str]) -> Task:
     driver = draw(st.sampled_from(list(drivers)))
     log = draw(_OPT_LOG)
     constraints = None
@@ -183,7 +183,7 @@ def _task(draw: Callable, name: str, job_type: str, dispatch_payload: bool, driv
 
 
 @st.composite
-def _restart_policy(draw: Callable) -> RestartPolicy:
+def _restart_policy(draw: st.DrawFn) -> RestartPolicy:
     mode = draw(st.sampled_from(["delay", "fail"]))
     attempts = draw(st.integers(0 if mode == "fail" else 1, 3))
     delay = draw(st.integers(1, 15)) * SECOND
@@ -192,7 +192,7 @@ def _restart_policy(draw: Callable) -> RestartPolicy:
 
 
 @st.composite
-def _update(draw: Callable) -> UpdateStrategy:
+def _update(draw: st.DrawFn) -> UpdateStrategy:
     min_healthy = draw(st.integers(0, 10)) * SECOND
     deadline = min_healthy + draw(st.integers(1, 300)) * SECOND
     return UpdateStrategy(
@@ -213,7 +213,7 @@ _OPT_UPDATE = _maybe(_UPDATE)
 
 
 @st.composite
-def _group(draw: Callable, name: str, job_type: str, dispatch_payload: bool, drivers: Sequence[str],
+def _group(draw: st.DrawFn, name: str, job_type: str, dispatch_payload: bool, drivers: Sequence[str],
            min_count: int, max_count: int, with_update: bool) -> TaskGroup:
     n_tasks = draw(st.integers(1, MAX_TASKS))
     task_names = _unique_names(draw, n_tasks)
@@ -240,7 +240,7 @@ def _group(draw: Callable, name: str, job_type: str, dispatch_payload: bool, dri
 
 
 @st.composite
-def _periodic(draw: Callable) -> PeriodicConfig:
+def _periodic(draw: st.DrawFn) -> PeriodicConfig:
     return PeriodicConfig(Enabled=draw(st.sampled_from([None, True])), Spec=draw(st.sampled_from(_CRON_SPECS)),
                           SpecType=draw(st.sampled_from([None, "cron"])),
                           ProhibitOverlap=draw(_maybe(st.booleans())),
@@ -248,7 +248,7 @@ def _periodic(draw: Callable) -> PeriodicConfig:
 
 
 @st.composite
-def _parameterized(draw: Callable) -> ParameterizedJobConfig:
+def _parameterized(draw: st.DrawFn) -> ParameterizedJobConfig:
     keys = draw(st.lists(_META_KEY, max_size=4, unique=True))
     split = draw(st.integers(0, len(keys)))
     return ParameterizedJobConfig(Payload=draw(st.sampled_from(["optional", "required", "forbidden"])),
@@ -264,7 +264,7 @@ def _resolve(value: StrategyOrValue, default: SearchStrategy[str]) -> SearchStra
 
 
 @st.composite
-def _jobs(draw: Callable, job_type: StrategyOrValue, job_id: StrategyOrValue, periodic: bool,
+def _jobs(draw: st.DrawFn, job_type: StrategyOrValue, job_id: StrategyOrValue, periodic: bool,
           parameterized: bool, drivers: Sequence[str], max_groups: int, max_count: int,
           with_update: Optional[bool], with_constraints: bool) -> Job:
     jtype = draw(_resolve(job_type, st.sampled_from(JOB_TYPES)))
@@ -357,7 +357,7 @@ def _first_group(job: Job, **changes: Any) -> Job:
 
 
 def _first_task(job: Job, **changes: Any) -> Job:
-    tg = job.TaskGroups[0]
+    tg = job.TaskGroups[0]  # type: ignore[index]  # generated jobs have task groups
     tasks = list(tg.Tasks or ())
     tasks[0] = attrs.evolve(tasks[0], **changes)
     return _first_group(job, Tasks=tasks)
@@ -368,6 +368,7 @@ def _exec_without_command(job: Job) -> Job:
 
 
 # (mutation, expected message substring); each keeps the rest of the job valid.
+# (Generated jobs have task groups, and groups have tasks: the index ignores below.)
 _MUTATIONS: tuple[tuple[Callable[[Job], Job], str], ...] = (
     (lambda j: attrs.evolve(j, Datacenters=[]), "Missing job datacenters"),
     (lambda j: attrs.evolve(j, Datacenters=None), "Missing job datacenters"),
@@ -380,14 +381,14 @@ _MUTATIONS: tuple[tuple[Callable[[Job], Job], str], ...] = (
     (lambda j: _first_group(j, Count=-1), "Task group count can't be negative"),
     (_exec_without_command, 'field "command" is required'),
     (lambda j: _first_task(j, Driver="docker", Config={"command": "x"}), 'field "image" is required'),
-    (lambda j: _first_task(j, Config={**(j.TaskGroups[0].Tasks[0].Config or {}), "bogus_key": 1}),
+    (lambda j: _first_task(j, Config={**(j.TaskGroups[0].Tasks[0].Config or {}), "bogus_key": 1}),  # type: ignore[index]
      '"bogus_key" is an invalid field'),
     (lambda j: _first_task(j, Resources=Resources(CPU=50)), "minimum CPU value is 100; got 50"),
     (lambda j: _first_task(j, Resources=Resources(MemoryMB=5)), "minimum MemoryMB value is 10; got 5"),
     (lambda j: _first_task(j, Name="a/b"), "Task name cannot include slashes"),
     (lambda j: _first_group(j, EphemeralDisk=EphemeralDisk(SizeMB=5)), "minimum DiskMB value is 10; got 5"),
     (lambda j: _first_group(j, RestartPolicy=RestartPolicy(Mode="bogus")), 'Unsupported restart mode: "bogus"'),
-    (lambda j: attrs.evolve(j, TaskGroups=[j.TaskGroups[0], j.TaskGroups[0]]), "redefines"),
+    (lambda j: attrs.evolve(j, TaskGroups=[j.TaskGroups[0], j.TaskGroups[0]]), "redefines"),  # type: ignore[index]
     (lambda j: attrs.evolve(j, Constraints=[Constraint(LTarget="${attr.x}", RTarget="y", Operand="~")]),
      'Unknown constraint type "~"'),
     (lambda j: attrs.evolve(j, Constraints=[Constraint(LTarget="${attr.x}", RTarget="(", Operand="regexp")]),
@@ -426,7 +427,7 @@ _BATCH_MUTATIONS: tuple[tuple[Callable[[Job], Job], str], ...] = (
 
 
 @st.composite
-def _invalid(draw: Callable) -> tuple[Job, str]:
+def _invalid(draw: st.DrawFn) -> tuple[Job, str]:
     kind = draw(st.sampled_from(JOB_TYPES))
     mutations = _MUTATIONS + {"service": _SERVICE_MUTATIONS, "system": _SYSTEM_MUTATIONS,
                               "batch": _BATCH_MUTATIONS}[kind]

@@ -24,8 +24,9 @@ from typing import Any
 
 import falcon
 
-from .clock import VirtualClock
-from .dump import DumpError
+from nomadjobs.clock import VirtualClock
+from nomadjobs.cluster import Cluster
+from nomadjobs.dump import DumpError
 
 __all__ = ["ADMIN_PREFIX", "add_admin_routes"]
 
@@ -45,7 +46,7 @@ class _Resource:
     """Shared plumbing: ACL check, error text, JSON out. Errors are answered here so
     the app's Nomad error handler never sees them."""
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
 
     def _authorize(self, req: falcon.Request) -> None:
@@ -83,7 +84,7 @@ def _read_json(req: falcon.Request) -> Any:
         raise _AdminError(400, f"invalid JSON: {exc}") from None
 
 
-def _virtual(cluster: Any) -> None:
+def _virtual(cluster: Cluster) -> None:
     if not isinstance(cluster.clock, VirtualClock):
         raise _AdminError(400, "the cluster runs on the wall clock; start it with --clock virtual")
 
@@ -147,7 +148,7 @@ class RunUntilQuiet(_Resource):
     on_post = on_put
 
 
-def add_admin_routes(app: "falcon.App[Any, Any]", cluster: Any) -> "falcon.App[Any, Any]":
+def add_admin_routes(app: "falcon.App[Any, Any]", cluster: Cluster) -> "falcon.App[Any, Any]":
     """Serve the ``/_nomadjobs/`` endpoints from ``app`` for ``cluster``. Falcon routes
     win over the shim's catch-all sink, so Nomad's paths are untouched. Calling it
     twice on one app is harmless."""

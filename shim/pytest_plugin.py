@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 import pytest
 
 if TYPE_CHECKING:  # the plugin loads in every pytest run: import the library only when used
-    from .api import NomadServer
-    from .cluster import Cluster
-    from .fleet import NodeSpec
+    from nomadjobs.cluster import Cluster
+    from nomadjobs.fleet import NodeSpec
+
+    from .testserver import NomadServer
 
 __all__ = ["OPTIONS", "cluster_options", "make_cluster"]
 
@@ -61,8 +62,8 @@ def cluster_options(node: Optional[pytest.Item], **overrides: Any) -> dict[str, 
 
 def make_cluster(**options: Any) -> Cluster:
     """A :class:`Cluster` from fixture options (see the module docstring)."""
-    from .cluster import Cluster
-    from .fleet import fleet_by_name
+    from nomadjobs.cluster import Cluster
+    from nomadjobs.fleet import fleet_by_name
 
     fleet: Sequence[NodeSpec] | str | None = options.pop("fleet", None)
     nodes: Optional[int] = options.pop("nodes", None)
@@ -101,7 +102,7 @@ def nomad_server_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..
     server started is stopped after the test. Pass ``cluster`` to serve one you built
     (two servers may share a cluster); otherwise one is made from the options (the
     ``nomad`` marker's, overridden by the call's; wall clock by default)."""
-    from .api import NomadServer
+    from .testserver import NomadServer
 
     started: list["NomadServer"] = []
 

@@ -1,13 +1,14 @@
-"""Go's text formats that leak through Nomad's API: durations, booleans, multi-errors,
-RFC 3339 times and slice printing. Clients parse some of these, so they must match."""
+"""Go's ``time``: ``Duration.String``, ``ParseDuration``, RFC 3339 with nanoseconds,
+and ``LoadLocation``'s error texts."""
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Optional
 
-_UNITS = [("h", 3600 * 10**9), ("m", 60 * 10**9), ("s", 10**9)]
+__all__ = ["format_duration", "parse_duration", "rfc3339", "load_location_error"]
 
 
 def format_duration(ns: int) -> str:
@@ -71,40 +72,9 @@ def parse_duration(text: str) -> int:
     return sign * int(round(total))
 
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def parse_bool(text: str) -> bool:
-    """Go's ``strconv.ParseBool``; raises ValueError with Go's message."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
-
-
-def multierror(errors: Sequence[object]) -> str:
-    """go-multierror (2017) rendering: ``N error(s) occurred:\\n\\n* a\\n* b``."""
-    points = [f"* {e}" for e in errors]
-    return f"{len(errors)} error(s) occurred:\n\n" + "\n".join(points)
-
-
-def warnings_text(warnings: Sequence[object]) -> str:
-    """Nomad's warnings rendering; empty string when there are none."""
-    if not warnings:
-        return ""
-    points = [f"* {w}" for w in warnings]
-    return f"{len(warnings)} warning(s):\n\n" + "\n".join(points)
-
-
-def go_slice(items: Iterable[object]) -> str:
-    """``fmt.Sprintf("%v", []string{...})``: ``[a b c]``."""
-    return "[" + " ".join(str(i) for i in items) + "]"
-
-
 def rfc3339(ns: int) -> str:
-    """Go's RFC 3339 with nanoseconds, trailing zeros dropped; 0 is Go's zero time."""
+    """``time.RFC3339Nano`` of a UTC time given in unix nanoseconds, trailing zeros
+    dropped; 0 is Go's zero time."""
     if ns == 0:
         return "0001-01-01T00:00:00Z"
     secs, frac = divmod(ns, 10**9)
@@ -112,3 +82,16 @@ def rfc3339(ns: int) -> str:
     if frac:
         base += "." + str(frac).rjust(9, "0").rstrip("0")
     return base + "Z"
+
+
+def load_location_error(name: str) -> Optional[str]:
+    """``time.LoadLocation``'s error text for a zone name, or None."""
+    if name in ("", "UTC", "Local"):
+        return None
+    if ".." in name or name.startswith("/") or name.startswith("\\"):
+        return "time: invalid location name"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return f"unknown time zone {name}"
+    return None

@@ -1,34 +1,25 @@
-"""Helpers for using nomadjobs from a test suite: jobs from JSON, and a real HTTP
-server on a loopback port in a background thread.
+"""A real HTTP server on a loopback port in a background thread, for test suites.
 
-``NomadServer`` serves the same app ``nomadjobs-server`` does (``shim.create_app``) plus
-the ``/_nomadjobs/`` test-control endpoints, from a :class:`~nomadjobs.cluster.Cluster`
-that the test keeps in its hands (``server.cluster``).
+``NomadServer`` serves the same app ``nomadjobs-server`` does (:func:`shim.create_app`,
+with the ``/_nomadjobs/`` test-control endpoints) from a
+:class:`~nomadjobs.cluster.Cluster` that the test keeps in its hands
+(``server.cluster``). ``from nomadjobs import NomadServer`` finds it here too.
 """
 
 from __future__ import annotations
 
 import socketserver
 import threading
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from . import structs as s
-from .cluster import Cluster
-from .codec import from_wire
+from nomadjobs.cluster import Cluster
 
-__all__ = ["LOOPBACK", "NomadServer", "job_from_dict"]
+from .app import create_app
+
+__all__ = ["LOOPBACK", "NomadServer"]
 
 LOOPBACK = "127.0.0.1"
-
-
-def job_from_dict(data: Mapping[str, Any]) -> s.Job:
-    """A :class:`~nomadjobs.structs.Job` from Nomad's API JSON: the job object itself,
-    or a register body ``{"Job": {...}}`` (what python-nomad and ``nomad run -output``
-    produce). Keys match case-insensitively and durations are nanoseconds, as in
-    Nomad's HTTP API. Raises :class:`~nomadjobs.codec.DecodeError` on wrong types."""
-    body = data["Job"] if isinstance(data.get("Job"), Mapping) else data
-    return from_wire(dict(body), s.Job)
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -47,14 +38,8 @@ class NomadServer:
     by a thread per request. Use as a context manager or call :meth:`stop`."""
 
     def __init__(self, cluster: Optional[Cluster] = None, host: str = LOOPBACK, port: int = 0) -> None:
-        from shim import create_app  # imported here: the library itself needs no HTTP stack
-
-        from .admin_http import add_admin_routes
-
         self.cluster: Cluster = cluster if cluster is not None else Cluster(clock="wall")
-        app = create_app(self.cluster)
-        add_admin_routes(app, self.cluster)
-        self.app = app
+        self.app = app = create_app(self.cluster)
         self._httpd = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
         self.host: str = host
         self.port: int = self._httpd.server_port

@@ -1,0 +1,57 @@
+"""What services and lifecycles may use of the server core.
+
+Nomad's endpoints and leader loops talk to a server through a handful of things: the
+state store (snapshots, blocking waits), the Raft apply path, the eval broker and the
+clock. :class:`Core` is that handful, so the layers above depend on a small seam
+rather than on the whole :class:`~nomadjobs.core.server.ServerCore` (the durable and
+replicated servers will offer the same seam over a log).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any, Callable, Optional, Protocol
+
+from .. import structs as s
+from ..clock import Clock
+from ..fsm import ApplyResult
+from ..state.mvcc import Database
+from ..state.store import StateReader
+
+__all__ = ["Core", "Listener"]
+
+#: Called after every applied command, with the command and its result.
+Listener = Callable[[Any, ApplyResult], None]
+
+
+class Core(Protocol):
+    """The server core as the services and lifecycles see it."""
+
+    #: Orders every write; timers and scheduler runs hold it too (re-entrant).
+    lock: threading.RLock
+    #: The state store (snapshots, blocking waits, dry-run transactions).
+    db: Database
+    clock: Clock
+    #: The seeded generator behind every ID and scheduling choice.
+    rng: random.Random
+    seed: int
+    region: str
+    datacenter: str
+    acl_enabled: bool
+    #: Called after every applied command, in order (the lifecycles' hooks).
+    listeners: list[Listener]
+
+    def new_id(self) -> str: ...
+
+    def now_ns(self) -> int: ...
+
+    def snapshot(self) -> StateReader: ...
+
+    def apply(self, command: Any) -> ApplyResult: ...
+
+    def enqueue(self, ev: s.Evaluation) -> None: ...
+
+    def process_evals(self) -> int: ...
+
+    def unblock(self, ev_filter: Optional[Callable[[s.Evaluation], bool]] = None) -> int: ...

@@ -1,0 +1,192 @@
+"""The server core: what one Nomad server is, without its endpoints.
+
+It owns the state store, the FSM (its only writer), the clock, the seeded ID
+generator, the evaluation broker with the scheduler worker, and the plan applier.
+Every write runs under one re-entrant lock, so a virtual clock gives deterministic
+runs and the HTTP server's threads see consistent state; readers take snapshots and
+never wait for that lock. Services and lifecycles see it through
+:class:`~nomadjobs.core.protocol.Core`; :class:`~nomadjobs.cluster.Cluster` is the
+facade users call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import uuid
+from typing import Any, Callable, Optional
+
+from .. import fsm as cmds
+from .. import gcpolicy
+from .. import structs as s
+from ..clock import Callback, Clock, VirtualClock, WallClock
+from ..fsm import FSM, ApplyResult
+from ..scheduler import new_scheduler
+from ..state.store import StateReader, new_database
+from .broker import EvalBroker
+from .plan_apply import WorkerPlanner, apply_plan
+from .protocol import Listener
+
+__all__ = ["ServerCore", "make_clock"]
+
+_NO_PAUSE = contextlib.nullcontext()
+
+
+def make_clock(clock: str | Clock) -> Clock:
+    """A clock by name (``virtual`` or ``wall``), or the one given."""
+    if isinstance(clock, Clock):
+        return clock
+    if clock == "virtual":
+        return VirtualClock()
+    if clock == "wall":
+        return WallClock()
+    raise ValueError(f"unknown clock {clock!r} (virtual, wall)")
+
+
+class ServerCore:
+    """One server's state machine and leader work (see the module docstring)."""
+
+    def __init__(self, *, seed: int = 0, clock: str | Clock = "virtual", region: str = "global",
+                 datacenter: str = "dc1", acl: bool = False, history: int = 256, record_log: bool = False,
+                 freeze_gc: bool = False) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.region = region
+        self.datacenter = datacenter
+        self.acl_enabled = acl
+        self.lock = threading.RLock()
+        self.db = new_database(history=history)
+        self.fsm = FSM(self.db, on_apply=self._on_apply)
+        # Keep every applied command (index, command): replaying it rebuilds the state.
+        self.fsm.keep_log = record_log
+        # Keep the collector off the committed state (process-wide; see gcpolicy).
+        self.freeze_gc = freeze_gc
+        self.clock = make_clock(clock)
+        self.clock.run_guard = self._run_locked
+        #: Where virtual time started (a reset goes back to it).
+        self.start_ns: int = self.clock.now_ns()
+        self.broker = EvalBroker()
+        self._processing = False
+        self.listeners: list[Listener] = []
+
+    # --- identity and time -------------------------------------------------------------
+    def new_id(self) -> str:
+        """A UUID from the seeded generator: same seed, same IDs."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def now_ns(self) -> int:
+        return self.clock.now_ns()
+
+    # --- reads -------------------------------------------------------------------------
+    def snapshot(self) -> StateReader:
+        return StateReader(self.db.snapshot())
+
+    def snapshot_at(self, index: int) -> Optional[StateReader]:
+        """The state as it was right after ``index`` was committed (time travel)."""
+        snap = self.db.snapshot_at(index)
+        return StateReader(snap) if snap is not None else None
+
+    @property
+    def index(self) -> int:
+        return self.db.latest_index
+
+    # --- writes --------------------------------------------------------------------------
+    def apply(self, command: Any) -> ApplyResult:
+        with self.lock:
+            return self.fsm.apply(command)
+
+    def _on_apply(self, command: Any, result: ApplyResult) -> None:
+        if self.freeze_gc:
+            gcpolicy.after_commit()
+        if result.error is None:
+            if isinstance(command, cmds.EvalUpdate):
+                for ev in command.evals:
+                    if ev.Status == s.EVAL_STATUS_PENDING:
+                        self.enqueue(ev)
+            elif isinstance(command, (cmds.DeploymentStatusChange, cmds.DeploymentPromotion,
+                                      cmds.DeploymentAllocHealth)):
+                if command.eval is not None and command.eval.Status == s.EVAL_STATUS_PENDING:
+                    self.enqueue(command.eval)
+        for listener in list(self.listeners):
+            listener(command, result)
+
+    def _run_locked(self, fn: Callback) -> None:
+        with self.lock:
+            fn()
+            self.process_evals()
+
+    # --- evaluations ---------------------------------------------------------------------
+    def enqueue(self, ev: s.Evaluation) -> None:
+        with self.lock:
+            self.broker.enqueue(ev)
+
+    def process_evals(self) -> int:
+        """Run the scheduler on every queued evaluation, highest priority first, until
+        none is left (a pass may queue more). Returns how many ran."""
+        with self.lock:
+            if self._processing:
+                return 0  # re-entered from a listener: the outer loop drains the queue
+            self._processing = True
+            try:
+                with gcpolicy.paused() if self.freeze_gc else _NO_PAUSE:
+                    ran = self._drain()
+            finally:
+                self._processing = False
+            return ran
+
+    def _drain(self) -> int:
+        ran = 0
+        while self.broker:
+            eval_id = self.broker.dequeue()
+            ev = self.snapshot().eval_by_id(eval_id)
+            if ev is None or ev.Status not in (s.EVAL_STATUS_PENDING, s.EVAL_STATUS_BLOCKED):
+                continue
+            self._schedule(ev)
+            ran += 1
+        return ran
+
+    def _schedule(self, ev: s.Evaluation) -> None:
+        state = self.snapshot()
+        planner = WorkerPlanner(self, state)
+        sched = new_scheduler(ev.Type, state, planner, rng=self.rng, now_ns=self.now_ns, new_id=self.new_id)
+        sched.process(ev)
+
+    def unblock(self, ev_filter: Optional[Callable[[s.Evaluation], bool]] = None) -> int:
+        """Queue blocked evaluations again (capacity may have appeared)."""
+        n = 0
+        for ev in self.snapshot().evals():
+            if ev.Status == s.EVAL_STATUS_BLOCKED and (ev_filter is None or ev_filter(ev)):
+                self.enqueue(ev)
+                n += 1
+        return n
+
+    # --- plans -----------------------------------------------------------------------------
+    def apply_plan(self, plan: s.Plan, planned_on: Optional[tuple[int, int]] = None
+                   ) -> tuple[s.PlanResult, Optional[StateReader]]:
+        """The plan applier (see :func:`~nomadjobs.core.plan_apply.apply_plan`)."""
+        return apply_plan(self, plan, planned_on)
+
+    # --- snapshot and restore ------------------------------------------------------------
+    def restore(self, rows: dict[str, list[Any]], table_indexes: dict[str, int], index: int) -> None:
+        """Replace the state (Nomad's FSM Restore): drop every timer and queued
+        evaluation, swap the store's content and wake its blocked readers. The
+        lifecycles are restarted by their owner; :meth:`restore_broker` then re-queues
+        what was pending."""
+        with self.lock:
+            self.db.restore(rows, table_indexes, index)  # checks before it changes anything
+            self.clock.cancel_all()
+            self.broker.clear()
+            self.fsm.log.clear()
+
+    def restore_broker(self) -> int:
+        """Queue every pending evaluation, oldest first, as Nomad's new leader does
+        (blocked ones wait for capacity, as in its blocked-evals tracker)."""
+        pending = sorted((ev for ev in self.snapshot().evals() if ev.Status == s.EVAL_STATUS_PENDING),
+                         key=lambda ev: ev.CreateIndex)
+        for ev in pending:
+            self.enqueue(ev)
+        return len(pending)
+
+    def close(self) -> None:
+        self.clock.close()
