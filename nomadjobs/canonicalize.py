@@ -377,28 +377,14 @@ def _api_ports(ports: Optional[list[Port]]) -> Optional[list[Port]]:
     return [Port(Label=_or(p.Label, ""), Value=_or(p.Value, 0)) for p in ports]
 
 
-def _merge_check_restart(service_level: Optional[CheckRestart],
-                         check_level: Optional[CheckRestart]) -> Optional[CheckRestart]:
-    # api CheckRestart.Merge: the check's settings override the service's defaults.
-    if service_level is None:
-        return check_level
-    if check_level is None:
-        return service_level
-    merged = service_level
-    if (check_level.Limit or 0) > 0:
-        merged = evolve(merged, Limit=check_level.Limit)
-    if check_level.Grace is not None:
-        merged = evolve(merged, Grace=check_level.Grace)
-    if check_level.IgnoreWarnings:
-        merged = evolve(merged, IgnoreWarnings=True)
-    return merged
-
-
 def _api_service(s: Service, task_name: str, group_name: str, job_name: str) -> Service:
     name = s.Name or f"{job_name}-{group_name}-{task_name}"
     checks = []
     for c in s.Checks or ():
-        restart = _merge_check_restart(s.CheckRestart, c.CheckRestart)
+        # api Service.Canonicalize ranges over the checks by value, so the merge of the
+        # service-level check_restart into each check is lost (fixed in 0.8.0): a check
+        # keeps only its own check_restart, and the service's is dropped.
+        restart = c.CheckRestart
         if restart is not None:
             restart = CheckRestart(
                 Limit=_or(restart.Limit, 0),

@@ -522,7 +522,9 @@ class JobsService:
         from .validate import validate_job_for_register
         from .golang.multierror import multierror
         job = api_canonicalize(body.Job)
-        aclmod.require(self._acl(self.core.snapshot(), w.token or body.SecretID),
+        # Only the X-Nomad-Token header: v0.7.1's ValidateJobRequest copies the body's
+        # Region but not its SecretID (register does use it).
+        aclmod.require(self._acl(self.core.snapshot(), w.token),
                        job.Namespace or s.DEFAULT_NAMESPACE, aclmod.CAP_READ_JOB)
         _, errors, warnings = validate_job_for_register(job)
         return s.JobValidateResponse(DriverConfigValidated=True, ValidationErrors=list(errors) or None,

@@ -285,8 +285,10 @@ class ClusterService:
     def search(self, body: s.SearchRequest, q: QueryOptions = QueryOptions()) -> tuple[s.SearchResponse, QueryMeta]:
         """PUT/POST /v1/search (Search.PrefixSearch): IDs starting with ``Prefix`` per
         context, at most 20 each, ``Truncations`` saying whether more exist."""
-        self._check_region(q.region or body.Region)
-        # The query string wins when it names a namespace; else the body's; else default.
+        # No region check: v0.7.1's Search.PrefixSearch never forwards, so any region
+        # (query string or body) is answered here.
+        # The query string wins when it names a namespace (the shim copies it into the
+        # body); else the body's; else default.
         namespace = q.namespace if q.namespace != s.DEFAULT_NAMESPACE else (body.Namespace or q.namespace)
         token = q.token or body.AuthToken
         acl: Optional[aclmod.ACL] = self._acl(token) if self.core.acl_enabled else None

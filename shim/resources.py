@@ -429,6 +429,10 @@ class Search(Endpoint):
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         body = decode(req, s.SearchRequest)
+        # Nomad's parse: a non-empty ?namespace= replaces the body's, even "default".
+        namespace = params(req).get("namespace")
+        if namespace:
+            body = s.evolve(body, Namespace=namespace)
         send_read(req, resp, self.services.search(body, query_options(req)))
 
 

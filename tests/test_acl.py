@@ -191,6 +191,16 @@ def test_write_policy_and_body_secret(env: Env) -> None:
     rejected(c, lambda: c.jobs.plan_job(s.JobPlanRequest(Job=job(SERVICE), SecretID=tok)), 403, DENIED)
 
 
+def test_validate_takes_the_token_from_the_header_only(env: Env) -> None:
+    # v0.7.1 command/agent/job_endpoint.go ValidateJobRequest copies the body's Region but
+    # not its SecretID, so a body token alone is the anonymous token there.
+    env.policy("ro", 'namespace "default" { policy = "read" }')
+    tok, c = env.token("ro"), env.cluster
+    rejected(c, lambda: c.jobs.validate_job(s.JobValidateRequest(Job=job(SERVICE), SecretID=tok)), 403, DENIED)
+    assert c.jobs.validate_job(s.JobValidateRequest(Job=job(SERVICE), SecretID="bogus"),
+                               env.w(tok)).DriverConfigValidated
+
+
 def test_policy_override_requires_sentinel_override(env: Env) -> None:
     env.policy("rw", 'namespace "default" { policy = "write" }')
     env.policy("override", 'namespace "default" { capabilities = ["sentinel-override"] }')

@@ -226,17 +226,23 @@ def test_all_zero_job_update_is_not_inherited():
     assert job.TaskGroups[0].Update is None
 
 
-def test_service_defaults_and_check_restart_merge():
-    svc = Service(PortLabel="http", CheckRestart=CheckRestart(Limit=3), Id="ignored", Checks=[
+def test_service_level_check_restart_is_not_merged_into_checks():
+    # v0.7.1 api/tasks.go Service.Canonicalize assigns the merge to a copy of each check
+    # (ranged by value), so the service's check_restart never reaches its checks; a real
+    # 0.7.1 agent answers exactly this. Each check keeps its own, Grace defaulting to 1s.
+    svc = Service(PortLabel="http", CheckRestart=CheckRestart(Limit=3, Grace=10 * S, IgnoreWarnings=True),
+                  Id="ignored", Checks=[
         ServiceCheck(Name="a", Type="http", CheckRestart=CheckRestart(Grace=5 * S, IgnoreWarnings=True)),
         ServiceCheck(Name="b", Type="tcp"),
+        ServiceCheck(Name="c", Type="tcp", CheckRestart=CheckRestart(Limit=1)),
     ])
     job = api_canonicalize(Job(ID="x", Name="shop", TaskGroups=[
         TaskGroup(Name="web", Tasks=[Task(Name="front", Services=[svc])])]))
     out = job.TaskGroups[0].Tasks[0].Services[0]
     assert (out.Name, out.AddressMode, out.Id, out.CheckRestart) == ("shop-web-front", "auto", "", None)
-    assert out.Checks[0].CheckRestart == CheckRestart(Limit=3, Grace=5 * S, IgnoreWarnings=True)
-    assert out.Checks[1].CheckRestart == CheckRestart(Limit=3, Grace=1 * S, IgnoreWarnings=False)
+    assert out.Checks[0].CheckRestart == CheckRestart(Limit=0, Grace=5 * S, IgnoreWarnings=True)
+    assert out.Checks[1].CheckRestart is None
+    assert out.Checks[2].CheckRestart == CheckRestart(Limit=1, Grace=1 * S, IgnoreWarnings=False)
 
 
 def test_check_without_any_check_restart_keeps_none():

@@ -434,6 +434,53 @@ def test_deployment_api_errors(cluster: Cluster) -> None:
         assert str(err.value) == message
 
 
+def _canary_job(args: str) -> s.Job:
+    update = dict(UPDATE, HealthCheck="manual")
+    group = lambda name, canary: {  # noqa: E731
+        "Name": name, "Count": 1, "Update": dict(update, Canary=canary),
+        "Tasks": [{"Name": "main", "Driver": "raw_exec", "Config": {"command": "/bin/sleep", "args": [args]},
+                   "Resources": {"CPU": 100, "MemoryMB": 32}}]}
+    return codec.from_wire({"ID": "web", "Type": "service", "Datacenters": ["dc1"], "Update": update,
+                            "TaskGroups": [group("g", 1), group("h", 0)]}, s.Job)
+
+
+def test_promotion_names_each_unhealthy_canary_then_promotes_every_group(cluster: Cluster) -> None:
+    # v0.7.1 nomad/state/state_store.go UpdateDeploymentPromotion, as a real 0.7.1 agent answers.
+    register(cluster, _canary_job("600"))
+    cluster.advance(1)
+    register(cluster, _canary_job("700"))
+    cluster.advance(1)
+    d = deployment(cluster, "web")
+    [canary] = d.TaskGroups["g"].PlacedCanaries
+    api = cluster.lifecycle
+    for groups, all_, message in [
+            (None, True, f'1 error(s) occurred:\n\n* Canary allocation "{canary}" for group "g" is not healthy'),
+            (["h"], False, "no canaries to promote"), (["nope"], False, "no canaries to promote"),
+            (None, False, "no canaries to promote")]:
+        with pytest.raises(NomadError) as err:
+            api.promote_deployment(d.ID, groups=groups, all=all_)
+        assert (str(err.value), err.value.code) == (message, 500)
+    api.set_alloc_health(d.ID, [canary])
+    api.promote_deployment(d.ID, all=True)
+    d = cluster.snapshot().deployment_by_id(d.ID)
+    assert {name: g.Promoted for name, g in d.TaskGroups.items()} == {"g": True, "h": True}
+    assert (d.Status, d.StatusDescription) == ("running", "Deployment is running")
+
+
+def test_promoting_the_last_canary_group_by_name_clears_requires_promotion(cluster: Cluster) -> None:
+    register(cluster, _canary_job("600"))
+    cluster.advance(1)
+    register(cluster, _canary_job("700"))
+    cluster.advance(1)
+    d = deployment(cluster, "web")
+    assert d.StatusDescription == "Deployment is running but requires promotion"
+    cluster.lifecycle.set_alloc_health(d.ID, d.TaskGroups["g"].PlacedCanaries)
+    cluster.lifecycle.promote_deployment(d.ID, groups=["g"])
+    d = cluster.snapshot().deployment_by_id(d.ID)
+    assert {name: g.Promoted for name, g in d.TaskGroups.items()} == {"g": True, "h": False}
+    assert d.StatusDescription == "Deployment is running"
+
+
 def test_pause_and_resume(cluster: Cluster) -> None:
     register(cluster, make_job("web", update=dict(UPDATE, HealthCheck="manual")))
     d = deployment(cluster, "web")

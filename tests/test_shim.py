@@ -637,6 +637,20 @@ def test_search(client, jobspec):
     assert_plain_error(client.simulate_post("/v1/search", body=""), 400, "EOF")
 
 
+def test_search_reads_namespace_from_query_then_body_and_never_checks_the_region(client, jobspec):
+    # v0.7.1 command/agent/search_endpoint.go decodes the body, then s.parse overrides
+    # Region/Namespace/AuthToken with non-empty query values; nomad/search_endpoint.go
+    # PrefixSearch never forwards, so any region is answered locally (as a 0.7.1 agent does).
+    register(client, jobspec.service("web"))
+    find = {"Prefix": "w", "Context": "jobs"}
+    for query, body, found in [("region=mars", find, ["web"]), ("", dict(find, Region="mars"), ["web"]),
+                               ("namespace=default", dict(find, Namespace="other"), ["web"]),
+                               ("", dict(find, Namespace="other"), None),
+                               ("namespace=other", find, None)]:
+        r = client.simulate_post("/v1/search", json=body, query_string=query)
+        assert (r.status_code, r.json["Matches"]) == (200, {"jobs": found}), (query, body, r.text)
+
+
 def test_status_regions_agent(client):
     r = client.simulate_get("/v1/status/leader")
     assert r.status_code == 200 and r.json == "127.0.0.1:4647"

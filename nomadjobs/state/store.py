@@ -17,6 +17,7 @@ import attrs
 
 from .. import structs as s
 from ..golang.multierror import multierror
+from ..golang.strconv import quote
 from .mvcc import Database, IndexSchema, Snapshot, TableSchema, VersionedGroup, WriteTxn
 
 JOBS = "jobs"
@@ -606,25 +607,30 @@ class StateWriter(StateReader):
             raise StateError(f'Deployment ID "{deployment_id}" couldn\'t be updated as it does not exist')
         if not deployment.active():
             raise StateError(f'Deployment "{deployment.ID}" has terminal status "{deployment.Status}":')
+        # UpdateDeploymentPromotion: every canary of a promoted group (allocs in ID
+        # order) must be healthy; the groups then all get Promoted, canaries or not.
         wanted = set(groups or ())
-        healthy_ids = {a.ID for a in self.allocs_by_deployment(deployment_id)
-                       if a.DeploymentStatus is not None and a.DeploymentStatus.Healthy}
-        errors = []
-        new_groups = dict(deployment.TaskGroups)
-        for name in sorted(new_groups):
-            state = new_groups[name]
-            if not all_groups and name not in wanted:
+        canaries = {aid for state in deployment.TaskGroups.values() for aid in state.PlacedCanaries or ()}
+        have_canaries = False
+        unhealthy = []
+        for alloc in self.allocs_by_deployment(deployment_id):
+            if alloc.ID not in canaries or (not all_groups and alloc.TaskGroup not in wanted):
                 continue
-            if state.DesiredCanaries == 0:
+            if alloc.DeploymentStatus is None or alloc.DeploymentStatus.Healthy is not True:
+                unhealthy.append(f"Canary allocation {quote(alloc.ID)} for group {quote(alloc.TaskGroup)} "
+                                 "is not healthy")
                 continue
-            have = sum(1 for aid in state.PlacedCanaries or () if aid in healthy_ids)
-            if have < state.DesiredCanaries:
-                errors.append(f'Task group "{name}" has {have}/{state.DesiredCanaries} healthy allocations')
-            new_groups[name] = s.evolve(state, Promoted=True)
-        if errors:
-            raise StateError(multierror(errors))
+            have_canaries = True
+        if unhealthy:
+            raise StateError(multierror(unhealthy))
+        if not have_canaries:
+            raise StateError("no canaries to promote")
+        new_groups = {name: s.evolve(state, Promoted=True) if all_groups or name in wanted else state
+                      for name, state in deployment.TaskGroups.items()}
         changes: dict[str, Any] = dict(TaskGroups=new_groups)
-        if all_groups:
+        # Deployment.RequiresPromotion is false once no canary group awaits promotion.
+        if deployment.Status == s.DEPLOYMENT_STATUS_RUNNING and not any(
+                g.DesiredCanaries > 0 and not g.Promoted for g in new_groups.values()):
             changes["StatusDescription"] = s.DEPLOYMENT_DESC_RUNNING
         self.upsert_deployment(s.evolve(deployment, **changes))
 
