@@ -22,7 +22,7 @@ from .dump import check_dump, dump_state, load_state
 from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
 from .jobs import JobsService
-from .lifecycle import Lifecycle
+from .lifecycle import ClientTiming, Lifecycle
 from .nodeclass import computed_class
 from .query import WriteOptions
 from .services import ClusterService
@@ -39,11 +39,12 @@ class Cluster:
                  clock: str | Clock = "virtual", acl: bool = False, acl_token: Optional[str] = None,
                  region: str = "global",
                  datacenter: str = "dc1", simulate_clients: bool = True,
-                 history: int = 256, record_log: bool = False, freeze_gc: bool = False) -> None:
+                 history: int = 256, record_log: bool = False, freeze_gc: bool = False,
+                 client_timing: Optional[ClientTiming] = None) -> None:
         #: The server core the services and lifecycles run on.
         self.core = ServerCore(seed=seed, clock=clock, region=region, datacenter=datacenter, acl=acl,
                                history=history, record_log=record_log, freeze_gc=freeze_gc)
-        self.lifecycle = Lifecycle(self.core, simulate_clients=simulate_clients)
+        self.lifecycle = Lifecycle(self.core, simulate_clients=simulate_clients, timing=client_timing)
         #: One method per Jobs API endpoint.
         self.jobs = JobsService(self.core, self.lifecycle)
         #: One method per endpoint around the Jobs API (evaluations, allocations, ...).

@@ -64,12 +64,16 @@ def events(alloc: s.Allocation, task: str = "main") -> list[str]:
     return [e.Type for e in alloc.TaskStates[task].Events]
 
 
+# Most tests here look at every task transition the moment it happens: their clients
+# report each change at once instead of on the 200 ms sync (tested on its own below).
+IMMEDIATE = ClientTiming(sync_interval_ns=0)
+
 UPDATE = {"MaxParallel": 1, "MinHealthyTime": 1 * S, "HealthyDeadline": 60 * S}
 
 
 @pytest.fixture
 def cluster() -> Cluster:
-    c = Cluster(seed=7)
+    c = Cluster(seed=7, client_timing=IMMEDIATE)
     c.fsm.keep_log = True
     return c
 
@@ -144,7 +148,7 @@ def test_client_events_match_golden_shapes(cluster: Cluster) -> None:
 
 
 def test_timing_is_configurable() -> None:
-    c = Cluster(seed=1)
+    c = Cluster(seed=1, client_timing=IMMEDIATE)
     c.lifecycle.clients.timing = ClientTiming(start_ns=2 * S, batch_run_ns=10 * S)
     register(c, make_job("b", "batch"))
     c.advance(1.9)
@@ -164,7 +168,7 @@ def test_task_meta_shapes_runtime_and_exit_code(cluster: Cluster) -> None:
 
 
 def test_clients_can_be_switched_off() -> None:
-    c = Cluster(seed=1, simulate_clients=False)
+    c = Cluster(seed=1, simulate_clients=False, client_timing=IMMEDIATE)
     register(c, make_job("b", "batch"))
     c.advance(60)
     assert only_alloc(c, "b").ClientStatus == "pending"
@@ -266,7 +270,7 @@ def test_failed_sibling_is_killed(cluster: Cluster) -> None:
 # --- deployments ------------------------------------------------------------------------------
 
 def test_deployment_succeeds_after_min_healthy_time_like_golden() -> None:
-    c = Cluster(golden_fleet(), seed=3)
+    c = Cluster(golden_fleet(), seed=3, client_timing=IMMEDIATE)
     reply = register(c, make_job("raw-sleeper", update=UPDATE))
     job_index = reply.JobModifyIndex
     alloc = only_alloc(c, "raw-sleeper")
@@ -526,7 +530,7 @@ def test_set_alloc_health_by_hand(cluster: Cluster) -> None:
 # --- nodes and capacity -----------------------------------------------------------------------
 
 def test_killed_node_allocs_are_lost_and_replaced() -> None:
-    c = Cluster([NodeSpec(name="n1"), NodeSpec(name="n2")], seed=5)
+    c = Cluster([NodeSpec(name="n1"), NodeSpec(name="n2")], seed=5, client_timing=IMMEDIATE)
     register(c, make_job("web", count=2))
     c.advance(1)
     nodes = {a.NodeID for a in allocs(c, "web")}
@@ -549,7 +553,7 @@ def test_killed_node_allocs_are_lost_and_replaced() -> None:
 
 
 def test_blocked_eval_placed_when_a_node_joins() -> None:
-    c = Cluster([NodeSpec(name="small", cpu_mhz=500)], seed=2)
+    c = Cluster([NodeSpec(name="small", cpu_mhz=500)], seed=2, client_timing=IMMEDIATE)
     register(c, make_job("big", cpu=1000))
     assert allocs(c, "big") == []
     blocked = [e for e in c.snapshot().evals_by_job(NS, "big") if e.Status == "blocked"]
@@ -563,7 +567,7 @@ def test_blocked_eval_placed_when_a_node_joins() -> None:
 
 
 def test_blocked_eval_placed_when_capacity_frees() -> None:
-    c = Cluster([NodeSpec(name="only", cpu_mhz=1000)], seed=2)
+    c = Cluster([NodeSpec(name="only", cpu_mhz=1000)], seed=2, client_timing=IMMEDIATE)
     register(c, make_job("first", "batch", cpu=800, meta={"nomadjobs.run_for": "10s"}))
     register(c, make_job("second", "batch", cpu=800))
     assert allocs(c, "second") == []
@@ -580,7 +584,7 @@ def test_blocked_eval_placed_when_capacity_frees() -> None:
 
 
 def test_drained_node_migrates_allocs() -> None:
-    c = Cluster([NodeSpec(name="n1"), NodeSpec(name="n2")], seed=4)
+    c = Cluster([NodeSpec(name="n1"), NodeSpec(name="n2")], seed=4, client_timing=IMMEDIATE)
     register(c, make_job("web", count=1))
     c.advance(1)
     first = only_alloc(c, "web")
@@ -631,7 +635,7 @@ def test_wall_clock_moves_allocs_on_its_own() -> None:
 
 
 def test_make_unhealthy_without_simulated_clients() -> None:
-    c = Cluster(seed=1, simulate_clients=False)
+    c = Cluster(seed=1, simulate_clients=False, client_timing=IMMEDIATE)
     register(c, make_job("web", update=UPDATE))
     c.lifecycle.make_unhealthy(only_alloc(c, "web").ID)
     c.advance(0.001)
@@ -679,3 +683,48 @@ def test_node_evals_waiting_for_their_timer_schedule_the_job_as_it_is_when_writt
     assert node_evals and all(e.Type == "batch" for e in node_evals)
     # Count 1: one allocation, not one per node as the system scheduler would place.
     assert len(state.allocs_by_job("default", "beta", all_incarnations=False)) == 1
+
+
+# --- how clients report: Nomad's 200 ms sync and the servers' 50 ms batch ------------------------
+
+def test_allocations_placed_together_report_in_one_commit() -> None:
+    c = Cluster(golden_fleet(), seed=11)
+    register(c, make_job("pair", count=2))
+    placed = allocs(c, "pair")
+    assert [a.ClientStatus for a in placed] == ["pending", "pending"]
+    c.advance(0.049)  # the tasks have not started: nothing to report
+    index = c.index
+    c.advance(0.55)   # started at 50 ms; sent at the client's next tick, committed 50 ms later
+    running = allocs(c, "pair")
+    assert [a.ClientStatus for a in running] == ["running", "running"]
+    # One Node.UpdateAlloc batch: both allocations changed in the same entry, the only one.
+    assert running[0].ModifyIndex == running[1].ModifyIndex == index + 1
+    assert running[0].ModifyTime == running[1].ModifyTime
+    tick = running[0].ModifyTime - placed[0].CreateTime
+    assert 50 * MS < tick <= 250 * MS
+
+
+def test_a_batch_task_that_ends_within_one_sync_reports_once() -> None:
+    # As in the golden recording (case 64): created at N, complete at N+2 with no
+    # "running" entry between (N+1 is the evaluation's update).
+    c = Cluster(golden_fleet(), seed=11, client_timing=ClientTiming(batch_run_ns=1 * MS))
+    register(c, make_job("quick", "batch"))
+    created = only_alloc(c, "quick")
+    c.advance(1)
+    done = only_alloc(c, "quick")
+    assert done.ClientStatus == "complete"
+    assert done.ModifyIndex == created.CreateIndex + 2
+    assert events(done) == ["Received", "Task Setup", "Started", "Terminated"]
+
+
+def test_clients_on_different_nodes_sync_on_their_own_ticks() -> None:
+    c = Cluster([NodeSpec(name="n1"), NodeSpec(name="n2")], seed=4)
+    register(c, make_job("spread", count=2))
+    nodes = {a.NodeID for a in allocs(c, "spread")}
+    assert len(nodes) == 2  # one per node (bin-packing spreads equal nodes by score)
+    c.advance(1)
+    running = allocs(c, "spread")
+    assert [a.ClientStatus for a in running] == ["running", "running"]
+    ticks = {a.NodeID: a.ModifyTime % (200 * MS) for a in running}
+    phases = {n: int(n.replace("-", "")[:8], 16) % (200 * MS) for n in nodes}
+    assert ticks == phases  # each client's updates left on its own ticker

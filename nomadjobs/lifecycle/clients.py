@@ -49,6 +49,12 @@ class ClientTiming:
     start_ns: int = 50 * MS       # placement -> Started and the ``running`` update
     batch_run_ns: int = 100 * MS  # how long a batch task runs before exiting 0
     kill_ns: int = 10 * MS        # desired stop -> Killing / Killed and the final update
+    # How updates reach the servers: each client sends what changed every
+    # ``sync_interval_ns`` (client.go allocSyncIntv), and the server commits what
+    # arrived within ``server_batch_ns`` as one entry (node_endpoint.go
+    # batchUpdateInterval). 0 sends each update on its own, at once.
+    sync_interval_ns: int = 200 * MS
+    server_batch_ns: int = 50 * MS
 
 
 @attrs.define(eq=False)
@@ -152,6 +158,12 @@ class SimulatedClients:
         self.runners: dict[str, _AllocRunner] = {}
         # Deployments whose allocs never pass their health checks (a fault).
         self.stalled: set[str] = set()
+        # Runners with news for the servers, per node, until that client's next sync tick.
+        self._dirty: dict[str, dict[str, _AllocRunner]] = {}
+        self._ticks: dict[str, Timer] = {}
+        # Updates handed to the servers, committed together when the batch window closes.
+        self._batch: list[s.Allocation] = []
+        self._batch_timer: Optional[Timer] = None
 
     # --- listener (schedules only) ---------------------------------------------------
     def on_apply(self, command: Any, result: cmds.ApplyResult) -> None:
@@ -427,15 +439,46 @@ class SimulatedClients:
 
     # --- reporting ---------------------------------------------------------------------
     def _sync(self, runner: _AllocRunner) -> None:
-        """Send the alloc's client view to the servers (Node.UpdateAlloc)."""
+        """The alloc's client view changed: it goes to the servers (Node.UpdateAlloc)
+        at its client's next sync tick, batched as Nomad's clients and servers do."""
         if runner.done:
             return
         self._watch_health(runner)
-        state = self.core.snapshot()
-        stored = state.alloc_by_id(runner.alloc_id)
+        if self.timing.sync_interval_ns <= 0:
+            self._commit([u for u in [self._report(runner)] if u is not None])
+            return
+        self._dirty.setdefault(runner.node_id, {})[runner.alloc_id] = runner
+        if runner.node_id not in self._ticks:
+            interval = self.timing.sync_interval_ns
+            # Each client's ticker has its own phase (from its node ID, so runs repeat).
+            phase = int(runner.node_id.replace("-", "")[:8] or "0", 16) % interval
+            delay = (phase - self.core.now_ns()) % interval or interval
+            self._ticks[runner.node_id] = self.core.clock.call_later(delay, partial(self._tick, runner.node_id))
+
+    def _tick(self, node_id: str) -> None:
+        """A client's sync tick: what changed since the last one goes to the servers."""
+        self._ticks.pop(node_id, None)
+        dirty = self._dirty.pop(node_id, {})
+        for alloc_id in sorted(dirty):
+            update = self._report(dirty[alloc_id])
+            if update is not None:
+                self._batch.append(update)
+        if self._batch and self._batch_timer is None:
+            self._batch_timer = self.core.clock.call_later(self.timing.server_batch_ns, self._commit_batch)
+
+    def _commit_batch(self) -> None:
+        batch, self._batch, self._batch_timer = self._batch, [], None
+        self._commit(batch)
+
+    def _report(self, runner: _AllocRunner) -> Optional[s.Allocation]:
+        """The update the client sends for ``runner`` now (None: nothing to send). A
+        runner whose tasks have all finished is done after this report."""
+        if runner.done:
+            return None
+        stored = self.core.snapshot().alloc_by_id(runner.alloc_id)
         if stored is None or stored.ClientStatus == s.ALLOC_CLIENT_LOST:
             self._drop(runner)
-            return
+            return None
         tasks = list(runner.tasks.values())
         status = client_status(tasks)
         deployment_status = stored.DeploymentStatus
@@ -443,12 +486,17 @@ class SimulatedClients:
             if deployment_status is None or deployment_status.Healthy is None:
                 deployment_status = s.AllocDeploymentStatus(Healthy=runner.health)
             runner.health_sent = True
-        update = s.evolve(stored, ClientStatus=status, ClientDescription="",
-                              TaskStates={t.name: t.to_state() for t in tasks},
-                              DeploymentStatus=deployment_status, ModifyTime=self.core.now_ns())
-        self.core.apply(cmds.AllocClientUpdate([update]))
         if status in (s.ALLOC_CLIENT_COMPLETE, s.ALLOC_CLIENT_FAILED):
             self._drop(runner)
+        return s.evolve(stored, ClientStatus=status, ClientDescription="",
+                        TaskStates={t.name: t.to_state() for t in tasks},
+                        DeploymentStatus=deployment_status, ModifyTime=self.core.now_ns())
+
+    def _commit(self, updates: list[s.Allocation]) -> None:
+        if not updates:
+            return
+        self.core.apply(cmds.AllocClientUpdate(updates))
+        if any(u.ClientStatus in (s.ALLOC_CLIENT_COMPLETE, s.ALLOC_CLIENT_FAILED) for u in updates):
             # Capacity freed on the node: blocked evaluations may fit now.
             self.core.unblock()
 
