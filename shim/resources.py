@@ -17,6 +17,7 @@ from nomadjobs import codec
 from nomadjobs import structs as s
 from nomadjobs.cluster import Cluster
 from nomadjobs.errors import method_not_allowed
+from nomadjobs.golang.url import parse_query
 from nomadjobs.query import (QueryMeta, QueryOptions, WriteOptions, parse_bool_lenient, parse_bool_param,
                              pretty)
 
@@ -87,12 +88,22 @@ class Response(Protocol):
 
 # --- request parsing -----------------------------------------------------------------------
 
+_PARSED_PARAMS: dict[str, dict[str, str]] = {}
+
+
 def params(req: Request) -> dict[str, str]:
-    """Query parameters, first value of each (Go's ``Query().Get``)."""
-    raw = req.params
-    if not raw:
+    """Query parameters, first value of each (Go's ``Query().Get``: a pair with a
+    malformed escape is dropped, ``;`` separates like ``&``)."""
+    qs = req.query_string
+    if not qs:
         return {}
-    return {key: value[0] if isinstance(value, list) else value for key, value in raw.items()}
+    found = _PARSED_PARAMS.get(qs)
+    if found is None:
+        found = {key: values[0] for key, values in parse_query(qs).items()}
+        if len(_PARSED_PARAMS) >= 1024:
+            _PARSED_PARAMS.clear()
+        _PARSED_PARAMS[qs] = found
+    return found
 
 
 def _token_header(req: Request) -> Optional[dict[str, str]]:
@@ -149,7 +160,8 @@ def wants_pretty(req: Request) -> bool:
     qs = req.query_string
     if "pretty" not in qs and "%" not in qs:  # the key cannot be spelled: no parse needed
         return False
-    return "pretty" in req.params and pretty(params(req))
+    found = params(req)
+    return "pretty" in found and pretty(found)
 
 
 def send(req: Request, resp: Response, obj: Any) -> None:

@@ -43,3 +43,29 @@ def test_force_run_of_an_untracked_job_quotes_like_go(nomad_cluster) -> None:  #
     with pytest.raises(ValueError) as err:
         dispatcher.force_run("default", "night\x01ly")
     assert str(err.value) == "can't force run non-tracked job \"night\\x01ly\" (default)"
+
+
+def test_parse_query_is_go_1_9s() -> None:
+    from nomadjobs.golang.url import parse_query
+
+    assert parse_query("prefix=%zz&index=1") == {"index": ["1"]}  # a malformed escape drops its pair only
+    assert parse_query("a=1;b=2&c") == {"a": ["1"], "b": ["2"], "c": [""]}
+    assert parse_query("x=%41%42+c&x=2&y=%e2%82%ac") == {"x": ["AB c", "2"], "y": ["€"]}
+    assert parse_query("q=%4&&=v") == {"": ["v"]}
+
+
+def test_a_query_parameter_go_cannot_unescape_is_ignored() -> None:
+    from falcon import testing
+
+    from nomadjobs import Cluster
+    from shim import create_app
+
+    cluster = Cluster(seed=1)
+    cluster.register({"ID": "web", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [{
+        "Name": "t", "Driver": "exec", "Config": {"command": "/bin/true"},
+        "Resources": {"CPU": 100, "MemoryMB": 64}}]}]})
+    client = testing.TestClient(create_app(cluster))
+    evals = client.simulate_get("/v1/evaluations", query_string="prefix=%zz")
+    assert evals.status_code == 200 and len(evals.json) == 1  # as if no prefix had been given
+    jobs = client.simulate_get("/v1/jobs", query_string="prefix=w;prefix=%zz")
+    assert [j["ID"] for j in jobs.json] == ["web"]

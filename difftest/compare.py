@@ -1,0 +1,186 @@
+"""What "the same answer" means between a real agent and nomadjobs.
+
+Each side's answers go through its own :class:`Normalizer`, which keeps state for the
+whole sequence:
+
+- every UUID becomes ``<id:N>``, N counting the side's distinct UUIDs in order of first
+  appearance, so "the same ID as before" is still checked, while the random values are
+  not; child jobs (``parent/dispatch-<time>-<hex>``, ``parent/periodic-<time>``) become
+  ``parent/<child:N>`` the same way;
+- times (``SubmitTime``, event ``Time``, ``StartedAt``...) become ``<time>`` unless they
+  are Go's zero value, which stays; dynamic port numbers become ``<port>``; the agent's
+  address becomes ``<addr>``; computed node classes become ``<class>``;
+- indexes (``X-Nomad-Index`` and every ``*Index`` field) become ``<index>``, and their
+  relations inside one answer (which are equal, which is larger, which are zero) are
+  compared instead; a number quoted after "index" in an error text is masked the same way;
+- lists of objects with an ``ID`` and a ``CreateIndex`` are put in creation order first
+  (Nomad lists them in the order of their random IDs).
+
+Two answers match when the status, the content type, ``X-Nomad-KnownLeader``, the
+presence of ``X-Nomad-Index``, the normalised body and the index relations all agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+from .http import Answer
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CHILD_RE = re.compile(r"/(?:dispatch-\d+-[0-9a-f]{8}|periodic-\d+)")
+ADDR_RE = re.compile(r"127\.0\.0\.1:\d+")
+CLASS_RE = re.compile(r"\bv1:\d+\b")
+INDEX_TEXT_RE = re.compile(r"(?i)(index:? )(\d+)")
+# Go 1.9 (Nomad 0.7.1's release toolchain) names the innermost struct and the field in
+# encoding/json's type errors; later Go versions print the whole field path after it.
+GO_FIELD_PATH_RE = re.compile(r"Go struct field (\w+)\.(?:\w+\.)*(\w+) of type")
+TIME_KEYS = frozenset({"SubmitTime", "CreateTime", "ModifyTime", "Time", "StartedAt", "FinishedAt", "LastRestart",
+                       "StatusUpdatedAt", "NextPeriodicLaunch", "AllocationTime", "LastContact", "Launch",
+                       "LaunchTime"})
+ZERO_TIMES = frozenset({0, "0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"})
+COMPARED_HEADERS = ("content-type", "x-nomad-knownleader")
+
+
+def is_index_key(key: str) -> bool:
+    return key == "Index" or key.endswith("Index")
+
+
+def _creation_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    return (item.get("CreateIndex", 0), item.get("ModifyIndex", 0), str(item.get("JobID", "")),
+            str(item.get("Name", "")), str(item.get("TaskGroup", "")), str(item.get("TriggeredBy", "")),
+            str(item.get("Status", "")))
+
+
+class Normalizer:
+    """One side's normalisation state for one sequence (see the module docstring)."""
+
+    def __init__(self, go_field_paths: bool = False) -> None:
+        self.ids: dict[str, str] = {}
+        self.children: dict[str, str] = {}
+        #: The answers come from a build of a later Go than 1.9 (see GO_FIELD_PATH_RE).
+        self.go_field_paths = go_field_paths
+
+    def _id(self, match: re.Match[str]) -> str:
+        value = match.group(0)
+        if value not in self.ids:
+            self.ids[value] = f"<id:{len(self.ids) + 1}>"
+        return self.ids[value]
+
+    def _child(self, match: re.Match[str]) -> str:
+        value = match.group(0)
+        if value not in self.children:
+            self.children[value] = f"/<child:{len(self.children) + 1}>"
+        return self.children[value]
+
+    def text(self, value: str) -> str:
+        value = UUID_RE.sub(self._id, value)
+        value = CHILD_RE.sub(self._child, value)
+        value = ADDR_RE.sub("<addr>", value)
+        return CLASS_RE.sub("<class>", value)
+
+    def error_text(self, value: str) -> str:
+        if self.go_field_paths:
+            value = GO_FIELD_PATH_RE.sub(r"Go struct field \1.\2 of type", value)
+        return INDEX_TEXT_RE.sub(lambda m: m.group(1) + "<n>", self.text(value))
+
+    def value(self, value: Any, key: str = "", indexes: Optional[list[int]] = None) -> Any:
+        """``value`` normalised; index values found are appended to ``indexes``."""
+        if indexes is None:
+            indexes = []
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                out[self.text(k)] = self.value(v, k, indexes)
+            return out
+        if isinstance(value, list):
+            items = value
+            if items and all(isinstance(x, dict) and "CreateIndex" in x and isinstance(x.get("ID"), str)
+                             for x in items):
+                items = sorted(items, key=_creation_key)
+            if key == "DynamicPorts":
+                return [{**self.value(p, "", indexes), "Value": "<port>"} if isinstance(p, dict) else p
+                        for p in items]
+            return [self.value(x, key, indexes) for x in items]
+        if isinstance(value, bool) or value is None:
+            return value
+        if key in TIME_KEYS:
+            return value if value in ZERO_TIMES else "<time>"
+        if is_index_key(key) and isinstance(value, int):
+            indexes.append(value)
+            return "<index>"
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+    def answer(self, answer: Answer) -> tuple[dict[str, Any], list[int]]:
+        """(normalised answer, index values in traversal order, X-Nomad-Index first)."""
+        indexes: list[int] = []
+        if "x-nomad-index" in answer.headers:
+            indexes.append(int(answer.headers["x-nomad-index"]))
+        headers = {h: answer.headers.get(h) for h in COMPARED_HEADERS}
+        headers["x-nomad-index"] = "x-nomad-index" in answer.headers  # type: ignore[assignment]
+        text = answer.body.decode("utf-8", "replace")
+        body: Any
+        if answer.is_json():
+            try:
+                body = self.value(json.loads(text), "", indexes)
+            except ValueError:
+                body = {"<invalid json>": self.error_text(text)}
+        else:
+            body = self.error_text(text)
+        return {"status": answer.status, "headers": headers, "body": body}, indexes
+
+
+def index_relations(indexes: list[int]) -> list[tuple[int, int, str]]:
+    """Every pair's relation (``=``, ``<``, ``>``) and each value's zero-ness."""
+    out = [(i, i, "0" if v == 0 else "+") for i, v in enumerate(indexes)]
+    for i, a in enumerate(indexes):
+        for j in range(i + 1, len(indexes)):
+            b = indexes[j]
+            out.append((i, j, "=" if a == b else "<" if a < b else ">"))
+    return out
+
+
+def diff(real: Any, ours: Any, path: str = "") -> list[str]:
+    """Readable differences between two normalised values."""
+    if isinstance(real, dict) and isinstance(ours, dict):
+        out: list[str] = []
+        for k in real.keys() - ours.keys():
+            out.append(f"{path}.{k}: only in nomad ({_short(real[k])})")
+        for k in ours.keys() - real.keys():
+            out.append(f"{path}.{k}: only in nomadjobs ({_short(ours[k])})")
+        for k in real.keys() & ours.keys():
+            out += diff(real[k], ours[k], f"{path}.{k}")
+        return sorted(out)
+    if isinstance(real, list) and isinstance(ours, list):
+        if len(real) != len(ours):
+            return [f"{path}: {len(real)} items in nomad, {len(ours)} in nomadjobs: {_short(real)} vs {_short(ours)}"]
+        out = []
+        for i, (r, o) in enumerate(zip(real, ours)):
+            out += diff(r, o, f"{path}[{i}]")
+        return out
+    if type(real) is not type(ours) or real != ours:
+        return [f"{path}: nomad {_short(real)} != nomadjobs {_short(ours)}"]
+    return []
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def compare_answers(real: Answer, ours: Answer, real_norm: Normalizer, ours_norm: Normalizer) -> list[str]:
+    """The differences between two answers to the same request (empty: they match)."""
+    r, r_idx = real_norm.answer(real)
+    o, o_idx = ours_norm.answer(ours)
+    problems = diff(r, o)
+    if not problems and r_idx and len(r_idx) == len(o_idx):
+        rel_r, rel_o = index_relations(r_idx), index_relations(o_idx)
+        bad = [(a, b, x, y) for (a, b, x), (_, _, y) in zip(rel_r, rel_o) if x != y]
+        for a, b, x, y in bad[:5]:
+            what = "zero-ness" if a == b else "relation"
+            problems.append(f"index {what} #{a}/#{b}: nomad {x} ({r_idx[a]},{r_idx[b]}) "
+                            f"nomadjobs {y} ({o_idx[a]},{o_idx[b]})")
+    return problems
