@@ -48,9 +48,11 @@ def is_index_key(key: str) -> bool:
 
 
 def _creation_key(item: dict[str, Any]) -> tuple[Any, ...]:
-    return (item.get("CreateIndex", 0), item.get("ModifyIndex", 0), str(item.get("JobID", "")),
-            str(item.get("Name", "")), str(item.get("TaskGroup", "")), str(item.get("TriggeredBy", "")),
-            str(item.get("Status", "")))
+    # Objects created by one entry are told apart by what they are, not by when their
+    # clients happened to report (ModifyIndex comes last: real clients batch by time).
+    return (item.get("CreateIndex", 0), str(item.get("JobID", "")), str(item.get("Name", "")),
+            str(item.get("TaskGroup", "")), str(item.get("TriggeredBy", "")), str(item.get("Status", "")),
+            item.get("ModifyIndex", 0))
 
 
 class Normalizer:

@@ -146,14 +146,17 @@ def _busy(evals: list[dict[str, Any]], allocs: list[dict[str, Any]], deployments
     for d in deployments:
         if d.get("Status") != "running":
             continue
-        waiting = False
-        for group in (d.get("TaskGroups") or {}).values():
+        groups = list((d.get("TaskGroups") or {}).values())
+        for group in groups:
             placed = group.get("PlacedAllocs", 0)
             decided = group.get("HealthyAllocs", 0) + group.get("UnhealthyAllocs", 0)
             canaries = group.get("DesiredCanaries", 0) and not group.get("Promoted")
             if decided < placed or (not canaries and placed < group.get("DesiredTotal", 0)):
-                waiting = True
-        if waiting:
+                return True
+        # Every group healthy and nothing to promote: the watcher is about to mark it
+        # successful (after its 1 s per-job batch and the 250 ms eval batch).
+        if all(g.get("HealthyAllocs", 0) >= g.get("DesiredTotal", 0)
+               and not (g.get("DesiredCanaries", 0) and not g.get("Promoted")) for g in groups):
             return True
     return False
 

@@ -52,6 +52,7 @@ class Cluster:
         self.bootstrap_token: Optional[s.ACLToken] = None
         # Kept so reset() can rebuild the cluster exactly as it was constructed.
         self.fleet_specs: list[NodeSpec] = node_specs(fleet)
+        self.core.establish_leadership()
         for spec in self.fleet_specs:
             self.add_node(spec)
         if acl:
@@ -177,6 +178,7 @@ class Cluster:
             if isinstance(core.clock, VirtualClock):
                 core.clock.set_now(core.start_ns)
             self.bootstrap_token = None
+            core.establish_leadership()
             for spec in self.fleet_specs:
                 self.add_node(spec)
             if secret is not None:

@@ -38,6 +38,13 @@ class JobDeregister:
 
 
 @frozen
+class ReconcileJobSummaries:
+    """The new leader's summary reconciliation (v0.7.1 nomad/leader.go,
+    ``establishLeadership`` -> ``reconcileJobSummaries``; fsm.go
+    ``applyReconcileSummaries``)."""
+
+
+@frozen
 class EvalUpdate:
     evals: list[s.Evaluation]
 
@@ -206,6 +213,7 @@ def _deployment_health(w: StateWriter, c: DeploymentAllocHealth) -> Any:
 HANDLERS: dict[type, Callable[[StateWriter, Any], Any]] = {
     JobRegister: _job_register,
     JobDeregister: _job_deregister,
+    ReconcileJobSummaries: lambda w, c: w.reconcile_job_summaries(),
     EvalUpdate: lambda w, c: w.upsert_evals(c.evals),
     EvalDelete: lambda w, c: w.delete_evals(c.evals, c.allocs),
     ApplyPlanResults: lambda w, c: w.apply_plan_results(c.eval_id, c.job, c.allocs, c.deployment,

@@ -122,6 +122,10 @@ def test_settling_waits_for_evals_clients_and_deployments() -> None:
     canaries = {"Status": "running", "TaskGroups": {"g": {"PlacedAllocs": 1, "HealthyAllocs": 1, "DesiredTotal": 3,
                                                           "DesiredCanaries": 1, "Promoted": False}}}
     assert not _busy([{"Status": "complete"}], [{"DesiredStatus": "run", "ClientStatus": "running"}], [canaries])
+    # All healthy, nothing to promote: the watcher has yet to mark it successful.
+    healthy = {"Status": "running", "TaskGroups": {"g": {"PlacedAllocs": 2, "HealthyAllocs": 2, "DesiredTotal": 2}}}
+    assert _busy([], [], [healthy])
+    assert not _busy([], [], [dict(healthy, Status="successful")])
 
 
 def test_shrinking_keeps_only_what_the_divergence_needs() -> None:

@@ -221,6 +221,35 @@ def test_summary_and_404(cluster: Cluster) -> None:
              "job not found")
 
 
+def test_summary_of_missing_job_on_a_fresh_cluster_has_the_leadership_index() -> None:
+    # leader.go establishLeadership reconciles the job summaries in a log entry of its
+    # own (ReconcileJobSummaries), so the job_summary table's index is non-zero before
+    # any job exists, and a summary read of a missing job answers it (job_endpoint.go
+    # Summary), while the jobs table is still at 0.
+    for cluster in (Cluster(seed=11), Cluster([], seed=11)):
+        err = rejected(cluster, lambda: cluster.jobs.job_summary("nope", Q), 404, "job not found")
+        assert err.index == cluster.snapshot().table_index(JOB_SUMMARY) > 0
+        assert cluster.jobs.list_jobs(Q)[1].index == 0
+    # reset() rebuilds the cluster as constructed, leadership entry included.
+    cluster.reset()
+    assert cluster.snapshot().table_index(JOB_SUMMARY) > 0
+
+
+def test_reconcile_job_summaries_rebuilds_from_allocations(cluster: Cluster) -> None:
+    from nomadjobs import fsm
+    register(cluster, job(SERVICE))
+    cluster.advance(5)
+    before = cluster.snapshot().job_summary(s.DEFAULT_NAMESPACE, "web")
+    assert before is not None
+    result = cluster.apply(fsm.ReconcileJobSummaries())
+    after = cluster.snapshot().job_summary(s.DEFAULT_NAMESPACE, "web")
+    assert after is not None and after.ModifyIndex == result.index
+    assert after.CreateIndex == before.CreateIndex and after.Children is None
+    assert {g: (t.Running, t.Queued) for g, t in after.Summary.items()} == \
+        {g: (t.Running, 0) for g, t in before.Summary.items()}
+    assert cluster.snapshot().table_index(JOB_SUMMARY) == result.index
+
+
 def test_reads_do_not_write(cluster: Cluster) -> None:
     register(cluster, job(SERVICE))
     before = fingerprint(cluster)

@@ -106,7 +106,7 @@ def test_service_placement_fields():
     for a in allocs:
         assert a.EvalID == ev.ID and a.JobID == "web" and a.Job == job and a.TaskGroup == "api"
         assert a.DesiredStatus == "run" and a.ClientStatus == "pending" and a.DeploymentID == ""
-        assert a.SharedResources == s.Resources(DiskMB=300)
+        assert a.SharedResources == s.Resources(CPU=0, MemoryMB=0, DiskMB=300, IOPS=0)
         assert (a.Resources.CPU, a.Resources.MemoryMB, a.Resources.DiskMB) == (500, 256, 300)
         net = a.TaskResources["srv"].Networks[0]
         assert net.Device == "eth0" and net.IP == ips[a.NodeID] and net.MBits == 10
@@ -124,6 +124,26 @@ def test_batch_placement_has_no_deployment():
     assert ev.Status == "complete" and ev.DeploymentID == ""
     assert len(h.live_allocs("b")) == 4
     assert h.planner.plans[-1].Deployment is None
+
+
+@pytest.mark.parametrize("type_", ["service", "batch", "system"])
+def test_shared_resources_are_a_server_struct_with_zero_ints(type_):
+    # generic_sched.go / system_sched.go: SharedResources: &structs.Resources{DiskMB: ...}:
+    # CPU, MemoryMB and IOPS are 0 on the wire, not null; an in-place update keeps them.
+    h = Harness()
+    fleet(h)
+    job = h.state.upsert_job(make_job("j", [make_group("g", 2)], type_=type_))
+    h.run(job)
+    allocs = h.live_allocs("j")
+    assert allocs
+    for a in allocs:
+        assert a.SharedResources == s.Resources(CPU=0, MemoryMB=0, DiskMB=300, IOPS=0, Networks=None)
+    job2 = h.state.upsert_job(attrs.evolve(job, Priority=60, Version=1, JobModifyIndex=40))
+    h.run(job2)
+    after = h.live_allocs("j")
+    assert {a.ID for a in after} == {a.ID for a in allocs}
+    assert all(a.Job.JobModifyIndex == 40 for a in after)
+    assert all(a.SharedResources == s.Resources(CPU=0, MemoryMB=0, DiskMB=300, IOPS=0) for a in after)
 
 
 def test_datacenter_filter():
@@ -464,6 +484,34 @@ def test_canaries_and_promotion():
     upd = h.planner.plans[-1].Annotations.DesiredTGUpdates["web"]
     assert upd.Stop == 1 and upd.DestructiveUpdate == 1
     assert len(h.live_allocs("j")) == 3
+
+
+def test_more_canaries_than_count_stop_at_the_names_nextcanaries_finds():
+    # Canary may exceed Count (v0.7.1 validates only Canary >= 0). With every index below
+    # the count taken and the replaced names already used by canaries, NextCanaries
+    # returns nothing more (its first loop shadows `remainder`, so no overlapping name
+    # is tried): the third canary is counted in the annotations but never placed.
+    h = Harness()
+    fleet(h)
+    group = make_group(count=2, update=make_update(max_parallel=1, canary=3))
+    job = h.state.upsert_job(make_job("j", [group]))
+    h.run(job)
+    h.set_client_status("running", healthy=True)
+    h.run(job)
+
+    g2 = attrs.evolve(group, Tasks=[make_task(config={"command": "/bin/v2"})])
+    job2 = h.state.upsert_job(attrs.evolve(job, TaskGroups=[g2], Version=1, JobModifyIndex=20))
+    ev = h.run(job2, AnnotatePlan=True)
+    assert h.planner.plans[-1].Annotations.DesiredTGUpdates["web"].Canary == 2
+    st = h.state.deployments[ev.DeploymentID].TaskGroups["web"]
+    assert st.DesiredCanaries == 3
+    assert sorted(h.state.allocs[i].Name for i in st.PlacedCanaries) == ["j.web[0]", "j.web[1]"]
+
+    h.run(job2, s.TRIGGER_DEPLOYMENT_WATCHER, AnnotatePlan=True)
+    assert h.planner.plans[-1].Annotations.DesiredTGUpdates["web"].Canary == 1
+    st = h.state.deployments[ev.DeploymentID].TaskGroups["web"]
+    assert len(st.PlacedCanaries) == 2
+    assert sorted(a.Name for a in h.live_allocs("j")) == ["j.web[0]", "j.web[0]", "j.web[1]", "j.web[1]"]
 
 
 def test_unpromoted_canaries_of_older_deployment_are_stopped():

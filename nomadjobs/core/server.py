@@ -96,6 +96,13 @@ class ServerCore:
         with self.lock:
             return self.fsm.apply(command)
 
+    def establish_leadership(self) -> ApplyResult:
+        """The part of becoming the leader that shows in the state: the job summaries
+        are reconciled in a log entry of their own (v0.7.1 nomad/leader.go,
+        ``establishLeadership`` -> ``reconcileJobSummaries``), so the job_summary table
+        has a non-zero index from the start (a summary read of a missing job returns it)."""
+        return self.apply(cmds.ReconcileJobSummaries())
+
     def _on_apply(self, command: Any, result: ApplyResult) -> None:
         if self.freeze_gc:
             gcpolicy.after_commit()

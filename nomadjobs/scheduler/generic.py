@@ -44,6 +44,7 @@ from .util import (
     adjust_queued_allocations,
     blocked_eval,
     full_commit,
+    inplace_shared_resources,
     job_stopped,
     next_rolling_eval,
     node_ready,
@@ -52,6 +53,7 @@ from .util import (
     ready_nodes_in_dcs,
     retry_max,
     set_status,
+    shared_resources,
     tainted_nodes,
     tasks_updated,
     update_non_terminal_allocs_to_lost,
@@ -299,7 +301,7 @@ class GenericScheduler:
         for name, res in option.task_resources.items():
             old = (existing.TaskResources or {}).get(name)
             task_resources[name] = evolve(res, Networks=old.Networks if old else None)
-        shared = Resources(DiskMB=(new_tg.EphemeralDisk.SizeMB or 0) if new_tg.EphemeralDisk else 0)
+        shared = inplace_shared_resources(existing, new_tg)
         total = ResourceSum().add(shared)
         for task in new_tg.Tasks or ():
             total.add(task_resources.get(task.Name))
@@ -355,7 +357,7 @@ class GenericScheduler:
                     plan.pop_update(prev)
                 continue
 
-            shared = Resources(DiskMB=(tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0)
+            shared = shared_resources(tg)
             alloc = Allocation(
                 ID=self.new_id(),
                 Namespace=job.Namespace or "",

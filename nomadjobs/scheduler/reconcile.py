@@ -258,9 +258,12 @@ class NameIndex:
         return out
 
     def next_canaries(self, n: int, existing: AllocSet, destructive: AllocSet) -> list[str]:
+        """allocNameIndex.NextCanaries, quirks included: names of allocations being
+        replaced first, then free names below the count, then overlapping names from
+        index 0, but only as many as the free-name pass left wanting (Go's first loop
+        shadows ``remainder``, so when that pass finds nothing no overlap is tried)."""
         out: list[str] = []
         existing_names = {a.Name for a in existing.values()}
-        # Prefer the names of allocations that are about to be replaced.
         for idx in sorted({alloc_index(a) for a in destructive.values()}):
             if idx >= self.count:
                 continue
@@ -270,19 +273,24 @@ class NameIndex:
                 self.used.add(idx)
                 if len(out) == n:
                     return out
+        remainder = 0
         for idx in range(self.count):
             name = self._name(idx)
-            if idx not in self.used and name not in existing_names and name not in out:
+            if idx not in self.used and name not in existing_names:
                 out.append(name)
                 self.used.add(idx)
-                if len(out) == n:
+                remainder = n - len(out)
+                if remainder == 0:
                     return out
         i = 0
-        while len(out) < n and i < n + len(existing_names) + self.count:
+        while i < remainder:
             name = self._name(i)
-            if name not in existing_names and name not in out:
+            if name not in existing_names:
                 out.append(name)
                 self.used.add(i)
+                remainder = n - len(out)
+                if remainder == 0:
+                    return out
             i += 1
         return out
 
@@ -418,8 +426,10 @@ class AllocReconciler:
         changes.Stop += len(stop)
         untainted = difference(untainted, stop)
 
-        untainted = union(untainted, canaries)
-        name_index.set(canaries)
+        if not canary_state:
+            # Promoted (or no) canaries count as ordinary allocations from here on.
+            untainted = union(untainted, canaries)
+            name_index.set(canaries)
 
         ignore_set, inplace, destructive = self._compute_updates(tg, untainted)
         changes.Ignore += len(ignore_set)

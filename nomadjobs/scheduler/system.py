@@ -46,6 +46,7 @@ from .util import (
     adjust_queued_allocations,
     filter_terminal_allocs,
     full_commit,
+    inplace_shared_resources,
     job_stopped,
     next_rolling_eval,
     node_terminal,
@@ -54,6 +55,7 @@ from .util import (
     ready_nodes_in_dcs,
     retry_max,
     set_status,
+    shared_resources,
     tainted_nodes,
     tasks_updated,
     update_non_terminal_allocs_to_lost,
@@ -341,7 +343,7 @@ class SystemScheduler:
                 old = (t.alloc.TaskResources or {}).get(name)
                 task_resources[name] = evolve(res, Networks=old.Networks if old else None)
             tg = t.task_group
-            shared = Resources(DiskMB=(tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0)
+            shared = inplace_shared_resources(t.alloc, tg)
             total = ResourceSum().add(shared)
             for task in tg.Tasks or ():
                 total.add(task_resources.get(task.Name))
@@ -388,7 +390,7 @@ class SystemScheduler:
                 self.failed_tg_allocs[tg.Name] = ctx.metrics  # type: ignore[index]  # groups are named
                 continue
             now = self.now_ns()
-            shared = Resources(DiskMB=(tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0)
+            shared = shared_resources(tg)
             alloc = Allocation(
                 ID=self.new_id(), Namespace=job.Namespace or "", EvalID=ev.ID, Name=missing.name,
                 NodeID=option.node.ID, JobID=job.ID or "", Job=job, TaskGroup=tg.Name or "",

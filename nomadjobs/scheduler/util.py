@@ -21,6 +21,7 @@ from ..structs import (
     NetworkResource,
     Node,
     PlanResult,
+    Resources,
     TaskGroup,
     UpdateStrategy,
     evolve,
@@ -48,6 +49,19 @@ class MaxAttemptsReached(Exception):
 
     def __init__(self, attempts: int) -> None:
         super().__init__(f"maximum attempts reached ({attempts})")
+
+
+def shared_resources(tg: TaskGroup) -> Resources:
+    """A new allocation's SharedResources: ``&structs.Resources{DiskMB: tg.EphemeralDisk.SizeMB}``
+    (generic_sched.go, system_sched.go), a server-side struct whose other ints are 0, not nil."""
+    disk = (tg.EphemeralDisk.SizeMB or 0) if tg.EphemeralDisk else 0
+    return Resources(CPU=0, MemoryMB=0, DiskMB=disk, IOPS=0)
+
+
+def inplace_shared_resources(existing: Allocation, tg: TaskGroup) -> Resources:
+    """An in-place update keeps the allocation's SharedResources (inplaceUpdate copies the
+    alloc and only replaces EvalID, Job, Resources, TaskResources and Metrics)."""
+    return existing.SharedResources if existing.SharedResources is not None else shared_resources(tg)
 
 
 # --- allocation names ---------------------------------------------------------------------

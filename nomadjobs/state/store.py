@@ -377,6 +377,27 @@ class StateWriter(StateReader):
         if changed:
             self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=self.index))
 
+    def reconcile_job_summaries(self) -> None:
+        """Rebuild every job's summary from its allocations (state_store.go
+        ReconcileJobSummaries, applied when a server gains leadership): Queued and
+        Children start over, allocations of an earlier incarnation are left out, and the
+        job_summary table moves to this index even when there is no job."""
+        for job in list(self.jobs()):
+            namespace, job_id = cast(str, job.Namespace), cast(str, job.ID)
+            groups: dict[str, s.TaskGroupSummary] = {cast(str, tg.Name): s.TaskGroupSummary()
+                                                     for tg in job.TaskGroups or ()}
+            for alloc in self.allocs_by_job(namespace, job_id):
+                if alloc.Job is None or alloc.Job.CreateIndex != job.CreateIndex:
+                    continue
+                tg = groups.get(alloc.TaskGroup, s.TaskGroupSummary())
+                bucket = self._CLIENT_BUCKET.get(alloc.ClientStatus)
+                if bucket:
+                    tg = s.evolve(tg, **{bucket: getattr(tg, bucket) + 1})
+                groups[alloc.TaskGroup] = tg
+            self._put(JOB_SUMMARY, s.JobSummary(JobID=job_id, Namespace=namespace, Summary=groups,
+                                                CreateIndex=cast(int, job.CreateIndex), ModifyIndex=self.index))
+        self.view.touch(JOB_SUMMARY)
+
     _CLIENT_BUCKET = {
         s.ALLOC_CLIENT_PENDING: "Starting",
         s.ALLOC_CLIENT_RUNNING: "Running",
