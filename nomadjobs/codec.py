@@ -6,18 +6,29 @@ its struct field order. This module reproduces what a client can observe of both
 * output keys are the attribute names (which are the wire names), in declaration
   order; ``None`` prints as ``null``; ``bytes`` print as base64; fields marked
   ``input_only`` are never printed;
-* input keys match case-insensitively (an exact match wins), unknown keys are
-  ignored, ``null`` leaves a field at its default, numbers inside free-form maps
-  (task ``Config``) become floats as Go's ``interface{}`` does, and a wrongly typed
-  value fails with Go's message naming the struct and field.
+* input is decoded as Nomad v0.7.1 (Go 1.9) decodes it, into the Go types of its
+  ``api`` and ``structs`` packages (:data:`_GO_STRUCTS`): only the first JSON value
+  of a body is read; keys match a field exactly or else case-insensitively; a key
+  given twice decodes twice, in order; unknown keys are ignored; ``null`` clears a
+  pointer, slice or map and leaves anything else alone; strings with invalid UTF-8
+  or lone surrogates get U+FFFD; numbers inside free-form maps (task ``Config``)
+  become floats as Go's ``interface{}`` does; and a wrongly typed value fails with
+  Go's message, naming the struct, field and Go type as Go 1.9 does.
+
+Two paths give the same answers. The fast one parses with orjson and builds the
+models with cattrs hooks; it hands over to the exact one (:mod:`nomadjobs.golang.json`,
+a port of Go's scanner and decoder) whenever the input might be read differently by
+Go -- orjson refuses it, a key appears twice, a ``-0`` (orjson reads 0), a key Go
+would fold that Python does not -- and for every error, so that each message is Go's.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import operator
+import re
+import sys
 import threading
 import typing
 import weakref
@@ -29,6 +40,7 @@ import orjson
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from . import structs
+from .golang import json as gojson
 
 T = TypeVar("T")
 
@@ -40,7 +52,7 @@ class DecodeError(ValueError):
 
 
 class _TypeMismatch(Exception):
-    """Raised by leaf hooks; the enclosing class hook adds the struct and field."""
+    """Raised by the fast path's leaf hooks; the exact path then finds Go's message."""
 
     def __init__(self, value: Any, go_type: str):
         super().__init__(value, go_type)
@@ -48,21 +60,15 @@ class _TypeMismatch(Exception):
         self.go_type = go_type
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+class _NeedsGo(Exception):
+    """The fast path cannot be sure to read this input as Go does: use the exact path."""
+
+
+_INT64_MAX = (1 << 63) - 1
 
 
 def _go_int_type(field_name: str) -> str:
+    """The Go integer type of a field of a model outside :data:`_GO_STRUCTS` (responses)."""
     if field_name.endswith("Index") or field_name in ("Version", "JobVersion", "EnforcePriorVersion"):
         return "uint64"
     if field_name in ("SubmitTime", "Time", "CreateTime", "ModifyTime"):
@@ -70,10 +76,237 @@ def _go_int_type(field_name: str) -> str:
     return "int"
 
 
+# --- Go's types of the request bodies -----------------------------------------------------------
+
+# Each struct Nomad v0.7.1 decodes a request body into, with its fields in declaration
+# order (an embedded struct's promoted fields spelled out in its place) and each
+# field's Go type: api/jobs.go, api/tasks.go, api/resources.go, api/constraint.go for
+# the api package; nomad/structs/structs.go for the requests the HTTP handlers decode
+# straight into nomad/structs types. A field the model lacks (SearchRequest's query
+# options) is decoded, for its type errors, and dropped.
+_WRITE_API = "Region string; Namespace string; SecretID string"  # api.WriteRequest
+_WRITE_STRUCTS = "Region string; Namespace string; AuthToken string"  # structs.WriteRequest
+_GO_STRUCTS: dict[str, str] = {
+    "api.JobRegisterRequest": "Job *Job; EnforceIndex bool; JobModifyIndex uint64; PolicyOverride bool; "
+                              + _WRITE_API,
+    "api.JobPlanRequest": "Job *Job; Diff bool; PolicyOverride bool; " + _WRITE_API,
+    "api.JobValidateRequest": "Job *Job; " + _WRITE_API,
+    "api.Job": "Stop *bool; Region *string; Namespace *string; ID *string; ParentID *string; Name *string; "
+               "Type *string; Priority *int; AllAtOnce *bool; Datacenters []string; Constraints []*Constraint; "
+               "TaskGroups []*TaskGroup; Update *UpdateStrategy; Periodic *PeriodicConfig; "
+               "ParameterizedJob *ParameterizedJobConfig; Payload []byte; Meta map[string]string; "
+               "VaultToken *string; Status *string; StatusDescription *string; Stable *bool; Version *uint64; "
+               "SubmitTime *int64; CreateIndex *uint64; ModifyIndex *uint64; JobModifyIndex *uint64",
+    "api.UpdateStrategy": "Stagger *time.Duration; MaxParallel *int; HealthCheck *string; "
+                          "MinHealthyTime *time.Duration; HealthyDeadline *time.Duration; AutoRevert *bool; "
+                          "Canary *int",
+    "api.PeriodicConfig": "Enabled *bool; Spec *string; SpecType *string; ProhibitOverlap *bool; TimeZone *string",
+    "api.ParameterizedJobConfig": "Payload string; MetaRequired []string; MetaOptional []string",
+    "api.Constraint": "LTarget string; RTarget string; Operand string",
+    "api.TaskGroup": "Name *string; Count *int; Constraints []*Constraint; Tasks []*Task; "
+                     "RestartPolicy *RestartPolicy; EphemeralDisk *EphemeralDisk; Update *UpdateStrategy; "
+                     "Meta map[string]string",
+    "api.RestartPolicy": "Interval *time.Duration; Attempts *int; Delay *time.Duration; Mode *string",
+    "api.EphemeralDisk": "Sticky *bool; Migrate *bool; SizeMB *int",
+    "api.Task": "Name string; Driver string; User string; Config map[string]interface{}; "
+                "Constraints []*Constraint; Env map[string]string; Services []*Service; Resources *Resources; "
+                "Meta map[string]string; KillTimeout *time.Duration; LogConfig *LogConfig; "
+                "Artifacts []*TaskArtifact; Vault *Vault; Templates []*Template; "
+                "DispatchPayload *DispatchPayloadConfig; Leader bool; ShutdownDelay time.Duration; KillSignal string",
+    "api.Service": "Id string; Name string; Tags []string; PortLabel string; AddressMode string; "
+                   "Checks []ServiceCheck; CheckRestart *CheckRestart",
+    "api.ServiceCheck": "Id string; Name string; Type string; Command string; Args []string; Path string; "
+                        "Protocol string; PortLabel string; AddressMode string; Interval time.Duration; "
+                        "Timeout time.Duration; InitialStatus string; TLSSkipVerify bool; "
+                        "Header map[string][]string; Method string; CheckRestart *CheckRestart",
+    "api.CheckRestart": "Limit int; Grace *time.Duration; IgnoreWarnings bool",
+    "api.Resources": "CPU *int; MemoryMB *int; DiskMB *int; IOPS *int; Networks []*NetworkResource",
+    "api.NetworkResource": "Device string; CIDR string; IP string; MBits *int; ReservedPorts []Port; "
+                           "DynamicPorts []Port",
+    "api.Port": "Label string; Value int",
+    "api.LogConfig": "MaxFiles *int; MaxFileSizeMB *int",
+    "api.TaskArtifact": "GetterSource *string; GetterOptions map[string]string; GetterMode *string; "
+                        "RelativeDest *string",
+    "api.Template": "SourcePath *string; DestPath *string; EmbeddedTmpl *string; ChangeMode *string; "
+                    "ChangeSignal *string; Splay *time.Duration; Perms *string; LeftDelim *string; "
+                    "RightDelim *string; Envvars *bool; VaultGrace *time.Duration",
+    "api.Vault": "Policies []string; Env *bool; ChangeMode *string; ChangeSignal *string",
+    "api.DispatchPayloadConfig": "File string",
+    "structs.JobDispatchRequest": "JobID string; Payload []byte; Meta map[string]string; " + _WRITE_STRUCTS,
+    "structs.JobRevertRequest": "JobID string; JobVersion uint64; EnforcePriorVersion *uint64; " + _WRITE_STRUCTS,
+    "structs.JobStabilityRequest": "JobID string; JobVersion uint64; Stable bool; " + _WRITE_STRUCTS,
+    "structs.DeploymentPauseRequest": "DeploymentID string; Pause bool; " + _WRITE_STRUCTS,
+    "structs.DeploymentPromoteRequest": "DeploymentID string; All bool; Groups []string; " + _WRITE_STRUCTS,
+    "structs.DeploymentAllocHealthRequest": "DeploymentID string; HealthyAllocationIDs []string; "
+                                            "UnhealthyAllocationIDs []string; " + _WRITE_STRUCTS,
+    # Embeds QueryOptions, whose own Prefix is hidden by SearchRequest's (Go's dominant field).
+    "structs.SearchRequest": "Prefix string; Context Context; Region string; Namespace string; "
+                             "MinQueryIndex uint64; MaxQueryTime time.Duration; AllowStale bool; AuthToken string",
+}
+
+_STRING_T = gojson.GoType(gojson.STRING, "string")
+_INT_T = gojson.GoType(gojson.INT, "int")
+_INTERFACE_T = gojson.GoType(gojson.INTERFACE, "interface {}")
+_GO_NAMED: dict[str, gojson.GoType] = {
+    "string": _STRING_T,
+    "bool": gojson.GoType(gojson.BOOL, "bool"),
+    "int": _INT_T,
+    "int64": gojson.GoType(gojson.INT, "int64"),
+    "uint64": gojson.GoType(gojson.UINT, "uint64"),
+    "byte": gojson.GoType(gojson.UINT, "uint8", bits=8),
+    "float64": gojson.FLOAT64,
+    "interface{}": _INTERFACE_T,
+    "time.Duration": gojson.GoType(gojson.INT, "time.Duration"),
+    "structs.Context": gojson.GoType(gojson.STRING, "structs.Context"),
+}
+_GO_STRUCT_TYPES: dict[str, gojson.GoType] = {}
+_MODEL_GO_NAMES = {getattr(structs, name.split(".")[1]): name for name in _GO_STRUCTS}
+_MODEL_TYPES: dict[Any, gojson.GoType] = {}
+
+
+def _ptr(t: gojson.GoType) -> gojson.GoType:
+    return gojson.GoType(gojson.PTR, "*" + t.name, t)
+
+
+def _parse_go_type(expr: str, package: str) -> gojson.GoType:
+    if expr.startswith("*"):
+        return _ptr(_parse_go_type(expr[1:], package))
+    if expr.startswith("[]"):
+        elem = _parse_go_type(expr[2:], package)
+        return gojson.GoType(gojson.SLICE, "[]" + elem.name, elem)
+    if expr.startswith("map[string]"):
+        elem = _parse_go_type(expr[11:], package)
+        return gojson.GoType(gojson.MAP, "map[string]" + elem.name, elem)
+    named = _GO_NAMED.get(expr) or _GO_NAMED.get(f"{package}.{expr}")
+    if named is not None:
+        return named
+    return _go_struct(f"{package}.{expr}")
+
+
+def _go_struct(qualified: str) -> gojson.GoType:
+    """The Go struct ``qualified`` ("api.Job") of :data:`_GO_STRUCTS`, whose model is
+    the class of the same name in :mod:`nomadjobs.structs`."""
+    t = _GO_STRUCT_TYPES.get(qualified)
+    if t is None:
+        package, name = qualified.split(".")
+        model = getattr(structs, name)
+
+        def fields() -> list[gojson.GoField]:
+            attrs_names = {f.name for f in attrs.fields(model)}
+            out = []
+            for part in _GO_STRUCTS[qualified].split(";"):
+                field_name, expr = part.split()
+                field_name = sys.intern(field_name)  # as the keys orjson makes: found by identity
+                out.append(gojson.GoField(field_name, _parse_go_type(expr, package),
+                                          field_name if field_name in attrs_names else None))
+            return out
+
+        t = _GO_STRUCT_TYPES[qualified] = gojson.GoType(gojson.STRUCT, qualified, struct_name=name, fields=fields,
+                                                          model=model)
+    return t
+
+
+def _go_type_of_model(cl: Any) -> gojson.GoType:
+    """The Go struct a model is decoded as: its :data:`_GO_STRUCTS` entry, or for the
+    other models (responses, read back from dumps and tests) one made from its
+    annotations (an ``Optional`` is a pointer; integers by :func:`_go_int_type`)."""
+    t = _MODEL_TYPES.get(cl)
+    if t is None:
+        name = _MODEL_GO_NAMES.get(cl)
+        if name is not None:
+            t = _go_struct(name)
+        else:
+            def fields() -> list[gojson.GoField]:
+                hints = typing.get_type_hints(cl)
+                return [gojson.GoField(f.name, _go_type_of_hint(hints[f.name], f.name), f.name)
+                        for f in attrs.fields(cl)]
+
+            t = gojson.GoType(gojson.STRUCT, "api." + cl.__name__, struct_name=cl.__name__, fields=fields, model=cl)
+        _MODEL_TYPES[cl] = t
+    return t
+
+
+def _go_type_of_hint(hint: Any, field_name: str = "") -> gojson.GoType:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = _go_type_of_hint(args[0], field_name) if args else _INTERFACE_T
+        if inner.kind in (gojson.SLICE, gojson.MAP, gojson.INTERFACE):
+            return inner  # already nil-able
+        return _ptr(inner)
+    if origin is list:
+        item = (typing.get_args(hint) or (Any,))[0]
+        elem = _go_type_of_hint(item)
+        if attrs.has(item):
+            elem = _ptr(elem)
+        return gojson.GoType(gojson.SLICE, "[]" + elem.name, elem)
+    if origin is dict:
+        key_value = typing.get_args(hint)
+        elem = _go_type_of_hint(key_value[1]) if len(key_value) == 2 else _INTERFACE_T
+        return gojson.GoType(gojson.MAP, "map[string]" + elem.name, elem)
+    if hint is int:
+        return _GO_NAMED[_go_int_type(field_name)]
+    if hint is bytes:
+        return _parse_go_type("[]byte", "api")
+    if attrs.has(hint):
+        return _go_type_of_model(hint)
+    return {str: _STRING_T, bool: _GO_NAMED["bool"], float: gojson.FLOAT64}.get(hint, _INTERFACE_T)
+
+
+def _go_to_model(value: Any, t: gojson.GoType) -> Any:
+    """A value decoded by :func:`gojson.unmarshal` as the models hold it. A nil
+    element of a slice of struct pointers becomes a zero struct."""
+    k = t.kind
+    if k == gojson.PTR:
+        assert t.elem is not None
+        return None if value is None or value is gojson.UNSET else _go_to_model(value, t.elem)
+    if k == gojson.STRUCT:
+        fields = value if value.__class__ is dict else {}
+        kwargs = {f.attr: _go_to_model(fields[f.name], f.type)
+                  for f in t.fields if f.attr is not None and f.name in fields}
+        return t.model(**kwargs)
+    if k == gojson.SLICE:
+        if value is None or value is gojson.UNSET:
+            return None
+        items = value.values()
+        elem = t.elem
+        assert elem is not None
+        if t.is_bytes():
+            return bytes(0 if v is gojson.UNSET else v for v in items)
+        if elem.kind == gojson.PTR and elem.elem is not None and elem.elem.kind == gojson.STRUCT:
+            return [_go_to_model(gojson.UNSET if v is None else v, elem.elem) for v in items]
+        return [_go_to_model(v, elem) for v in items]
+    if k == gojson.MAP:
+        if value is None or value is gojson.UNSET:
+            return None
+        assert t.elem is not None
+        return {key: _go_to_model(v, t.elem) for key, v in value.items()}
+    return t.zero() if value is gojson.UNSET else value
+
+
+def _decode_go(data: Any, cl: Any) -> Any:
+    """The exact path: a value of :func:`gojson.decode` (or plain JSON data) decoded
+    into ``cl`` as Go decodes it into the corresponding Go type."""
+    t = _go_type_of_hint(cl)
+    try:
+        value = gojson.unmarshal(data, t)
+    except gojson.UnmarshalError as exc:
+        raise DecodeError(str(exc)) from None
+    return _go_to_model(value, t)
+
+
+def _decode_body_go(body: bytes, cl: Any) -> Any:
+    try:
+        data = gojson.decode(body)
+    except gojson.JSONSyntaxError as exc:
+        raise DecodeError(str(exc)) from None
+    return _decode_go(data, cl)
+
+
+# --- the fast path: cattrs hooks with Go's strictness ----------------------------------------
+
 converter = cattrs.Converter(detailed_validation=False)
 
-
-# --- leaf hooks: Go's strictness ------------------------------------------------------
 
 def _structure_str(value: Any, _: type) -> str:
     if isinstance(value, str):
@@ -89,11 +322,9 @@ def _structure_bool(value: Any, _: type) -> bool:
 
 def _structure_int(value: Any, _: type) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
+        if not -(1 << 63) <= value <= _INT64_MAX:
+            raise _NeedsGo  # Go's message names the literal
         return value
-    if isinstance(value, float) and value.is_integer():
-        # Go refuses 3.0 for an int only when written as a float literal; JSON parsers
-        # in Python already turned "3" into int, so a float here was written "3.0".
-        raise _TypeMismatch(value, "int")
     raise _TypeMismatch(value, "int")
 
 
@@ -106,19 +337,10 @@ def _structure_float(value: Any, _: type) -> float:
 def _structure_bytes(value: Any, _: type) -> bytes:
     if not isinstance(value, str):
         raise _TypeMismatch(value, "[]uint8")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise DecodeError(f"illegal base64 data at input byte {_bad_b64_offset(value)}")
-
-
-def _bad_b64_offset(text: str) -> int:
-    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-    for i, ch in enumerate(text):
-        if ch not in alphabet:
-            return i
-    # Bad padding: Go points at the first "=" of a quantum that cannot end there.
-    return text.index("=") if "=" in text else len(text)
+    data, bad = gojson.base64_decode(value.encode("utf-8", "surrogatepass"))
+    if bad is not None:
+        raise DecodeError(f"illegal base64 data at input byte {bad}")
+    return data
 
 
 def _go_interface(value: Any) -> Any:
@@ -165,12 +387,19 @@ def _value_hook(cl: Any) -> tuple[Any, Any, Optional[type]]:
     return hook, cl, _PASSTHROUGH.get(hook)
 
 
+def _zero_of(cl: Any) -> Any:
+    """What Go stores for a JSON null element of a slice or map of ``cl``: the zero
+    value ("" for a string); None where Go's zero is nil."""
+    return {str: "", int: 0, bool: False, float: 0.0}.get(cl)
+
+
 # Hook factories: a function per type, whose element hooks are looked up on first use
 # (not when it is made: the models refer to each other, ObjectDiff even to itself).
 
 def _make_list_structure(cl: Any) -> Any:
     (item,) = typing.get_args(cl) or (Any,)
     of_class = attrs.has(item)
+    zero = _zero_of(item)
     resolved: list[tuple[Any, Any, Optional[type]]] = []
 
     def structure(value: Any, _: Any) -> Any:
@@ -179,11 +408,11 @@ def _make_list_structure(cl: Any) -> Any:
         if not resolved:
             resolved.append(_value_hook(item))
         hook, typ, same = resolved[0]
-        if same is not None and all(v.__class__ is same for v in value):
+        if same is not None and same is not int and all(v.__class__ is same for v in value):
             return list(value)
         if of_class:  # a null element is a zero struct
             return [hook(v if v is not None else {}, typ) for v in value]
-        return [None if v is None else hook(v, typ) for v in value]
+        return [zero if v is None else hook(v, typ) for v in value]
 
     return structure
 
@@ -191,6 +420,7 @@ def _make_list_structure(cl: Any) -> Any:
 def _make_dict_structure(cl: Any) -> Any:
     args = typing.get_args(cl)
     val_type = args[1] if len(args) == 2 else Any
+    zero = _zero_of(val_type)
     resolved: list[tuple[Any, Any, Optional[type]]] = []
 
     def structure(value: Any, _: Any) -> Any:
@@ -201,9 +431,9 @@ def _make_dict_structure(cl: Any) -> Any:
         if not resolved:
             resolved.append(_value_hook(val_type))
         hook, typ, same = resolved[0]
-        if same is not None and all(v.__class__ is same for v in value.values()):
+        if same is not None and same is not int and all(v.__class__ is same for v in value.values()):
             return dict(value)
-        return {k: (hook(v, typ) if v is not None else None) for k, v in value.items()}
+        return {k: (hook(v, typ) if v is not None else zero) for k, v in value.items()}
 
     return structure
 
@@ -221,82 +451,109 @@ converter.register_structure_hook_factory(_is_dict, _make_dict_structure)
 
 
 def _go_type_name(cl: Any) -> str:
-    origin = typing.get_origin(cl)
-    if origin is typing.Union:
-        args = [a for a in typing.get_args(cl) if a is not type(None)]
-        return _go_type_name(args[0]) if args else "interface {}"
-    if origin is list:
-        (item,) = typing.get_args(cl) or (Any,)
-        return "[]" + ("*" + _go_type_name(item) if attrs.has(item) else _go_type_name(item))
-    if origin is dict:
-        k, v = typing.get_args(cl) or (str, Any)
-        return f"map[{_go_type_name(k)}]{_go_type_name(v)}"
-    if cl is str:
-        return "string"
-    if cl is bool:
-        return "bool"
-    if cl is int:
-        return "int"
-    if cl is float:
-        return "float64"
-    if cl is bytes:
-        return "[]uint8"
-    if cl is Any:
-        return "interface {}"
-    if attrs.has(cl):
-        return "api." + cl.__name__
-    return getattr(cl, "__name__", str(cl))
+    return _go_type_of_hint(cl).name
 
 
-# --- attrs classes: case-insensitive keys, null = unset, errors with context ----------
+def _needs_go(value: Any, _: Any) -> Any:
+    raise _NeedsGo
+
+
+class _Never:
+    """The class of no JSON value: an entry's passthrough type when it has none."""
+
+
+def _int_hook(go_type: gojson.GoType) -> Any:
+    """The fast path's hook for a Go integer field: Python ints in the type's range."""
+    lo, hi = go_type.int_range()
+
+    def structure(value: Any, _: Any) -> int:
+        if value.__class__ is int and lo <= value <= hi:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise _NeedsGo  # out of range: Go's message names the literal
+        raise _TypeMismatch(value, go_type.name)
+
+    return structure
+
+
+def _lowered_counts(value: dict[Any, Any]) -> dict[str, int]:
+    """How many keys of an object each lower-cased key stands for: a field named by two
+    keys (one spelled with other cases) is decoded twice by Go, in order."""
+    counts: dict[str, int] = {}
+    for key in value:
+        if isinstance(key, str):
+            lowered = key.lower()
+            counts[lowered] = counts.get(lowered, 0) + 1
+    return counts
+
 
 def _make_class_structure(cl: type) -> Any:
-    fields = attrs.fields(cl)
-    # name -> [name, hook, type, passthrough type] by the exact name and by the
-    # lower-cased one; the hooks are filled in on first use (see _make_list_structure).
-    exact: dict[str, list[Any]] = {f.name: [f.name, None, None, None] for f in fields}
-    folded = {name.lower(): entry for name, entry in exact.items()}
-    resolved = False
+    """The fast path for a model: keys to fields by the Go struct's names, exactly or
+    case-insensitively; unknown keys skipped; null leaves the default. It gives up
+    (:class:`_NeedsGo`) where Go's order-dependent rules could matter: a field named
+    twice, a field the model lacks, a non-ASCII key Go might fold, an integer out of
+    the Go type's range."""
+    go_type = _go_type_of_model(cl)
+    # JSON name -> (attribute, hook, type, passthrough type) by the exact and by the
+    # lower-cased name; filled in on first use (see _make_list_structure).
+    exact: dict[str, tuple[Any, Any, Any, Any]] = {}
+    folded: dict[str, tuple[Any, Any, Any, Any]] = {}
 
     def resolve() -> None:
-        nonlocal resolved
+        # Filled aside, then published folded first: a thread that finds ``exact``
+        # filled finds both complete.
         hints = typing.get_type_hints(cl)
-        for name, entry in exact.items():
-            entry[1:] = _value_hook(hints[name])
-        resolved = True
+        entries: dict[str, tuple[Any, Any, Any, Any]] = {}
+        for f in go_type.fields:
+            entry: tuple[Any, Any, Any, Any] = (None, _needs_go, None, _Never)
+            if f.attr is not None:
+                hook, typ, same = _value_hook(hints[f.attr])
+                target = f.type
+                while target.kind == gojson.PTR and target.elem is not None:
+                    target = target.elem
+                if same is int and target.kind == gojson.UINT:  # rare: checked by a call
+                    hook, same = _int_hook(target), _Never
+                entry = (f.attr, hook, typ, same)
+            entries[f.name] = entry
+        folded.update({name.lower(): entry for name, entry in entries.items()})
+        exact.update(entries)
 
     def structure(value: Any, _: type) -> Any:
         if not isinstance(value, dict):
-            raise _TypeMismatch(value, "api." + cl.__name__)
-        if not resolved:
+            raise _TypeMismatch(value, go_type.name)
+        if not exact:
             resolve()
         kwargs: dict[str, Any] = {}
+        counts = None  # of the lower-cased keys, made at the first key matched by folding
         for key, item in value.items():
-            if item is None:
+            if item is None:  # Go leaves the field alone, or clears what is unset
+                if key not in exact and isinstance(key, str) and key.lower() in folded:
+                    if counts is None:
+                        counts = _lowered_counts(value)
+                    if counts[key.lower()] > 1:  # the field named twice: order matters
+                        raise _NeedsGo
                 continue
             entry = exact.get(key)
             if entry is None:
                 if not isinstance(key, str):
                     continue
-                entry = folded.get(key.lower())
+                lowered = key.lower()
+                entry = folded.get(lowered)
                 if entry is None:
+                    if not key.isascii():  # Go folds "ſ" to "s" (and Python does not)
+                        raise _NeedsGo
                     continue
+                if counts is None:
+                    counts = _lowered_counts(value)
+                if counts[lowered] > 1:  # the field named twice: order matters
+                    raise _NeedsGo
             name, hook, typ, same = entry
-            if item.__class__ is same:  # what the leaf hook would return
+            # What the leaf hook would return (orjson's ints are >= -2**63; Go's ints
+            # have 64 bits, uint64 fields have hooks of their own).
+            if item.__class__ is same and (same is not int or item <= _INT64_MAX):
                 kwargs[name] = item
                 continue
-            try:
-                kwargs[name] = hook(item, typ)
-            except _TypeMismatch as exc:
-                go_type = exc.go_type
-                if go_type == "int":
-                    go_type = _go_int_type(name)
-                detail = f"number {item}" if isinstance(exc.value, float) and go_type in ("int", "uint64", "int64") else _json_kind(exc.value)
-                if exc.value is not item:
-                    detail = _json_kind(exc.value)
-                raise DecodeError(
-                    f"json: cannot unmarshal {detail} into Go struct field {cl.__name__}.{name} of type {go_type}"
-                ) from None
+            kwargs[name] = hook(item, typ)
         return cl(**kwargs)
 
     return structure
@@ -313,6 +570,31 @@ converter.register_structure_hook_factory(attrs.has, _make_class_structure)
 converter.register_unstructure_hook_factory(attrs.has, _make_class_unstructure)
 converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
 
+# Whatever the fast path raises when the exact path must answer.
+_HAND_OVER = (_NeedsGo, _TypeMismatch, DecodeError, RecursionError, OverflowError)
+
+# A colon written as a \\u escape (orjson's re-encoding writes it plainly); a -0 number.
+_ESCAPED_COLON = re.compile(rb"\\u00(?:3[aA])")
+_MINUS_ZERO = re.compile(rb"[:\[,][ \t\r\n]*-0(?![0-9.eE])")
+
+
+def _read_otherwise_by_go(body: bytes, data: Any) -> bool:
+    """Whether Go may read ``body`` otherwise than orjson read it (``data``): a key
+    given twice (orjson keeps the last only; Go decodes each in turn), or ``-0``
+    (orjson reads the integer 0; Go keeps the sign in ``interface{}`` and refuses it
+    for unsigned fields). Keys are counted, not parsed: each has one colon, and
+    orjson's re-encoding of ``data`` writes every colon of the keys and strings it
+    kept as it was read -- unless the body wrote one as a ``\\u`` escape. So a
+    dropped key leaves the re-encoding with fewer colons than the body."""
+    try:
+        if body.count(b":") != orjson.dumps(data).count(b":"):
+            return True
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (it reads deeper)
+        return True
+    if b"\\" in body and b"\\u00" in body and _ESCAPED_COLON.search(body):
+        return True
+    return b"-0" in body and _MINUS_ZERO.search(body) is not None
+
 
 # --- public helpers --------------------------------------------------------------------
 
@@ -325,8 +607,8 @@ def from_wire(data: Any, cl: type[T]) -> T:
     """Plain data -> model, with Go's decoding rules. Raises DecodeError."""
     try:
         return converter.structure(data, cl)
-    except _TypeMismatch as exc:
-        raise DecodeError(f"json: cannot unmarshal {_json_kind(exc.value)} into Go value of type {exc.go_type}") from None
+    except _HAND_OVER:
+        return typing.cast(T, _decode_go(data, cl))
 
 
 def job_from_dict(data: Mapping[str, Any]) -> structs.Job:
@@ -338,45 +620,48 @@ def job_from_dict(data: Mapping[str, Any]) -> structs.Job:
     return from_wire(dict(body), structs.Job)
 
 
+def _plain_number(number: gojson.Number) -> Any:
+    text = number.text
+    if "." in text or "e" in text or "E" in text:
+        return float(text)
+    value = int(text)
+    return value if -(1 << 63) <= value < (1 << 64) else float(text)
+
+
 def loads(body: bytes | str) -> Any:
-    """Parse a request body like Go's decoder would (its messages for the common cases)."""
+    """The first JSON value of a request body, as plain data (numbers as orjson gives
+    them). What orjson refuses is read as Go's decoder reads it; what Go refuses is a
+    :class:`DecodeError` with Go's message (an empty body is ``EOF``)."""
     if isinstance(body, str):
-        body = body.encode()
-    if not body.strip():
-        raise DecodeError("EOF")
+        body = body.encode("utf-8", "surrogatepass")
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(_go_syntax_message(body, exc)) from None
-
-
-def _go_syntax_message(body: bytes, exc: orjson.JSONDecodeError) -> str:
-    # Go reports a document that ends early as "unexpected EOF" and anything else as
-    # "invalid character 'x' ..."; the stdlib parser tells us where it stopped.
-    try:
-        json.loads(body)
-    except json.JSONDecodeError as err:
-        if err.pos >= len(body.rstrip()):
-            return "unexpected EOF"
-        ch = body.decode("utf-8", "replace")[err.pos]
-        if "Extra data" in err.msg:
-            return f"invalid character '{ch}' after top-level value"
-        if "Expecting property name" in err.msg:
-            return f"invalid character '{ch}' looking for beginning of object key string"
-        if "Expecting ',' delimiter" in err.msg:
-            return f"invalid character '{ch}' after object key:value pair"
-        return f"invalid character '{ch}' looking for beginning of value"
-    except ValueError:
+    except orjson.JSONDecodeError:
         pass
-    return str(exc)
+    try:
+        return gojson.to_interface(gojson.decode(body), _plain_number)
+    except gojson.JSONSyntaxError as exc:
+        raise DecodeError(str(exc)) from None
 
 
 def decode_body(body: bytes | str, cl: type[T]) -> T:
-    """A request body -> request model. An empty body is Go's ``EOF``."""
-    data = loads(body)
+    """A request body -> request model, as Nomad's ``decodeBody`` decodes it (the
+    first JSON value; ``null`` is a zero request). Raises DecodeError with Go's
+    message: ``EOF`` for an empty body."""
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return typing.cast(T, _decode_body_go(body, cl))
     if data is None:
         return cl()
-    return from_wire(data, cl)
+    if _read_otherwise_by_go(body, data):
+        return typing.cast(T, _decode_body_go(body, cl))
+    try:
+        return converter.structure(data, cl)
+    except _HAND_OVER:
+        return typing.cast(T, _decode_body_go(body, cl))
 
 
 _PRETTY_INDENT = 4

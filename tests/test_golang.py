@@ -10,12 +10,13 @@ from nomadjobs.golang.strconv import quote
 from nomadjobs.lifecycle.periodic import PeriodicDispatcher
 from nomadjobs.structs import Job
 
-# strconv.Quote's answers (Go 1.9, as Nomad 0.7.1 was built).
+# strconv.Quote's answers (Go 1.9, as Nomad 0.7.1 was built: DEL is \u007f there; Go 1.19,
+# which the reference build uses, prints \x7f).
 GO_QUOTE = [
     ("plain", '"plain"'),
     ('say "hi" \\ bye', '"say \\"hi\\" \\\\ bye"'),
     ("\a\b\f\n\r\t\v", '"\\a\\b\\f\\n\\r\\t\\v"'),
-    ("nul\x00 del\x7f", '"nul\\x00 del\\x7f"'),
+    ("nul\x00 del\x7f", '"nul\\x00 del\\u007f"'),
     ("é and 日本", '"é and 日本"'),
     ("zero\u200bwidth", '"zero\\u200bwidth"'),
     ("\U0001f600", '"\U0001f600"'),

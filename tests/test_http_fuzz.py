@@ -107,7 +107,8 @@ def _valid_request_bodies(draw: Any) -> Any:
 
 @st.composite
 def bodies(draw: Any) -> Optional[bytes]:
-    kind = draw(st.sampled_from(["none", "json", "valid", "mutated", "mutated", "bytes", "numbers", "text"]))
+    kind = draw(st.sampled_from(["none", "json", "valid", "mutated", "mutated", "bytes", "numbers", "text",
+                                 "repeats"]))
     if kind == "none":
         return None
     if kind == "json":
@@ -129,8 +130,31 @@ def bodies(draw: Any) -> Optional[bytes]:
         if field == "Priority":
             return ('{"Job":{"ID":"web","Datacenters":["dc1"],"Priority":%s}}' % number).encode()
         return ('{"JobID":"web","%s":%s}' % (field, number)).encode()
+    if kind == "repeats":
+        return _with_repeats(draw(_valid_request_bodies()), draw)
     return draw(st.sampled_from([b"", b"{", b"[]", b"null", b"{}", b'{"Job":null}', b'"string"', b"{}{}",
-                                 b"\x00", b'{"Job":{}}', b'{"Job":{"ID":""}}', b" " * 3]))
+                                 b"\x00", b'{"Job":{}}', b'{"Job":{"ID":""}}', b" " * 3, b"not json",
+                                 b'{"Job": {}} trailing', b'{"Job": {"ID": "\\ud800"}}', b"\xef\xbb\xbf{}",
+                                 b'{"Job": {"ID": "web", "ID": null}}', b'{"JobID": "web", "jobid": 1}', b"\x7f",
+                                 b'{"Job": {"TaskGroups": [{"Name": "a"}, 5]}}', b'{"Payload": [104, 256]}']))
+
+
+def _with_repeats(value: Any, draw: Any) -> bytes:
+    """JSON text of ``value`` in which some keys come twice, the second time maybe
+    spelled otherwise and with null, another value or a mutated one."""
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            parts.append(json.dumps(key).encode() + b":" + _with_repeats(item, draw))
+            if draw(st.integers(0, 9)) == 0:
+                again = draw(st.sampled_from([key, key.lower(), key.swapcase()]))
+                repeat = draw(st.sampled_from(["null", "same", "other"]))
+                other = None if repeat == "null" else item if repeat == "same" else _mutate(item, draw)
+                parts.append(json.dumps(again).encode() + b":" + _with_repeats(other, draw))
+        return b"{" + b",".join(parts) + b"}"
+    if isinstance(value, list):
+        return b"[" + b",".join(_with_repeats(v, draw) for v in value) + b"]"
+    return json.dumps(value).encode()
 
 
 @st.composite
@@ -278,6 +302,31 @@ def test_valid_jobs_register_over_http(served: Any, job: s.Job) -> None:
     else:
         assert result.status_code == 200, result.text
         assert result.json["JobModifyIndex"] == cluster.snapshot().job_by_id("default", job.ID).JobModifyIndex
+
+
+# Nomad decodes a body with Go's json.Decoder (Go 1.9): its answers, over HTTP.
+_TASK = {"Name": "t", "Driver": "exec", "Config": {"command": "/bin/true"}}
+
+
+@pytest.mark.parametrize("body,status,text", [
+    (b"not json", 400, "invalid character 'o' in literal null (expecting 'u')"),
+    (b"\x00", 400, "invalid character '\\x00' looking for beginning of value"),
+    (b'{"Job": {}} trailing', 400, "Job ID hasn't been provided"),  # only the first value is read
+    (b'{"Job": {"ID": "\\ud800", "Datacenters": ["dc1"]}}', 500,
+     "1 error(s) occurred:\n\n* Missing job task groups"),  # a lone surrogate is U+FFFD, not an error
+    (json.dumps({"Job": {"ID": "fresh", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [
+        {**_TASK, "KillTimeout": {"a": 1}}]}]}}).encode(), 400,
+     "json: cannot unmarshal object into Go struct field Task.KillTimeout of type time.Duration"),
+    (json.dumps({"Job": {"ID": "fresh", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [_TASK]}],
+                         "taskgroups": None}}).encode(), 500,
+     "1 error(s) occurred:\n\n* Missing job task groups"),  # the later key wins
+])
+def test_bodies_are_decoded_as_go_decodes_them(served: Any, body: bytes, status: int, text: str) -> None:
+    cluster, client, errors = served
+    before = _state(cluster)
+    result = client.simulate_put("/v1/jobs", body=body)
+    assert (result.status_code, result.text) == (status, text)
+    assert _state(cluster) == before and not errors.records
 
 
 def test_app_keeps_answering_afterwards(served: Any) -> None:

@@ -265,7 +265,7 @@ def test_errors_are_plain_text_without_pretty(client):
 @pytest.mark.parametrize("body,message", [
     ('{"Job": {"ID": "x",', "unexpected EOF"),
     ("", "EOF"),
-    ("{} x", "invalid character 'x' after top-level value"),
+    ("{} x", "Job must be specified"),  # Go's decoder reads the first value only
     ('{"Job": {"ID": 5}}', "json: cannot unmarshal number into Go struct field Job.ID of type string"),
 ])
 def test_bad_json_is_400(client, body, message):

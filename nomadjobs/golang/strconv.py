@@ -35,7 +35,7 @@ def quote(s: str, ascii_only: bool = False) -> str:
             out.append(ch)
         elif ch in _GO_ESCAPES:
             out.append(_GO_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
+        elif code < 0x20:  # Go 1.9; DEL joined this branch only in later releases
             out.append(f"\\x{code:02x}")
         elif 0xD800 <= code <= 0xDFFF:
             # A lone surrogate is invalid UTF-8 in Go; it prints as the replacement rune.
