@@ -10,6 +10,10 @@ from typing import Any, Optional
 import attrs
 
 
+#: The status recorded when the server closed the connection without answering.
+NO_ANSWER = 0
+
+
 @attrs.frozen
 class Answer:
     """One HTTP answer: status, headers (names lower-cased) and the raw body."""
@@ -40,5 +44,8 @@ def request(host: str, port: int, method: str, path: str, body: Optional[bytes] 
         resp = conn.getresponse()
         data = resp.read()
         return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+    except (http.client.RemoteDisconnected, ConnectionResetError):
+        # The handler crashed (Go's server closes the connection after a panic).
+        return Answer(NO_ANSWER, {}, b"")
     finally:
         conn.close()

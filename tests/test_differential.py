@@ -83,6 +83,14 @@ def test_an_index_quoted_in_an_error_text_is_masked() -> None:
     assert differences(real, ours) == []
 
 
+def test_a_request_that_crashes_nomad_may_be_refused_but_not_accepted() -> None:
+    from difftest.http import NO_ANSWER
+
+    crashed = Answer(NO_ANSWER, {}, b"")
+    assert differences(crashed, answer("1 error(s) occurred:\n\n* Missing job task groups", 500)) == []
+    assert differences(crashed, answer({"EvalID": "11111111-1111-4111-8111-111111111111"}))
+
+
 def test_a_later_go_field_path_is_read_as_go_1_9_words_it() -> None:
     later = "json: cannot unmarshal number into Go struct field TaskGroup.Job.TaskGroups.Count of type int"
     release = "json: cannot unmarshal number into Go struct field TaskGroup.Count of type int"

@@ -790,3 +790,25 @@ def test_plan_refresh_retries_with_new_state():
     # Every attempt re-planned the same placement against the refreshed state.
     assert all(len(p.NodeAllocation) == 1 for p in h.planner.plans)
     assert ev.QueuedAllocations == {"web": 1}
+
+
+def test_duplicate_blocked_eval_is_cancelled_after_an_eval_update_but_before_a_plan() -> None:
+    """Nomad's duplicate reaper races the worker: the real agent shows the cancel after
+    the worker's eval update when nothing is placed (differential harness, seed 53), and
+    before the plan when something is (golden case 32)."""
+    from nomadjobs import Cluster, golden_fleet
+
+    def job(count: int) -> dict:
+        return {"ID": "dock", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Count": count, "Tasks": [{
+            "Name": "t", "Driver": "docker", "Config": {"image": "redis:3.2"},
+            "Resources": {"CPU": 100, "MemoryMB": 64}}]}]}
+
+    c = Cluster(golden_fleet(), seed=3)  # no docker driver: nothing can be placed
+    c.register(job(1))
+    second = c.register(job(2))
+    evals = {e.ID: e for e in c.snapshot().evals_by_job("default", "dock")}
+    done = evals[second.EvalID]
+    cancelled = [e for e in evals.values() if e.Status == "canceled"]
+    assert done.Status == "complete" and len(cancelled) == 1
+    assert cancelled[0].CreateIndex == done.CreateIndex + 1
+    assert done.ModifyIndex < cancelled[0].ModifyIndex

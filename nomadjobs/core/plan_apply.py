@@ -103,8 +103,10 @@ class WorkerPlanner:
         self.core = core
         self.snapshot_index = state.latest_index()
         self.planned_on: Optional[tuple[int, int]] = (state.table_index(ALLOCS), state.table_index(NODES))
+        self.blocked: list[s.Evaluation] = []  # created blocked during this run
 
     def submit_plan(self, plan: s.Plan) -> tuple[s.PlanResult, Optional[StateReader]]:
+        self._reap_duplicates()  # a plan goes through the plan queue: the reaper is quicker
         result, refreshed = apply_plan(self.core, plan, self.planned_on)
         # Later plans of this run were computed on a state this one has changed.
         self.planned_on = None
@@ -112,12 +114,26 @@ class WorkerPlanner:
 
     def update_eval(self, ev: s.Evaluation) -> None:
         self.core.apply(cmds.EvalUpdate([s.evolve(ev, SnapshotIndex=self.snapshot_index)]))
+        self._reap_duplicates()  # a direct eval update lands before the reaper's
 
     def create_eval(self, ev: s.Evaluation) -> None:
         ev = s.evolve(ev, SnapshotIndex=self.snapshot_index)
         self.core.apply(cmds.EvalUpdate([ev]))
         if ev.Status == s.EVAL_STATUS_BLOCKED:
+            self.blocked.append(ev)
+
+    def finish(self) -> None:
+        """After the run: nothing the reaper still has to cancel is left behind."""
+        self._reap_duplicates()
+
+    def _reap_duplicates(self) -> None:
+        """Nomad's blocked-evals tracker sends a job's second blocked evaluation to its
+        duplicate reaper (blocked_evals.go), which cancels it from its own goroutine,
+        racing the worker: a real agent shows the cancel landing before a plan the
+        worker submits next (golden case 32) but after an eval update it makes next."""
+        for ev in self.blocked:
             cancel_duplicate_blocked(self.core, ev)
+        self.blocked.clear()
 
     def reblock_eval(self, ev: s.Evaluation) -> None:
         # Nomad's Eval.Reblock only hands the eval back to the blocked tracker; it is

@@ -158,6 +158,7 @@ class ServerCore:
         planner = WorkerPlanner(self, state)
         sched = new_scheduler(ev.Type, state, planner, rng=self.rng, now_ns=self.now_ns, new_id=self.new_id)
         sched.process(ev)
+        planner.finish()
 
     def unblock(self, ev_filter: Optional[Callable[[s.Evaluation], bool]] = None) -> int:
         """Queue blocked evaluations again (capacity may have appeared)."""
