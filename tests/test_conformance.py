@@ -30,11 +30,7 @@ def test_every_recorded_case_was_replayed(replay_results):
 
 
 # Answers that differ from the recording on purpose, with the reason (docs/differences.md).
-KNOWN_DIFFERENCES = {
-    87: {"Version: 1 != 3": "after the stable-on-old-version quirk (case 42) rewound the jobs row, "
-                            "Nomad reuses version 1 and overwrites its history row; nomadjobs numbers "
-                            "past every stored version so no history is lost"},
-}
+KNOWN_DIFFERENCES: dict[int, dict[str, str]] = {}  # none: case 87's version overwrite is matched now
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['seq']:02d}_{c['case']}" for c in CASES])

@@ -126,10 +126,9 @@ def test_retention_keeps_six_including_newest_stable(cluster: Cluster) -> None:
 
 
 def test_stable_on_old_version_rewinds_the_job_row(cluster: Cluster) -> None:
-    """Quirk kept from v0.7.1 (golden 42-43): marking a non-current version stable writes
-    that version into the jobs table. Deliberate difference (docs/differences.md): Nomad's
-    next register would then reuse version 1 and overwrite its history row; here it
-    numbers past every stored version, so no history is lost."""
+    """Quirks kept from v0.7.1 (golden 42-43 and 87): marking a non-current version stable
+    writes that version into the jobs table, and the next register then reuses version 1
+    and overwrites its history row."""
     for i in range(3):
         register(cluster, job(SERVICE, Meta={"rev": str(i)}))
     cluster.jobs.stable_job("web", s.JobStabilityRequest(JobID="web", JobVersion=0, Stable=True))
@@ -138,7 +137,8 @@ def test_stable_on_old_version_rewinds_the_job_row(cluster: Cluster) -> None:
     assert row.ModifyIndex == cluster.index and row.JobModifyIndex < row.ModifyIndex
     register(cluster, job(SERVICE, Meta={"rev": "3"}))
     resp, _ = cluster.jobs.job_versions("web", False, Q)
-    assert [(v.Version, v.Meta["rev"]) for v in resp.Versions] == [(3, "3"), (2, "2"), (1, "1"), (0, "0")]
+    assert [(v.Version, v.Meta["rev"]) for v in resp.Versions] == [(2, "2"), (1, "3"), (0, "0")]
+    assert cluster.jobs.get_job("web", Q)[0].Version == 1
 
 
 def test_retention_without_stable_keeps_six_newest(cluster: Cluster) -> None:

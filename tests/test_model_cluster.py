@@ -91,10 +91,10 @@ class JobModel:
         return self.rows[self.version]
 
     def bump(self) -> int:
-        """The next version number. The library numbers past every stored version
-        (docs/differences.md): after the stable-on-old-version quirk rewinds the job,
-        Nomad itself would reuse a number and overwrite that history row."""
-        self.version = max(self.version, *self.rows) + 1
+        """The next version number: the current job's plus one, as Nomad does. After
+        the stable-on-old-version quirk rewound the job, that number may be stored
+        already, and put_row then overwrites its history row (a v0.7.1 quirk)."""
+        self.version += 1
         return self.version
 
     def put_row(self, version: int, row: Row) -> None:

@@ -244,13 +244,10 @@ class StateWriter(StateReader):
         if existing is not None:
             job = s.evolve(job, CreateIndex=existing.CreateIndex, ModifyIndex=index)
             if not keep_version:
-                # Deliberate difference: after the stable-on-old-version quirk rewinds the
-                # jobs row, Nomad reuses a version number and overwrites that history row.
-                # Numbering past every stored version keeps the history intact.
-                stored = self.job_versions(namespace, job_id)
-                # Stored jobs always have a Version (set below on the first write).
-                top = max(cast(int, existing.Version), cast(int, stored[0].Version) if stored else 0)
-                job = s.evolve(job, JobModifyIndex=index, Version=top + 1)
+                # The jobs row's version plus one, as upsertJobImpl does: after a stable
+                # mark on an old version rewound the jobs row, that number may already be
+                # stored, and its history row is overwritten (a v0.7.1 quirk).
+                job = s.evolve(job, JobModifyIndex=index, Version=cast(int, existing.Version) + 1)
             job = s.evolve(job, Status=self._job_status(job, eval_delete=False))
         else:
             job = s.evolve(job, CreateIndex=index, ModifyIndex=index, JobModifyIndex=index, Version=0)
