@@ -123,6 +123,9 @@ class JobsService:
 
     # --- list and read -----------------------------------------------------------------
     def _require(self, q: QueryOptions, capability: str) -> None:
+        # The RPC handler forwards to the request's region (or fails) before it
+        # resolves the token: "No path to region" wins over "Permission denied".
+        self._check_region(q.region)
         # With ACLs off every request is allowed: no state to read.
         if self.core.acl_enabled:
             aclmod.require(self._acl(self.core.snapshot(), q.token), q.namespace, capability)

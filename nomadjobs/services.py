@@ -102,6 +102,12 @@ class ClusterService:
         if self.core.acl_enabled:  # else everything is allowed: no state to read
             aclmod.require(self._acl(token), namespace, capability)
 
+    def _read_acl(self, q: QueryOptions, capability: str) -> None:
+        # Every RPC handler forwards to the request's region (or fails) before it
+        # resolves the token: "No path to region" wins over "Permission denied".
+        self._check_region(q.region)
+        self._require(q.namespace, q.token, capability)
+
     def _require_node_read(self, token: str) -> None:
         # Node and agent policies are not modelled: with ACLs on, only management
         # tokens read nodes (Nomad would also accept a node/agent "read" policy).
@@ -140,7 +146,7 @@ class ClusterService:
     # --- evaluations ----------------------------------------------------------------------
     def list_evals(self, q: QueryOptions) -> tuple[list[s.Evaluation], QueryMeta]:
         """GET /v1/evaluations (Eval.List)."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
 
         def run(state: StateReader) -> tuple[list[s.Evaluation], int]:
             evals = self._by_id_prefix(q, "eval", state.evals_by_prefix, state.evals)
@@ -150,12 +156,12 @@ class ClusterService:
 
     def get_eval(self, eval_id: str, q: QueryOptions) -> tuple[s.Evaluation, QueryMeta]:
         """GET /v1/evaluation/:id (Eval.GetEval); 404 ``eval not found``."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
         return self._get_one(q, EVALS, lambda st: st.eval_by_id(eval_id), "eval")
 
     def eval_allocations(self, eval_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/evaluation/:id/allocations (Eval.Allocations)."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
 
         def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
             allocs = sorted(state.allocs_by_eval(eval_id), key=lambda a: a.ID)
@@ -166,7 +172,7 @@ class ClusterService:
     # --- allocations ----------------------------------------------------------------------
     def list_allocs(self, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/allocations (Alloc.List)."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
 
         def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
             allocs = self._by_id_prefix(q, "alloc", state.allocs_by_prefix, state.allocs)
@@ -177,7 +183,7 @@ class ClusterService:
     def get_alloc(self, alloc_id: str, q: QueryOptions) -> tuple[s.Allocation, QueryMeta]:
         """GET /v1/allocation/:id (Alloc.GetAlloc); 404 ``alloc not found``. A
         dispatched job's payload is returned decompressed, as Nomad's agent does."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
         alloc, meta = self._get_one(q, ALLOCS, lambda st: st.alloc_by_id(alloc_id), "alloc")
         if alloc.Job is not None and alloc.Job.Payload:
             from .jobs import with_decompressed_payload
@@ -187,7 +193,7 @@ class ClusterService:
     # --- deployments --------------------------------------------------------------------------
     def list_deployments(self, q: QueryOptions) -> tuple[list[s.Deployment], QueryMeta]:
         """GET /v1/deployments (Deployment.List)."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
 
         def run(state: StateReader) -> tuple[list[s.Deployment], int]:
             found = self._by_id_prefix(q, "deployment", state.deployments_by_prefix, state.deployments)
@@ -197,12 +203,12 @@ class ClusterService:
 
     def get_deployment(self, deployment_id: str, q: QueryOptions) -> tuple[s.Deployment, QueryMeta]:
         """GET /v1/deployment/:id (Deployment.GetDeployment); 404 ``deployment not found``."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
         return self._get_one(q, DEPLOYMENT, lambda st: st.deployment_by_id(deployment_id), "deployment")
 
     def deployment_allocations(self, deployment_id: str, q: QueryOptions) -> tuple[list[s.AllocListStub], QueryMeta]:
         """GET /v1/deployment/allocations/:id (Deployment.Allocations)."""
-        self._require(q.namespace, q.token, aclmod.CAP_READ_JOB)
+        self._read_acl(q, aclmod.CAP_READ_JOB)
 
         def run(state: StateReader) -> tuple[list[s.AllocListStub], int]:
             allocs = sorted(state.allocs_by_deployment(deployment_id), key=lambda a: a.ID)
@@ -253,6 +259,7 @@ class ClusterService:
     # --- nodes ---------------------------------------------------------------------------------
     def list_nodes(self, q: QueryOptions) -> tuple[list[s.NodeListStub], QueryMeta]:
         """GET /v1/nodes (Node.List)."""
+        self._check_region(q.region)  # Nomad forwards (or fails) first
         self._require_node_read(q.token)
 
         def run(state: StateReader) -> tuple[list[s.NodeListStub], int]:
@@ -264,6 +271,7 @@ class ClusterService:
     def get_node(self, node_id: str, q: QueryOptions) -> tuple[s.Node, QueryMeta]:
         """GET /v1/node/:id (Node.GetNode); 404 ``node not found``. The node's
         SecretID is never returned."""
+        self._check_region(q.region)  # Nomad forwards (or fails) first
         self._require_node_read(q.token)
         node, meta = self._get_one(q, NODES, lambda st: st.node_by_id(node_id), "node")
         return attrs.evolve(node, SecretID=""), meta
@@ -271,6 +279,7 @@ class ClusterService:
     def node_allocations(self, node_id: str, q: QueryOptions) -> tuple[list[s.Allocation], QueryMeta]:
         """GET /v1/node/:id/allocations (Node.GetAllocs): full allocations; the index
         is the newest alloc's ModifyIndex, else the allocs table's (never 0)."""
+        self._check_region(q.region)  # Nomad forwards (or fails) first
         self._require_node_read(q.token)
 
         def run(state: StateReader) -> tuple[list[s.Allocation], int]:

@@ -317,3 +317,21 @@ def test_other_namespace_writes_fail(env: Env) -> None:
     rejected(c, lambda: c.jobs.evaluate_job("web", w), 500, "job not found")
     rejected(c, lambda: c.jobs.revert_job("web", s.JobRevertRequest(JobID="web"), w), 500, 'job "web" not found')
     rejected(c, lambda: c.jobs.dispatch_job("param", s.JobDispatchRequest(), w), 500, "parameterized job not found")
+
+
+def test_an_unknown_region_is_reported_before_the_token_is_checked() -> None:
+    """Every v0.7.1 RPC handler forwards (or fails with "No path to region") before it
+    resolves the token (found by the differential harness)."""
+    env = Env()
+    reader = env.token()  # a token with no policy: denied everywhere
+    elsewhere = env.q(reader, region="nowhere")
+    calls: list[Callable[[], Any]] = [
+        lambda: env.cluster.services.list_allocs(elsewhere),
+        lambda: env.cluster.services.list_evals(elsewhere),
+        lambda: env.cluster.services.list_nodes(elsewhere),
+        lambda: env.cluster.jobs.list_jobs(elsewhere),
+        lambda: env.cluster.jobs.get_job("web", elsewhere),
+    ]
+    for call in calls:
+        rejected(env.cluster, call, 500, "No path to region")
+    rejected(env.cluster, lambda: env.cluster.services.list_allocs(env.q(reader)), 403, DENIED)
