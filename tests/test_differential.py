@@ -69,6 +69,20 @@ def test_index_relations_are_compared_not_values() -> None:
     assert header and "relation" in header[0]
 
 
+def test_an_allocations_client_reported_index_takes_no_part_in_relations() -> None:
+    alloc = {"ID": "11111111-1111-4111-8111-111111111111", "TaskGroup": "g", "ClientStatus": "running",
+             "CreateIndex": 5}
+    real = answer([dict(alloc, ModifyIndex=9), dict(alloc, ID="22222222-2222-4222-8222-222222222222", Name="b",
+                                                    ModifyIndex=10)])
+    ours = answer([dict(alloc, ModifyIndex=7), dict(alloc, ID="33333333-3333-4333-8333-333333333333", Name="b",
+                                                    ModifyIndex=7)])
+    assert differences(real, ours) == []
+    evals = [{"ID": "11111111-1111-4111-8111-111111111111", "CreateIndex": 5, "ModifyIndex": 9},
+             {"ID": "22222222-2222-4222-8222-222222222222", "CreateIndex": 6, "ModifyIndex": 10}]
+    flat = [dict(e, ModifyIndex=7) for e in evals]
+    assert differences(answer(evals), answer(flat))  # other objects keep theirs
+
+
 def test_lists_are_paired_in_creation_order() -> None:
     a = {"ID": "11111111-1111-4111-8111-111111111111", "CreateIndex": 5, "Name": "x"}
     b = {"ID": "22222222-2222-4222-8222-222222222222", "CreateIndex": 6, "Name": "y"}
