@@ -71,6 +71,7 @@ class JobsService:
         self._jitter = random.Random()  # blocking-query jitter must not touch the seeded RNG
         # (namespace, prefix) -> (jobs rows token, summary rows token, stubs); see list_jobs.
         self._list_cache: dict[tuple[str, str], tuple[object, object, tuple[s.JobListStub, ...]]] = {}
+        self._plans = 0  # dry runs so far: each draws its own IDs
 
     # --- shared machinery ------------------------------------------------------------
     def _acl(self, state: StateReader, token: str) -> aclmod.ACL:
@@ -382,7 +383,10 @@ class JobsService:
                 else:
                     writer.index = PLAN_SCRATCH_INDEX
                     candidate = writer.upsert_job(job)
-                rng = random.Random(f"{self.core.seed}:{state.latest_index()}:{job.ID}")
+                # Every dry run draws fresh IDs, as Nomad's do, from a generator of its
+                # own (seeded by the run's number, not the cluster's generator).
+                self._plans += 1
+                rng = random.Random(f"{self.core.seed}:plan:{self._plans}")
                 new_id = seeded_ids(rng)
                 ev = s.Evaluation(ID=new_id(), Namespace=namespace, Priority=job.Priority or 0,
                                   Type=job.Type or "", TriggeredBy=s.TRIGGER_JOB_REGISTER, JobID=job_id,

@@ -186,3 +186,17 @@ def test_two_dispatches_same_second_get_distinct_ids(cluster: Cluster) -> None:
     b = dispatch(cluster, Meta={"who": "b"}).DispatchedJobID
     assert a != b and a[:-8] == b[:-8]
 
+
+
+def test_each_plan_draws_fresh_ids_reproducibly() -> None:
+    """Nomad generates new UUIDs for every dry run: two plans never share an eval ID
+    (found by the differential harness). The draws are still seeded."""
+    def two_plans() -> tuple[str, str]:
+        cluster = Cluster(fleet="golden", seed=2)  # no docker: each plan creates a blocked eval
+        first = plan(cluster, job(SERVICE)).CreatedEvals[0].ID
+        second = plan(cluster, job(SERVICE)).CreatedEvals[0].ID
+        return first, second
+
+    first, second = two_plans()
+    assert first != second
+    assert two_plans() == (first, second)
