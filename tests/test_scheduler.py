@@ -550,6 +550,32 @@ def test_stopped_job_stops_everything_and_cancels_deployment():
     assert h.planner.plans[-1].Annotations.DesiredTGUpdates == {"web": s.DesiredUpdates(Stop=3)}
 
 
+def test_placements_join_the_latest_deployment_even_when_it_is_finished():
+    # computeJobAllocs keeps the job's latest deployment as s.deployment unless the
+    # reconciler makes a new one; placements take its ID, so a successful deployment
+    # counts them (updateDeploymentWithAlloc; differential seed 20100003: PlacedAllocs 2).
+    h = Harness()
+    fleet(h, 1)
+    job = h.state.upsert_job(make_job("j", [make_group(count=1, update=make_update())]))
+    ev = h.run(job)
+    d0 = ev.DeploymentID
+    h.set_client_status("running", healthy=True)
+    h.run(job, s.TRIGGER_DEPLOYMENT_WATCHER)
+    assert h.state.deployments[d0].Status == "successful"
+    stopped = h.state.upsert_job(attrs.evolve(job, Stop=True, Version=1, JobModifyIndex=20))
+    h.run(stopped, s.TRIGGER_JOB_DEREGISTER)
+    assert h.live_allocs("j") == []
+    job2 = h.state.upsert_job(attrs.evolve(job, TaskGroups=[make_group(count=1)], Version=2,
+                                           JobModifyIndex=30))
+    ev = h.run(job2, AnnotatePlan=True)
+    assert h.planner.plans[-1].Deployment is None
+    assert h.planner.plans[-1].Annotations.DesiredTGUpdates["web"].Place == 1
+    [new] = h.live_allocs("j")
+    assert new.DeploymentID == d0 and ev.DeploymentID == d0
+    d = h.state.deployments[d0]
+    assert d.Status == "successful" and d.TaskGroups["web"].PlacedAllocs == 2
+
+
 def test_purged_job_stops_allocs():
     h = Harness()
     fleet(h)
@@ -624,6 +650,32 @@ def test_batch_completed_allocs_are_not_replaced():
     h.run(job, AnnotatePlan=True)
     assert h.planner.plans[-1].Annotations.DesiredTGUpdates["web"] == s.DesiredUpdates(Ignore=2)
     assert len(h.state.allocs) == 2
+
+
+def test_batch_complete_allocs_of_older_versions_sharing_a_name_are_all_ignored():
+    # filterCompleteAllocs keeps every complete batch allocation, several of one name
+    # included; batchFiltration then counts each older terminal one as ignored
+    # (differential seed 20100002: Ignore 3, Place 2).
+    h = Harness()
+    fleet(h, 1)
+    done = s.TaskState(State="dead", Events=[s.TaskEvent(Type="Terminated", ExitCode=0)])
+
+    def finish() -> None:
+        for a in h.live_allocs("b"):
+            if a.ClientStatus != "complete":
+                h.state.update_alloc(a.ID, ClientStatus="complete", TaskStates={"web": done})
+
+    job = h.state.upsert_job(make_job("b", [make_group(count=1)], type_="batch"))
+    h.run(job)
+    finish()
+    job = h.state.upsert_job(attrs.evolve(job, TaskGroups=[make_group(count=2)], Version=1, JobModifyIndex=20))
+    h.run(job)
+    finish()
+    assert sorted(a.Name for a in h.state.allocs.values()) == ["b.web[0]", "b.web[0]", "b.web[1]"]
+    g = attrs.evolve(make_group(count=2), Tasks=[make_task(config={"command": "/bin/true"})])
+    job = h.state.upsert_job(attrs.evolve(job, TaskGroups=[g], Version=2, JobModifyIndex=30))
+    h.run(job, AnnotatePlan=True)
+    assert h.planner.plans[-1].Annotations.DesiredTGUpdates["web"] == s.DesiredUpdates(Ignore=3, Place=2)
 
 
 # --- eval outcomes ------------------------------------------------------------------------------------

@@ -211,16 +211,10 @@ class GenericScheduler:
                 return a.ClientStatus == "failed"
             return a.terminal()
 
-        kept = [a for a in allocs if not drop(a)]
-        if not self.batch:
-            return kept
-        # Batch: of several allocs with one name keep the newest (it replaced the rest).
-        newest: dict[str, Allocation] = {}
-        for a in kept:
-            cur = newest.get(a.Name)
-            if cur is None or (cur.CreateIndex, cur.CreateTime) < (a.CreateIndex, a.CreateTime):
-                newest[a.Name] = a
-        return [a for a in kept if newest[a.Name] is a]
+        # As filterCompleteAllocs: nothing else is dropped here. Several allocations may
+        # share a name (a batch job's complete allocations of older versions stay); the
+        # reconciler's batchFiltration counts the older terminal ones as ignored.
+        return [a for a in allocs if not drop(a)]
 
     def _compute_job_allocs(self) -> None:
         ev, plan, ctx = self.eval, self.plan, self.ctx
@@ -241,13 +235,13 @@ class GenericScheduler:
 
         plan.DeploymentUpdates = list(results.deployment_updates)
         self.followup_eval_wait = results.followup_eval_wait
-        # The eval reports the latest deployment even when this pass cancels it
-        # (as v0.7.1 does); allocations only join a deployment that is current.
+        # As v0.7.1's computeJobAllocs: the scheduler keeps the job's latest deployment
+        # unless this pass makes one, even when the reconciler cancelled it or set it aside
+        # as successful. The eval reports it, and in-place updates and placements join it
+        # (a stale deployment then counts them in PlacedAllocs: updateDeploymentWithAlloc).
         if results.deployment is not None:
             self.deployment = results.deployment
-            self.alloc_deployment_id = results.deployment.ID
-        elif reconciler.deployment is not None:
-            self.alloc_deployment_id = reconciler.deployment.ID
+        self.alloc_deployment_id = self._deployment_id()
 
         for stop in results.stop:
             plan.append_update(stop.alloc, ALLOC_DESIRED_STOP, stop.description, stop.client_status, now)
