@@ -12,9 +12,9 @@ whole sequence:
   address becomes ``<addr>``; computed node classes become ``<class>``;
 - indexes (``X-Nomad-Index`` and every ``*Index`` field) become ``<index>``, and their
   relations inside one answer (which are equal, which is larger, which are zero) are
-  compared instead, except an allocation's ``ModifyIndex`` (it depends on which of its
-  client's 200 ms sync batches a report fell into); a number quoted after "index" in an
-  error text is masked the same way;
+  compared instead, except an allocation's ``ModifyIndex`` and its health report's (they
+  depend on which of its client's 200 ms sync batches a report fell into); a number quoted
+  after "index" in an error text is masked the same way;
 - lists of objects with an ``ID`` and a ``CreateIndex`` are put in creation order first
   (Nomad lists them in the order of their random IDs).
 
@@ -98,7 +98,9 @@ class Normalizer:
             # An allocation's ModifyIndex comes from its client's report, and which of
             # the client's 200 ms sync batches a report falls into depends on when its
             # task started: relations to it are timing, not behaviour.
-            client_reported = "ClientStatus" in value and "TaskGroup" in value
+            # Its DeploymentStatus.ModifyIndex (the health report) likewise.
+            client_reported = ("ClientStatus" in value and "TaskGroup" in value) or (
+                key == "DeploymentStatus" and "Healthy" in value)
             for k, v in value.items():
                 if client_reported and k == "ModifyIndex" and isinstance(v, int) and v > 0:
                     out[k] = "<index>"

@@ -77,6 +77,9 @@ def test_an_allocations_client_reported_index_takes_no_part_in_relations() -> No
     ours = answer([dict(alloc, ModifyIndex=7), dict(alloc, ID="33333333-3333-4333-8333-333333333333", Name="b",
                                                     ModifyIndex=7)])
     assert differences(real, ours) == []
+    health = {**alloc, "ModifyIndex": 9, "DeploymentStatus": {"Healthy": True, "ModifyIndex": 9}}
+    assert differences(answer([health]), answer([dict(health, DeploymentStatus={"Healthy": True,
+                                                                                "ModifyIndex": 3})])) == []
     evals = [{"ID": "11111111-1111-4111-8111-111111111111", "CreateIndex": 5, "ModifyIndex": 9},
              {"ID": "22222222-2222-4222-8222-222222222222", "CreateIndex": 6, "ModifyIndex": 10}]
     flat = [dict(e, ModifyIndex=7) for e in evals]
