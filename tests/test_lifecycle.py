@@ -390,6 +390,30 @@ def test_without_auto_revert_the_job_stays(cluster: Cluster) -> None:
     assert cluster.snapshot().job_by_id(NS, "web").Version == 1
 
 
+def test_placements_joining_a_finished_deployment_mark_its_version_stable_again(cluster: Cluster) -> None:
+    """v0.7.1 (differential seed 31500000): a job version without an update stanza still
+    places into the job's latest deployment, finished or not (generic_sched.go
+    computePlacements). updateDeploymentWithAlloc upserts that successful deployment,
+    upsertDeploymentImpl marks its version stable again and updateJobStabilityImpl
+    writes that old version into the jobs table: the job row rewinds to v0."""
+    register(cluster, make_job("web", update=UPDATE))
+    cluster.advance(5)
+    d0 = deployment(cluster, "web")
+    assert d0.Status == "successful" and cluster.snapshot().job_by_id(NS, "web").Stable is True
+    cluster.jobs.stable_job("web", s.JobStabilityRequest(JobID="web", JobVersion=0, Stable=False))
+    reply = register(cluster, make_job("web", count=3, memory=128))
+    cluster.advance(5)
+    d = deployment(cluster, "web")
+    assert (d.ID, d.Status, d.TaskGroups["g"].PlacedAllocs) == (d0.ID, "successful", 4)
+    placed = [a for a in allocs(cluster, "web") if a.CreateIndex > reply.JobModifyIndex]
+    assert len(placed) == 3 and all(a.DeploymentID == d0.ID and a.Job.Version == 1 for a in placed)
+    row = cluster.snapshot().job_by_id(NS, "web")
+    assert (row.Version, row.Stable, row.TaskGroups[0].Count) == (0, True, 1)
+    assert row.ModifyIndex == placed[0].CreateIndex and row.JobModifyIndex < reply.JobModifyIndex
+    versions = {v.Version: v.Stable for v in cluster.snapshot().job_versions(NS, "web")}
+    assert versions == {1: False, 0: True}
+
+
 def test_crashing_task_misses_the_healthy_deadline(cluster: Cluster) -> None:
     restart = {"Attempts": 10, "Interval": 600 * S, "Delay": 5 * S, "Mode": "delay"}
     update = dict(UPDATE, MinHealthyTime=10 * S, HealthyDeadline=20 * S)
