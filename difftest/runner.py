@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import attrs
 
 from .compare import Normalizer, compare_answers
-from .http import Answer
+from .http import NO_ANSWER, Answer
 from .ops import Op
 from .servers import RecordedSide, Side
 
@@ -189,7 +189,16 @@ def run_sequence(ops: list[Op], real: Side, ours: Side, *, stop_at_first: bool =
             headers = {"X-Nomad-Token": secret} if secret else {}
             if op.raw is not None or body is not None:
                 headers["Content-Type"] = "application/json"
-            answer = side.request(op.method, path, _encode(op, body), headers)
+            try:
+                answer = side.request(op.method, path, _encode(op, body), headers)
+            except OSError as exc:
+                # The side is gone (the reference can crash or run out of memory).
+                problems = [f"{side.name} stopped answering: {exc}"]
+                result.divergences.append(Divergence(step, op, problems, Answer(NO_ANSWER, {}, b""),
+                                                     Answer(NO_ANSWER, {}, b"")))
+                log(result.divergences[-1].report())
+                result.seconds = time.monotonic() - started
+                return result
             answers.append(answer)
             if side is real:
                 result.exchanges.append({"op": op.to_dict(), "path": path, "body": body,

@@ -165,6 +165,34 @@ def test_shrinking_keeps_only_what_the_divergence_needs() -> None:
     assert [op.kind for op in shrink(ops, fails)] == ["op3", "op8"]
 
 
+def test_a_side_that_stops_answering_is_reported_not_raised() -> None:
+    from difftest.runner import run_sequence
+
+    class Gone:
+        name = "nomad"
+
+        def request(self, *args: Any, **kwargs: Any) -> Answer:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+        def secret(self, role: str) -> str:
+            return ""
+
+        def close(self) -> None:
+            pass
+
+    result = run_sequence([Op("read-list", "GET", "/v1/jobs")], Gone(), Gone())
+    assert not result.ok and "stopped answering" in result.divergences[0].problems[0]
+
+
+def test_no_generated_count_can_exhaust_the_reference() -> None:
+    for seed in range(300):
+        for op in generate(seed, 30):
+            groups = op.body["Job"].get("TaskGroups") if op.kind == "wrong-type" else None
+            for group in groups if isinstance(groups, list) else []:
+                count = group.get("Count") if isinstance(group, dict) else None
+                assert not (type(count) is int and 1000 <= count < 2**63), (seed, op.describe())
+
+
 # --- recorded transcripts, replayed against nomadjobs ---------------------------------------------
 
 def test_there_are_recorded_transcripts() -> None:
