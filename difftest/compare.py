@@ -132,8 +132,8 @@ class Normalizer:
         indexes: list[int] = []
         if "x-nomad-index" in answer.headers:
             indexes.append(int(answer.headers["x-nomad-index"]))
-        headers = {h: answer.headers.get(h) for h in COMPARED_HEADERS}
-        headers["x-nomad-index"] = "x-nomad-index" in answer.headers  # type: ignore[assignment]
+        headers: dict[str, Any] = {h: answer.headers.get(h) for h in COMPARED_HEADERS}
+        headers["x-nomad-index"] = "x-nomad-index" in answer.headers
         text = answer.body.decode("utf-8", "replace")
         body: Any
         if answer.is_json():

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import random
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import attrs
 
@@ -280,5 +280,3 @@ def generate(seed: int, steps: int, acl: bool = False, hostile_share: float = 0.
         ops.append(op)
     return ops
 
-
-Resolver = Callable[[str], Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,7 +49,6 @@ class Side(Protocol):
 def go_version(binary: str) -> str:
     """The Go release a binary was built with (its build info), e.g. ``go1.19.8``;
     ``go1.9`` (Nomad 0.7.1's release toolchain) when it cannot be read."""
-    import re
     try:
         data = Path(binary).read_bytes()
     except OSError:

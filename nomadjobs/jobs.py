@@ -26,10 +26,11 @@ from .codec import IdentityCache
 from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found
 from .golang.fmt import format_slice as go_slice
-from .golang.multierror import warnings_text
+from .golang.multierror import multierror, warnings_text
 from .golang.time import rfc3339
 from .lifecycle import Lifecycle
 from .query import QueryMeta, QueryOptions, WriteOptions
+from .scheduler import ScratchPlanner, new_scheduler
 from .state.mvcc import Snapshot
 from .state.store import (ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS, NAMESPACES,
                           StateReader, StateWriter)
@@ -253,7 +254,6 @@ class JobsService:
         from .validate import spec_changed, validate_job_for_register
         job, errors, warnings = validate_job_for_register(job)
         if errors:
-            from .golang.multierror import multierror
             raise NomadError(multierror(errors))
         namespace = job.Namespace or s.DEFAULT_NAMESPACE  # set by canonicalization
         job_id = job.ID or ""
@@ -352,11 +352,9 @@ class JobsService:
         job = self._http_job(body.Job, path_id, "Job must have a valid ID", "Job ID does not match")
         self._check_region(w.region or body.Region)
         from .diff import annotate, job_diff
-        from .scheduler import ScratchPlanner, new_scheduler
         from .validate import spec_changed, validate_job_for_register
         job, errors, warnings = validate_job_for_register(job)
         if errors:
-            from .golang.multierror import multierror
             raise NomadError(multierror(errors))
         namespace = job.Namespace or s.DEFAULT_NAMESPACE  # set by canonicalization
         job_id = job.ID or ""
@@ -527,7 +525,6 @@ class JobsService:
             raise bad_request("Job must be specified")
         from .canonicalize import api_canonicalize
         from .validate import validate_job_for_register
-        from .golang.multierror import multierror
         job = api_canonicalize(body.Job)
         # Only the X-Nomad-Token header: v0.7.1's ValidateJobRequest copies the body's
         # Region but not its SecretID (register does use it).

@@ -108,6 +108,10 @@ class ClusterService:
         self._check_region(q.region)
         self._require(q.namespace, q.token, capability)
 
+    def _read_node_acl(self, q: QueryOptions) -> None:
+        self._check_region(q.region)  # as _read_acl: the region first
+        self._require_node_read(q.token)
+
     def _require_node_read(self, token: str) -> None:
         # Node and agent policies are not modelled: with ACLs on, only management
         # tokens read nodes (Nomad would also accept a node/agent "read" policy).
@@ -259,8 +263,7 @@ class ClusterService:
     # --- nodes ---------------------------------------------------------------------------------
     def list_nodes(self, q: QueryOptions) -> tuple[list[s.NodeListStub], QueryMeta]:
         """GET /v1/nodes (Node.List)."""
-        self._check_region(q.region)  # Nomad forwards (or fails) first
-        self._require_node_read(q.token)
+        self._read_node_acl(q)
 
         def run(state: StateReader) -> tuple[list[s.NodeListStub], int]:
             nodes = self._by_id_prefix(q, "node", state.nodes_by_prefix, state.nodes)
@@ -271,16 +274,14 @@ class ClusterService:
     def get_node(self, node_id: str, q: QueryOptions) -> tuple[s.Node, QueryMeta]:
         """GET /v1/node/:id (Node.GetNode); 404 ``node not found``. The node's
         SecretID is never returned."""
-        self._check_region(q.region)  # Nomad forwards (or fails) first
-        self._require_node_read(q.token)
+        self._read_node_acl(q)
         node, meta = self._get_one(q, NODES, lambda st: st.node_by_id(node_id), "node")
         return attrs.evolve(node, SecretID=""), meta
 
     def node_allocations(self, node_id: str, q: QueryOptions) -> tuple[list[s.Allocation], QueryMeta]:
         """GET /v1/node/:id/allocations (Node.GetAllocs): full allocations; the index
         is the newest alloc's ModifyIndex, else the allocs table's (never 0)."""
-        self._check_region(q.region)  # Nomad forwards (or fails) first
-        self._require_node_read(q.token)
+        self._read_node_acl(q)
 
         def run(state: StateReader) -> tuple[list[s.Allocation], int]:
             allocs = sorted(state.allocs_by_node(node_id), key=lambda a: a.ID)

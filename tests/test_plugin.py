@@ -8,7 +8,7 @@ import socket
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Callable
 
 import nomad
 import nomad.api.exceptions

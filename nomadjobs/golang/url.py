@@ -12,23 +12,17 @@ import re
 
 __all__ = ["parse_query", "query_unescape"]
 
-_HEX = "0123456789abcdefABCDEF"
-_ESCAPE = re.compile(r"%([0-9a-fA-F]{2})")
+_BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
+_ESCAPE = re.compile(rb"%([0-9a-fA-F]{2})")
 
 
 def query_unescape(text: str) -> str | None:
     """``url.QueryUnescape``: the decoded text, or None where Go returns an error."""
-    if "%" in text:
-        i = text.find("%")
-        while i >= 0:
-            if i + 2 >= len(text) or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
-                return None
-            i = text.find("%", i + 3)
-    raw = text.replace("+", " ").encode("utf-8", "surrogatepass")
-    if b"%" not in raw:
-        return raw.decode("utf-8", "replace")
-    out = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw.decode("latin-1"))
-    return out.encode("latin-1").decode("utf-8", "replace")
+    if _BAD_ESCAPE.search(text):
+        return None
+    raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]),
+                      text.replace("+", " ").encode("utf-8", "surrogatepass"))
+    return raw.decode("utf-8", "replace")
 
 
 def parse_query(query: str) -> dict[str, list[str]]:

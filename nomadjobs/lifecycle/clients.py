@@ -445,7 +445,8 @@ class SimulatedClients:
             return
         self._watch_health(runner)
         if self.timing.sync_interval_ns <= 0:
-            self._commit([u for u in [self._report(runner)] if u is not None])
+            update = self._report(runner)
+            self._commit([update] if update is not None else [])
             return
         self._dirty.setdefault(runner.node_id, {})[runner.alloc_id] = runner
         if runner.node_id not in self._ticks:

@@ -7,7 +7,7 @@ node status/drain updates) and then lets the scheduler run on what it queued.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from .. import fsm as cmds
 from .. import structs as s
