@@ -14,9 +14,9 @@ goes through the iterators' own methods. The chain stays the reference:
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
+from ..golang.math import pow10
 from .context import CLASS_ELIGIBLE, EvalContext
 from .feasible import FeasibilityWrapper, StaticIterator
 from .rank import (
@@ -30,7 +30,6 @@ from .rank import (
 )
 from .usage import sum_allocs
 
-_pow = math.pow
 
 
 class FusedRanker:
@@ -155,7 +154,7 @@ class FusedRanker:
             # ScoreFit (rank._score, inlined for schedulable CPU and memory above 0).
             node_cpu, node_mem = schedulable
             if node_cpu > 0.0 and node_mem > 0.0:
-                score = 20.0 - (_pow(10.0, 1.0 - cpu / node_cpu) + _pow(10.0, 1.0 - mem / node_mem))
+                score = 20.0 - (pow10(1.0 - cpu / node_cpu) + pow10(1.0 - mem / node_mem))
                 if score > 18.0:
                     score = 18.0
                 elif score < 0.0:

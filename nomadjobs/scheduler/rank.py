@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional, Protocol
 
+from ..golang.math import pow10
 from ..structs import Allocation, NetworkResource, Node, Resources, TaskGroup
 from .context import EvalContext, score_key
 from .feasible import FeasibleIterator
@@ -76,7 +76,11 @@ def _score(cpu: int, memory: int, node_cpu: float, node_mem: float) -> float:
     ``node_cpu``/``node_mem`` schedulable: 0 (empty) .. 18 (perfectly full)."""
     total = _pow10_free(cpu, node_cpu) + _pow10_free(memory, node_mem)
     score = 20.0 - total
-    return min(18.0, max(0.0, score))
+    if score > 18.0:
+        return 18.0
+    if score < 0.0:
+        return 0.0
+    return score  # NaN (nothing schedulable, nothing used) stays NaN, as in Go
 
 
 def _exhausted(node: Node, cpu: int, mem: int, disk: int, iops: int, overcommitted: Optional[bool],
@@ -101,7 +105,7 @@ def _exhausted(node: Node, cpu: int, mem: int, disk: int, iops: int, overcommitt
 def _pow10_free(used: int, avail: float) -> float:
     if avail == 0:  # Go: 1 - used/0 is -Inf (or NaN when used is 0)
         return 0.0 if used > 0 else float("nan")
-    return math.pow(10, 1 - used / avail)
+    return pow10(1 - used / avail)  # Go's Pow: libm's differs in the last bits
 
 
 # --- ranked options and iterators ---------------------------------------------------------
