@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 from .ops import Op, generate
 from .runner import Divergence, Result, run_sequence, shrink
-from .servers import OursServer, RealAgent, go_version
+from .servers import OursServer, RealAgent, Side, go_version
 
 
 def _seeds(text: str) -> list[int]:
@@ -38,11 +38,13 @@ def _seeds(text: str) -> list[int]:
 
 
 def run_live(binary: str, ops: list[Op], acl: bool, seed: int, stop_at_first: bool = True,
-             log: Callable[[str], None] = lambda _: None) -> Result:
+             log: Callable[[str], None] = lambda _: None, against_self: bool = False) -> Result:
+    """One sequence on a fresh agent and a fresh nomadjobs server; with ``against_self``,
+    on two fresh agents instead (how much the reference disagrees with itself)."""
     agent = RealAgent(binary, acl=acl)
     try:
         node = agent.node()
-        ours = OursServer(node, acl=acl, seed=seed)
+        ours: Side = RealAgent(binary, acl=acl) if against_self else OursServer(node, acl=acl, seed=seed)
         try:
             result = run_sequence(ops, agent, ours, stop_at_first=stop_at_first, log=log)
             result.node = node
@@ -69,6 +71,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--nomad", default=os.environ.get("NOMAD_BIN"), help="the Nomad v0.7.1 binary (NOMAD_BIN)")
     p.add_argument("--seeds", default="1", help="seeds: 1,2,5-9 (one sequence per seed and index)")
     p.add_argument("--sequences", type=int, default=1, help="sequences per seed")
+    p.add_argument("--offset", type=int, default=0,
+                   help="first sequence index per seed (to split one seed over several runs)")
     p.add_argument("--steps", type=int, default=25, help="operations per sequence")
     p.add_argument("--acl", action="store_true", help="ACLs on, tokens of several policies")
     p.add_argument("--hostile", type=float, default=0.15, help="share of hostile operations")
@@ -79,6 +83,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--reproduce", type=Path,
                    help="run the reproductions of a --report file instead of generated sequences")
     p.add_argument("--show", action="store_true", help="print both raw answers of a diverging step")
+    p.add_argument("--confirm", type=int, default=2, metavar="N",
+                   help="run a diverging sequence N more times; one that never diverges again is "
+                        "reported as timing-dependent, apart from the divergences")
+    p.add_argument("--self-check", action="store_true",
+                   help="run every sequence on two real agents instead: the reference's own variance")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     if not a.nomad:
@@ -89,7 +98,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(text, flush=True)
 
     started = time.monotonic()
-    runs = failures = steps = 0
+    runs = failures = unconfirmed = steps = 0
     classes: Counter[str] = Counter()
     found: list[dict[str, object]] = []
     if a.reproduce:
@@ -97,9 +106,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         plan = [(int(f["seed"]), [Op.from_dict(op) for op in f["reproduction"]]) for f in found_before]
     else:
         plan = [(seed * 100_000 + n, generate(seed * 100_000 + n, a.steps, acl=a.acl, hostile_share=a.hostile))
-                for seed in _seeds(a.seeds) for n in range(a.sequences)]
+                for seed in _seeds(a.seeds) for n in range(a.offset, a.offset + a.sequences)]
     for sequence_seed, ops in plan:
-        result = run_live(a.nomad, ops, a.acl, sequence_seed, stop_at_first=not a.keep_going, log=log)
+        result = run_live(a.nomad, ops, a.acl, sequence_seed, stop_at_first=not a.keep_going, log=log,
+                          against_self=a.self_check)
         runs += 1
         steps += len(ops) if result.ok else result.divergences[0].step + 1
         if result.ok:
@@ -108,9 +118,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 name = f"{'repro' if a.reproduce else 'seq'}-{sequence_seed}{'-acl' if a.acl else ''}"
                 record(result, a.record, name, a.acl, a.nomad)
             continue
-        failures += 1
         first: Divergence = result.divergences[0]
-        classes[first.op.kind] += 1
         print(f"seed {sequence_seed}: DIVERGES at step {first.step}", flush=True)
         print(first.report(), flush=True)
         if a.show:
@@ -118,6 +126,19 @@ def main(argv: Optional[list[str]] = None) -> int:
                 index = ans.headers.get("x-nomad-index")
                 print(f"  --- {side}: {ans.status} X-Nomad-Index {index}\n  {ans.body.decode(errors='replace')}")
         minimal = ops[:first.step + 1]
+        again = sum(bool(run_live(a.nomad, minimal, a.acl, sequence_seed, against_self=a.self_check).divergences)
+                    for _ in range(a.confirm))
+        if a.confirm and not again:
+            # Both sides are deterministic programs of the same sequence, but the agent
+            # runs on real time; a divergence that never comes back depends on timing.
+            unconfirmed += 1
+            print(f"  did not reproduce in {a.confirm} more runs: timing-dependent", flush=True)
+            found.append({"seed": sequence_seed, "step": first.step, "kind": first.op.kind,
+                          "problems": first.problems[:10], "reproduced": f"0/{a.confirm}",
+                          "reproduction": [op.to_dict() for op in minimal]})
+            continue
+        failures += 1
+        classes[first.op.kind] += 1
         if not a.no_shrink:
             def fails(candidate: list[Op]) -> Optional[Divergence]:
                 res = run_live(a.nomad, candidate, a.acl, sequence_seed)
@@ -127,12 +148,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         for op in minimal:
             print(f"    {op.describe()}", flush=True)
         found.append({"seed": sequence_seed, "step": first.step, "kind": first.op.kind,
-                      "problems": first.problems[:10], "reproduction": [op.to_dict() for op in minimal]})
+                      "problems": first.problems[:10], "reproduced": f"{again}/{a.confirm}",
+                      "reproduction": [op.to_dict() for op in minimal]})
     elapsed = time.monotonic() - started
-    print(f"\n{runs} sequences, {steps} steps, {failures} diverged, {elapsed:.0f} s; by operation: {dict(classes)}")
+    print(f"\n{runs} sequences, {steps} steps, {failures} diverged, {unconfirmed} timing-dependent, "
+          f"{elapsed:.0f} s; by operation: {dict(classes)}")
     if a.report:
         a.report.write_text(json.dumps({"sequences": runs, "steps": steps, "diverged": failures,
-                                        "by_kind": dict(classes), "found": found}, indent=1) + "\n")
+                                        "timing_dependent": unconfirmed, "by_kind": dict(classes),
+                                        "found": found}, indent=1) + "\n")
     return 1 if failures else 0
 
 

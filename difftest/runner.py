@@ -174,7 +174,8 @@ def run_sequence(ops: list[Op], real: Side, ours: Side, *, stop_at_first: bool =
     """Run ``ops`` on both sides (each fresh) and collect the divergences."""
     started = time.monotonic()
     result = Result(list(ops))
-    norms = (Normalizer(go_field_paths=getattr(real, "go_field_paths", False)), Normalizer())
+    norms = (Normalizer(go_field_paths=getattr(real, "go_field_paths", False)),
+             Normalizer(go_field_paths=getattr(ours, "go_field_paths", False)))
     for step, op in enumerate(ops):
         answers: list[Answer] = []
         for side in (real, ours):
