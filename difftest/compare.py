@@ -16,7 +16,15 @@ whole sequence:
   depend on which of its client's 200 ms sync batches a report fell into); a number quoted
   after "index" in an error text is masked the same way;
 - lists of objects with an ``ID`` and a ``CreateIndex`` are put in creation order first
-  (Nomad lists them in the order of their random IDs).
+  (Nomad lists them in the order of their random IDs);
+- in a list of evaluations, a run of ``deployment-watcher`` evaluations of one deployment
+  with no other evaluation of its job between them counts as one (see
+  :func:`collapse_watcher_runs`). How many evaluations
+  such a run has is not fixed by the operations: Nomad's deployment watcher re-checks
+  on every change to the deployment's allocations (real clients report when they
+  report), against the index of the job's evaluation whose random ID sorts first
+  (``latestEvalIndex`` takes ``evals[0]``); nomadjobs models the same rule (see
+  ``nomadjobs/lifecycle/deployments.py``) with IDs of its own.
 
 Two answers match when the status, the content type, ``X-Nomad-KnownLeader``, the
 presence of ``X-Nomad-Index``, the normalised body and the index relations all agree.
@@ -55,6 +63,26 @@ def _creation_key(item: dict[str, Any]) -> tuple[Any, ...]:
     return (item.get("CreateIndex", 0), str(item.get("JobID", "")), str(item.get("Name", "")),
             str(item.get("TaskGroup", "")), str(item.get("TriggeredBy", "")), str(item.get("Status", "")),
             item.get("ModifyIndex", 0))
+
+
+def collapse_watcher_runs(evals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evaluations in creation order, each run of ``deployment-watcher`` evaluations of
+    one deployment (no other evaluation of the job between them) read as one: the first
+    (the one that acted: its ID is the one allocations name), finished when the last
+    finished (its ``ModifyIndex``, which ``X-Nomad-Index`` may equal)."""
+    out: list[dict[str, Any]] = []
+    last_of_job: dict[Any, int] = {}  # job -> position in out of its latest evaluation
+    for ev in evals:
+        job = (ev.get("Namespace"), ev.get("JobID"))
+        at = last_of_job.get(job)
+        if (at is not None and ev.get("TriggeredBy") == "deployment-watcher"
+                and out[at].get("TriggeredBy") == "deployment-watcher"
+                and out[at].get("DeploymentID") == ev.get("DeploymentID")):
+            out[at] = {**out[at], "ModifyIndex": ev.get("ModifyIndex")}
+            continue
+        last_of_job[job] = len(out)
+        out.append(ev)
+    return out
 
 
 class Normalizer:
@@ -112,6 +140,8 @@ class Normalizer:
             if items and all(isinstance(x, dict) and "CreateIndex" in x and isinstance(x.get("ID"), str)
                              for x in items):
                 items = sorted(items, key=_creation_key)
+                if all("TriggeredBy" in x for x in items):
+                    items = collapse_watcher_runs(items)
             if key == "DynamicPorts":
                 return [{**self.value(p, "", indexes), "Value": "<port>"} if isinstance(p, dict) else p
                         for p in items]

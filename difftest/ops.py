@@ -141,7 +141,9 @@ FIELDS: list[list[Any]] = [["ID"], ["Priority"], ["Type"], ["Datacenters"], ["Da
           ["TaskGroups", 0, "Tasks", 0, "Env"], ["TaskGroups", 0, "Tasks", 0, "KillTimeout"],
           ["Update"], ["Periodic"], ["AllAtOnce"], ["Constraints"], ["Region"], ["Namespace"]]
 QUERIES = ["index=abc", "index=-1", "wait=abc", "wait=5", "index=1&wait=1ms", "prefix=%zz", "stale=maybe",
-           "pretty=x", "region=nowhere", "namespace=other", "diffs=maybe", "purge=maybe", "index=99999999999999999999"]
+           "pretty=x", "region=nowhere", "namespace=other", "diffs=maybe", "purge=maybe", "index=99999999999999999999",
+           "index=%C2%B2", "index=" + "9" * 5000, "index=+1", "index=0x10", "wait=" + "9" * 400 + "s",
+           "wait=9223372036854775808ns", "wait=1%C2%B5s", "wait=1.5", "wait=.s", "wait=1e3s"]
 METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
@@ -169,6 +171,13 @@ def hostile(rng: random.Random) -> Op:
         except (KeyError, IndexError, TypeError):
             pass
         return Op("wrong-type", "PUT", "/v1/jobs", body={"Job": job}, write=True)
+    if roll < 0.6:
+        # A namespace that does not exist: register refuses it; plan ignores it.
+        job = make_job(rng, rng.choice(["web", "batch"]))
+        job["Namespace"] = "nope"
+        if rng.random() < 0.5:
+            return Op("namespace", "PUT", "/v1/jobs", body={"Job": job}, write=True)
+        return Op("namespace", "PUT", f"/v1/job/{job['ID']}/plan", body={"Job": job, "Diff": rng.random() < 0.5})
     if roll < 0.65:
         job = make_job(rng, "web")
         job[rng.choice(["Bogus", "id", "taskgroups", "JOB"])] = rng.choice(WRONG_VALUES)

@@ -153,6 +153,15 @@ def _busy(evals: list[dict[str, Any]], allocs: list[dict[str, Any]], deployments
             canaries = group.get("DesiredCanaries", 0) and not group.get("Promoted")
             if decided < placed or (not canaries and placed < group.get("DesiredTotal", 0)):
                 return True
+        # A health report newer than every evaluation of the job: the watcher's
+        # evaluation for it is due (after its 1 s per-job batch), even when the
+        # deployment then waits for a promotion.
+        job = d.get("JobID")
+        evaluated = max((e.get("SnapshotIndex") or e.get("CreateIndex", 0) for e in evals if e.get("JobID") == job),
+                        default=0)
+        if any(a.get("JobID") == job and (a.get("DeploymentStatus") or {}).get("ModifyIndex", 0) > evaluated
+               for a in allocs):
+            return True
         # Every group healthy and nothing to promote: the watcher is about to mark it
         # successful (after its 1 s per-job batch and the 250 ms eval batch).
         if all(g.get("HealthyAllocs", 0) >= g.get("DesiredTotal", 0)

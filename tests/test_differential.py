@@ -153,6 +153,41 @@ def test_settling_waits_for_evals_clients_and_deployments() -> None:
     assert not _busy([], [], [dict(healthy, Status="successful")])
 
 
+def test_settling_waits_for_the_watchers_evaluation_of_a_health_report() -> None:
+    # A canary healthy and awaiting promotion: the deployment is not moving, but the
+    # watcher's evaluation of the report is due a second after it.
+    canaries = {"Status": "running", "JobID": "web",
+                "TaskGroups": {"g": {"PlacedAllocs": 1, "HealthyAllocs": 1, "DesiredTotal": 3,
+                                     "DesiredCanaries": 1, "Promoted": False}}}
+    alloc = {"JobID": "web", "DesiredStatus": "run", "ClientStatus": "running",
+             "DeploymentStatus": {"Healthy": True, "ModifyIndex": 20}}
+    register = {"JobID": "web", "Status": "complete", "CreateIndex": 15, "SnapshotIndex": 15}
+    assert _busy([register], [alloc], [canaries])
+    watcher = {"JobID": "web", "Status": "complete", "CreateIndex": 22, "SnapshotIndex": 22}
+    assert not _busy([register, watcher], [alloc], [canaries])
+    other_job = dict(watcher, JobID="api")
+    assert _busy([register, other_job], [alloc], [canaries])
+
+
+def test_a_run_of_watcher_evaluations_reads_as_one() -> None:
+    def ev(n: int, job: str, trigger: str, deployment: str = "", modify: int = 0) -> dict[str, Any]:
+        return {"ID": f"{n:08d}-0000-4000-8000-000000000000", "CreateIndex": n * 10,
+                "ModifyIndex": modify or n * 10 + 1, "JobID": job, "TriggeredBy": trigger,
+                "DeploymentID": deployment, "Status": "complete"}
+    dep = "d0000000-0000-4000-8000-000000000000"
+    one = [ev(1, "web", "job-register"), ev(2, "web", "deployment-watcher", dep, modify=51),
+           ev(3, "api", "job-register")]
+    three = [ev(1, "web", "job-register"), ev(2, "web", "deployment-watcher", dep),
+             ev(3, "api", "job-register"), ev(4, "web", "deployment-watcher", dep),
+             ev(5, "web", "deployment-watcher", dep)]
+    # Two more watcher evaluations of one deployment, another job's in between: the same.
+    assert differences(answer(one), answer(three)) == []
+    # One of the job's own evaluations in between breaks the run.
+    broken = [ev(1, "web", "job-register"), ev(2, "web", "deployment-watcher", dep),
+              ev(3, "web", "job-register"), ev(4, "web", "deployment-watcher", dep, modify=51)]
+    assert differences(answer(three), answer(broken))
+
+
 def test_shrinking_keeps_only_what_the_divergence_needs() -> None:
     ops = [Op(f"op{i}", "GET", f"/v1/x{i}") for i in range(12)]
     needed = {"op3", "op8"}

@@ -752,3 +752,25 @@ def test_clients_on_different_nodes_sync_on_their_own_ticks() -> None:
     ticks = {a.NodeID: a.ModifyTime % (200 * MS) for a in running}
     phases = {n: int(n.replace("-", "")[:8], 16) % (200 * MS) for n in nodes}
     assert ticks == phases  # each client's updates left on its own ticker
+
+
+def test_the_watcher_measures_health_against_the_first_evaluation_by_id() -> None:
+    """v0.7.1 latestEvalIndex takes evals[0] of EvalsByJob, the job's evaluation first
+    in the state index's (status, ID) order, not its newest: whether a health report is
+    already evaluated depends on which random ID sorts first (differential seed
+    70500001: Nomad made two watcher evaluations where the newest-eval rule makes one)."""
+    differed = 0
+    for seed in range(8):
+        cluster = Cluster(seed=seed)
+        register(cluster, make_job("web", update=UPDATE))
+        cluster.advance(5)
+        register(cluster, make_job("web", count=2, update=UPDATE))
+        cluster.advance(5)
+        state = cluster.snapshot()
+        evals = state.evals_by_job(NS, "web")
+        first = min(evals, key=lambda e: (e.Status, e.ID))
+        watcher = cluster.lifecycle.deployments
+        got = watcher._latest_eval_index(state, deployment(cluster, "web"))
+        assert got == (first.SnapshotIndex or first.CreateIndex)
+        differed += got != max(e.SnapshotIndex or e.CreateIndex for e in evals)
+    assert differed  # some seed's first ID is not its newest evaluation

@@ -18,7 +18,7 @@ from .. import structs as s
 from ..clock import Timer
 from ..core.protocol import Core
 from ..errors import NomadError
-from ..state.store import StateReader
+from ..state.store import ALLOCS, EVALS, StateReader
 
 S = 1_000_000_000
 # perJobEvalBatchPeriod (1s) plus the cross-deployment eval batcher (250ms).
@@ -68,11 +68,12 @@ class DeploymentWatcher:
             ids = [a.ID for a in command.allocs] if not isinstance(command, cmds.DeploymentAllocHealth) \
                 else list(command.healthy) + list(command.unhealthy)
             state = self.core.snapshot()
+            # Nomad's watch loop blocks on the deployment's allocations and runs again
+            # on any change to one of them, not only on a health report.
             touched = set()
             for alloc_id in ids:
                 alloc = state.alloc_by_id(alloc_id)
-                if (alloc is not None and alloc.DeploymentID and alloc.DeploymentStatus is not None
-                        and alloc.DeploymentStatus.ModifyIndex == result.index):
+                if alloc is not None and alloc.DeploymentID:
                     touched.add(alloc.DeploymentID)
             for deployment_id in sorted(touched - self._watching):
                 # The watch loop runs on its own goroutine upstream: react just after.
@@ -81,10 +82,16 @@ class DeploymentWatcher:
 
     # --- the watch loop ----------------------------------------------------------------
     def _latest_eval_index(self, state: StateReader, deployment: s.Deployment) -> int:
-        latest = self._latest_eval.get(deployment.ID, 0)
-        for ev in state.evals_by_job(deployment.Namespace, deployment.JobID):
-            latest = max(latest, ev.SnapshotIndex or ev.CreateIndex)
-        return latest
+        """Nomad's latestEvalIndex: the index of the job's *first* evaluation in its
+        state index order (status, then ID), not of its newest; so whether a health
+        update counts as already evaluated depends on which ID sorts first."""
+        evals = state.evals_by_job(deployment.Namespace, deployment.JobID)
+        if not evals:
+            return state.table_index(EVALS)
+        first = evals[0]
+        index = first.SnapshotIndex or first.CreateIndex or 0
+        self._set_latest_eval(deployment.ID, index)
+        return index
 
     def _watch(self, deployment_id: str) -> None:
         self._watching.discard(deployment_id)
@@ -115,10 +122,10 @@ class DeploymentWatcher:
             if result.error is None:
                 self._set_latest_eval(deployment_id, result.index)
         elif create:
-            self._create_eval_batched(deployment_id)
+            self._create_eval_batched(deployment_id, state.table_index(ALLOCS))
 
-    def _create_eval_batched(self, deployment_id: str) -> None:
-        if deployment_id in self._batch:
+    def _create_eval_batched(self, deployment_id: str, for_index: int) -> None:
+        if deployment_id in self._batch or for_index < self._latest_eval.get(deployment_id, 0):
             return
         self._batch[deployment_id] = self.core.clock.call_later(
             self.eval_batch_ns, lambda: self._batched_eval(deployment_id))
