@@ -23,6 +23,7 @@ from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
 from .jobs import JobsService
 from .lifecycle import ClientTiming, Lifecycle
+from .limits import DEFAULT_LIMITS, Limits
 from .nodeclass import computed_class
 from .query import WriteOptions
 from .services import ClusterService
@@ -40,10 +41,10 @@ class Cluster:
                  region: str = "global",
                  datacenter: str = "dc1", simulate_clients: bool = True,
                  history: int = 256, record_log: bool = False, freeze_gc: bool = False,
-                 client_timing: Optional[ClientTiming] = None) -> None:
+                 client_timing: Optional[ClientTiming] = None, limits: Limits = DEFAULT_LIMITS) -> None:
         #: The server core the services and lifecycles run on.
         self.core = ServerCore(seed=seed, clock=clock, region=region, datacenter=datacenter, acl=acl,
-                               history=history, record_log=record_log, freeze_gc=freeze_gc)
+                               history=history, record_log=record_log, freeze_gc=freeze_gc, limits=limits)
         self.lifecycle = Lifecycle(self.core, simulate_clients=simulate_clients, timing=client_timing)
         #: One method per Jobs API endpoint.
         self.jobs = JobsService(self.core, self.lifecycle)
@@ -60,6 +61,10 @@ class Cluster:
             self.bootstrap_token = self.jobs.acl_bootstrap(acl_token)
 
     # --- the core's parts, for tests and tools that look inside -------------------------
+    @property
+    def limits(self) -> Limits:
+        return self.core.limits
+
     @property
     def clock(self) -> Clock:
         return self.core.clock

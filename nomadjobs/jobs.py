@@ -32,7 +32,7 @@ from .lifecycle import Lifecycle
 from .query import QueryMeta, QueryOptions, WriteOptions
 from .scheduler import ScratchPlanner, new_scheduler
 from .state.mvcc import Snapshot
-from .state.store import (ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS, NAMESPACES,
+from .state.store import (ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS, NAMESPACES, StateError,
                           StateReader, StateWriter)
 
 T = TypeVar("T")
@@ -251,8 +251,8 @@ class JobsService:
 
     def _register(self, job: s.Job, token: str, enforce_index: bool = False, job_modify_index: int = 0,
                   policy_override: bool = False) -> s.JobRegisterResponse:
-        from .validate import spec_changed, validate_job_for_register
-        job, errors, warnings = validate_job_for_register(job)
+        from .validate import spec_changed
+        job, errors, warnings = self._validate(job)
         if errors:
             raise NomadError(multierror(errors))
         namespace = job.Namespace or s.DEFAULT_NAMESPACE  # set by canonicalization
@@ -346,14 +346,25 @@ class JobsService:
         return s.JobRegisterResponse(EvalID=ev.ID, EvalCreateIndex=index, JobModifyIndex=job.ModifyIndex or 0,
                                      Index=index)
 
+    def _validate(self, job: s.Job) -> tuple[s.Job, list[str], list[str]]:
+        """``validate_job_for_register`` plus this server's allocation limit
+        (nomadjobs.limits), checked last, as one more validation error."""
+        from .validate import validate_job_for_register
+        job, errors, warnings = validate_job_for_register(job)
+        limits = self.core.limits
+        total = sum(max(tg.Count or 0, 0) for tg in job.TaskGroups or ())
+        if total > limits.max_job_allocations:
+            errors = [*errors, limits.allocation_error(total)]
+        return job, errors, warnings
+
     # --- plan -----------------------------------------------------------------------------------
     def plan_job(self, body: s.JobPlanRequest, w: WriteOptions = WriteOptions(),
                  path_id: Optional[str] = None) -> s.JobPlanResponse:
         job = self._http_job(body.Job, path_id, "Job must have a valid ID", "Job ID does not match")
         self._check_region(w.region or body.Region)
         from .diff import annotate, job_diff
-        from .validate import spec_changed, validate_job_for_register
-        job, errors, warnings = validate_job_for_register(job)
+        from .validate import spec_changed
+        job, errors, warnings = self._validate(job)
         if errors:
             raise NomadError(multierror(errors))
         namespace = job.Namespace or s.DEFAULT_NAMESPACE  # set by canonicalization
@@ -377,10 +388,10 @@ class JobsService:
                     if spec_changed(old, job):
                         updated_index = index + 1
                         writer.index = updated_index
-                        candidate = writer.upsert_job(job)
+                        candidate = _dry_run_upsert(writer, job)
                 else:
                     writer.index = PLAN_SCRATCH_INDEX
-                    candidate = writer.upsert_job(job)
+                    candidate = _dry_run_upsert(writer, job)
                 # Every dry run draws fresh IDs, as Nomad's do, from a generator of its
                 # own (seeded by the run's number, not the cluster's generator).
                 self._plans += 1
@@ -524,13 +535,12 @@ class JobsService:
         if body.Job is None:
             raise bad_request("Job must be specified")
         from .canonicalize import api_canonicalize
-        from .validate import validate_job_for_register
         job = api_canonicalize(body.Job)
         # Only the X-Nomad-Token header: v0.7.1's ValidateJobRequest copies the body's
         # Region but not its SecretID (register does use it).
         aclmod.require(self._acl(self.core.snapshot(), w.token),
                        job.Namespace or s.DEFAULT_NAMESPACE, aclmod.CAP_READ_JOB)
-        _, errors, warnings = validate_job_for_register(job)
+        _, errors, warnings = self._validate(job)
         return s.JobValidateResponse(DriverConfigValidated=True, ValidationErrors=list(errors) or None,
                                      Error=multierror(errors) if errors else "",
                                      Warnings=warnings_text(warnings))
@@ -617,3 +627,12 @@ def alloc_stub(a: s.Allocation) -> s.AllocListStub:
                            TaskStates=a.TaskStates, DeploymentStatus=a.DeploymentStatus,
                            CreateIndex=a.CreateIndex, ModifyIndex=a.ModifyIndex, CreateTime=a.CreateTime,
                            ModifyTime=a.ModifyTime)
+
+
+def _dry_run_upsert(writer: StateWriter, job: s.Job) -> s.Job:
+    """Nomad's Plan ignores the error of its snapshot's UpsertJob (a namespace that does
+    not exist): the job is then not in the dry run, which plans it as stopped."""
+    try:
+        return writer.upsert_job(job)
+    except StateError:
+        return job

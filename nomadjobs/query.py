@@ -11,7 +11,7 @@ from typing import Mapping
 import attrs
 
 from .errors import NomadError, bad_request
-from .golang.strconv import parse_bool
+from .golang.strconv import parse_bool, parse_uint
 from .golang.time import parse_duration
 
 MAX_BLOCKING_WAIT_S = 300.0  # Nomad caps blocking queries at 5 minutes in code
@@ -41,11 +41,8 @@ class QueryOptions:
                 raise bad_request("Invalid wait time") from None
         min_index = 0
         if "index" in params:
-            text = params["index"]
-            if not text.isdigit():
-                raise bad_request("Invalid index")
-            min_index = int(text)
-            if min_index >= 2**64:
+            min_index, error = parse_uint(params["index"])
+            if error:
                 raise bad_request("Invalid index")
         return cls(namespace=params.get("namespace") or "default", region=params.get("region", ""),
                    prefix=params.get("prefix", ""), min_index=min_index, wait_s=wait_s,

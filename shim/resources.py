@@ -16,7 +16,8 @@ from falcon.typing import ReadableIO
 from nomadjobs import codec
 from nomadjobs import structs as s
 from nomadjobs.cluster import Cluster
-from nomadjobs.errors import method_not_allowed
+from nomadjobs.errors import NomadError, bad_request, method_not_allowed
+from nomadjobs.limits import DEFAULT_LIMITS, Limits
 from nomadjobs.golang.url import parse_query
 from nomadjobs.query import (QueryMeta, QueryOptions, WriteOptions, parse_bool_lenient, parse_bool_param,
                              pretty)
@@ -131,17 +132,36 @@ def write_options(req: Request) -> WriteOptions:
     return WriteOptions.parse(params(req), _token_header(req))
 
 
-def read_body(req: BodyRequest) -> bytes:
+def read_body(req: BodyRequest, max_bytes: int) -> bytes:
+    """The request body, refused (400, nothing read past the limit) when it is larger
+    than ``max_bytes`` (``Limits.max_body_bytes``; Nomad reads any size)."""
     if req.content_length is not None:
+        if req.content_length > max_bytes:
+            # Read and drop it in pieces: clients that send the whole body before
+            # reading the answer would otherwise see a reset, not the 400.
+            stream = req.bounded_stream
+            while stream.read(1 << 16):
+                pass
+            raise _body_too_large(max_bytes)
         return req.bounded_stream.read()
     # Chunked uploads carry no Content-Length; servers that de-chunk say so.
     if req.env.get("wsgi.input_terminated"):
-        return req.stream.read()
+        body = req.stream.read(max_bytes + 1)
+        if len(body) > max_bytes:
+            while req.stream.read(1 << 16):
+                pass
+            raise _body_too_large(max_bytes)
+        return body
     return b""
 
 
-def decode(req: BodyRequest, cls: type) -> Any:
-    return codec.decode_body(read_body(req), cls)
+def _body_too_large(max_bytes: int) -> NomadError:
+    return bad_request(f"Request body larger than {max_bytes} bytes; this server accepts at most "
+                       f"{max_bytes} (max_body_bytes)")
+
+
+def decode(req: BodyRequest, cls: type, limits: Limits = DEFAULT_LIMITS) -> Any:
+    return codec.decode_body(read_body(req, limits.max_body_bytes), cls, limits.max_json_depth)
 
 
 # --- response writing ------------------------------------------------------------------------
@@ -200,6 +220,7 @@ class Endpoint:
 
     def __init__(self, api: Api) -> None:
         self.api = api
+        self.limits = api.cluster.limits
         self.jobs = api.jobs
         self.services = api.services
         self.get_read = self.read is not None and (self.methods is None or "GET" in self.methods)
@@ -228,7 +249,7 @@ class Jobs(Endpoint):
         if req.method == "GET":
             send_read(req, resp, self.read(req, ident))
         else:
-            body = decode(req, s.JobRegisterRequest)
+            body = decode(req, s.JobRegisterRequest, self.limits)
             send_write(req, resp, self.jobs.register_job(body, write_options(req), None))
 
 
@@ -247,7 +268,7 @@ class Job(Endpoint):
             purge = parse_bool_param(params(req), "purge")
             send_write(req, resp, self.jobs.deregister_job(ident, purge, write_options(req)))
         else:
-            body = decode(req, s.JobRegisterRequest)
+            body = decode(req, s.JobRegisterRequest, self.limits)
             send_write(req, resp, self.jobs.register_job(body, write_options(req), ident or None))
 
 
@@ -280,7 +301,7 @@ class JobPlan(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobPlanRequest)
+        body = decode(req, s.JobPlanRequest, self.limits)
         send_write(req, resp, self.jobs.plan_job(body, write_options(req), ident))
 
 
@@ -295,7 +316,7 @@ class JobDispatch(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobDispatchRequest)
+        body = decode(req, s.JobDispatchRequest, self.limits)
         send_write(req, resp, self.jobs.dispatch_job(ident, body, write_options(req)))
 
 
@@ -311,7 +332,7 @@ class JobRevert(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobRevertRequest)
+        body = decode(req, s.JobRevertRequest, self.limits)
         out = self.jobs.revert_job(ident, body, write_options(req))
         # Revert goes through Nomad's read-meta path with a meta nobody filled in.
         set_query_meta(resp, out.Index, out.KnownLeader, out.LastContact)
@@ -332,7 +353,7 @@ class JobStable(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobStabilityRequest)
+        body = decode(req, s.JobStabilityRequest, self.limits)
         send_write(req, resp, self.jobs.stable_job(ident, body, write_options(req)))
 
 
@@ -340,7 +361,7 @@ class ValidateJob(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobValidateRequest)
+        body = decode(req, s.JobValidateRequest, self.limits)
         send(req, resp, self.jobs.validate_job(body, write_options(req)))  # no index header
 
 
@@ -399,7 +420,7 @@ class DeploymentPause(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.DeploymentPauseRequest)
+        body = decode(req, s.DeploymentPauseRequest, self.limits)
         send_write(req, resp, self.services.pause_deployment(ident, body, write_options(req)))
 
 
@@ -407,7 +428,7 @@ class DeploymentPromote(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.DeploymentPromoteRequest)
+        body = decode(req, s.DeploymentPromoteRequest, self.limits)
         send_write(req, resp, self.services.promote_deployment(ident, body, write_options(req)))
 
 
@@ -415,7 +436,7 @@ class DeploymentAllocHealth(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.DeploymentAllocHealthRequest)
+        body = decode(req, s.DeploymentAllocHealthRequest, self.limits)
         send_write(req, resp, self.services.set_alloc_health(ident, body, write_options(req)))
 
 
@@ -440,7 +461,7 @@ class Search(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.SearchRequest)
+        body = decode(req, s.SearchRequest, self.limits)
         # Nomad's parse: a non-empty ?namespace= replaces the body's, even "default".
         namespace = params(req).get("namespace")
         if namespace:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional, Protocol
 from .. import structs as s
 from ..clock import Clock
 from ..fsm import ApplyResult
+from ..limits import Limits
 from ..state.mvcc import Database
 from ..state.store import StateReader
 
@@ -39,6 +40,7 @@ class Core(Protocol):
     region: str
     datacenter: str
     acl_enabled: bool
+    limits: Limits
     #: Called after every applied command, in order (the lifecycles' hooks).
     listeners: list[Listener]
 

@@ -22,6 +22,7 @@ from .. import gcpolicy
 from .. import structs as s
 from ..clock import Callback, Clock, VirtualClock, WallClock
 from ..fsm import FSM, ApplyResult
+from ..limits import DEFAULT_LIMITS, Limits
 from ..scheduler import new_scheduler
 from ..state.store import StateReader, new_database
 from .broker import EvalBroker
@@ -49,8 +50,10 @@ class ServerCore:
 
     def __init__(self, *, seed: int = 0, clock: str | Clock = "virtual", region: str = "global",
                  datacenter: str = "dc1", acl: bool = False, history: int = 256, record_log: bool = False,
-                 freeze_gc: bool = False) -> None:
+                 freeze_gc: bool = False, limits: Limits = DEFAULT_LIMITS) -> None:
         self.seed = seed
+        #: What one request may ask for (nomadjobs.limits).
+        self.limits = limits
         self.rng = random.Random(seed)
         self.region = region
         self.datacenter = datacenter

@@ -99,8 +99,8 @@ _ATOI_RE = re.compile(r"[+-]?[0-9]+")
 
 def atoi(text: str) -> Optional[int]:
     """``strconv.Atoi`` (64-bit ``int``): the value, or None where Go returns an error."""
-    if not _ATOI_RE.fullmatch(text):
-        return None
+    if not _ATOI_RE.fullmatch(text) or len(text.lstrip("+-0")) > 19:
+        return None  # (the length test also keeps int() off texts of thousands of digits)
     value = int(text)
     if not -(2**63) <= value < 2**63:
         return None
@@ -115,6 +115,8 @@ def parse_uint(text: str) -> tuple[int, Optional[str]]:
     give ``value out of range`` there; kept as it was to leave texts unchanged)."""
     if not text or not text.isascii() or not text.isdigit():
         return 0, num_error("ParseUint", text, ERR_SYNTAX)
+    if len(text.lstrip("0")) > 20:
+        return 0, num_error("ParseUint", text, ERR_RANGE)
     value = int(text)
     if value >= 1 << 64:
         return 0, num_error("ParseUint", text, ERR_RANGE)

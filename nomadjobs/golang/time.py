@@ -3,7 +3,6 @@ and ``LoadLocation``'s error texts."""
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from datetime import datetime, timezone
 from typing import Optional
@@ -44,32 +43,95 @@ def _frac(value: int, size: int, prec: int) -> str:
     return f"{whole}.{digits}"
 
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNIT_NS = {b"ns": 1, b"us": 10**3, "µs".encode(): 10**3, "μs".encode(): 10**3, b"ms": 10**6,
+            b"s": 10**9, b"m": 60 * 10**9, b"h": 3600 * 10**9}
+_MAX_INT64 = (1 << 63) - 1
+_DIGITS = b"0123456789"
 
 
 def parse_duration(text: str) -> int:
-    """Go's ``time.ParseDuration``; raises ValueError like Go returns an error."""
-    s = text
-    if not s:
-        raise ValueError(f'time: invalid duration "{text}"')
-    sign = 1
-    if s[0] in "+-":
-        sign = -1 if s[0] == "-" else 1
+    """Go 1.9's ``time.ParseDuration``: nanoseconds, or ValueError with Go's message.
+
+    Integer arithmetic with Go's int64 overflow checks, over the UTF-8 bytes (units
+    are compared as bytes, and ``µs``/``μs`` are two of them)."""
+    s = text.encode("utf-8", "surrogatepass")
+    invalid = f"time: invalid duration {text}"
+    neg = False
+    if s[:1] in (b"-", b"+"):
+        neg = s[:1] == b"-"
         s = s[1:]
-    if s == "0":
+    if s == b"0":
         return 0
     if not s:
-        raise ValueError(f'time: invalid duration "{text}"')
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_RE.match(s, pos)
-        if not m:
-            raise ValueError(f'time: invalid duration "{text}"')
-        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
-        pos = m.end()
-    return sign * int(round(total))
+        raise ValueError(invalid)
+    d = 0
+    while s:
+        if not (s[0] == 0x2E or 0x30 <= s[0] <= 0x39):  # the next byte must be [0-9.]
+            raise ValueError(invalid)
+        before = len(s)
+        v, s = _leading_int(s, invalid)
+        pre = len(s) != before
+        f, scale, post = 0, 1.0, False
+        if s[:1] == b".":
+            s = s[1:]
+            before = len(s)
+            f, scale, s = _leading_fraction(s)
+            post = len(s) != before
+        if not pre and not post:
+            raise ValueError(invalid)
+        i = 0
+        while i < len(s) and not (s[i] == 0x2E or 0x30 <= s[i] <= 0x39):
+            i += 1
+        if i == 0:
+            raise ValueError(f"time: missing unit in duration {text}")
+        unit_text, s = s[:i], s[i:]
+        unit = _UNIT_NS.get(unit_text)
+        if unit is None:
+            name = unit_text.decode("utf-8", "surrogateescape")
+            raise ValueError(f"time: unknown unit {name} in duration {text}")
+        if v > _MAX_INT64 // unit:
+            raise ValueError(invalid)
+        v *= unit
+        if f > 0:
+            v += int(float(f) * (float(unit) / scale))  # Go: int64(float64), truncating
+            if v > _MAX_INT64:
+                raise ValueError(invalid)
+        d += v
+        if d > _MAX_INT64:
+            raise ValueError(invalid)
+    return -d if neg else d
+
+
+def _leading_int(s: bytes, invalid: str) -> tuple[int, bytes]:
+    x = 0
+    i = 0
+    while i < len(s) and 0x30 <= s[i] <= 0x39:
+        if x > _MAX_INT64 // 10:
+            raise ValueError(invalid)
+        x = x * 10 + s[i] - 0x30
+        if x > _MAX_INT64:
+            raise ValueError(invalid)
+        i += 1
+    return x, s[i:]
+
+
+def _leading_fraction(s: bytes) -> tuple[int, float, bytes]:
+    # Digits past int64's precision are consumed and ignored.
+    x, scale, overflow = 0, 1.0, False
+    i = 0
+    while i < len(s) and 0x30 <= s[i] <= 0x39:
+        if not overflow:
+            if x > _MAX_INT64 // 10:
+                overflow = True
+            else:
+                y = x * 10 + s[i] - 0x30
+                if y > _MAX_INT64:
+                    overflow = True
+                else:
+                    x = y
+                    scale *= 10
+        i += 1
+    return x, scale, s[i:]
 
 
 def rfc3339(ns: int) -> str:
