@@ -18,16 +18,18 @@ from typing import Any, Callable, Optional
 from gunicorn.http import wsgi as _gwsgi
 from gunicorn.workers import gthread as _gthread
 
-from shim.server import SWITCH_INTERVAL_S
+from shim.server import SWITCH_INTERVAL_S, resolve
 
 sys.setswitchinterval(SWITCH_INTERVAL_S)  # read in the arbiter: the worker forked from it inherits it
 
 wsgi_app = "shim.wsgi:app"  # used when no app is named on the command line
-bind = [os.environ.get("NOMADJOBS_BIND", "127.0.0.1:4646")]
+# The same NOMADJOBS_* variables as nomadjobs-server's options, read the same way.
+_settings = resolve(None, os.environ)
+bind = [_settings["bind"]]
 
 workers = 1  # the state is in-process: never more than one
 worker_class: str | type = "gthread"  # replaced below by a subclass, when this gunicorn has what it needs
-threads = int(os.environ.get("NOMADJOBS_THREADS", "1024"))  # one per request in flight (long polls included)
+threads = _settings["threads"]  # one per request in flight (long polls included)
 worker_connections = 2 * threads  # gthread refuses connections beyond this
 backlog = 2048
 
@@ -43,9 +45,9 @@ keepalive = 30  # Go's server keeps idle connections; clients (requests) reuse t
 control_socket_disable = True
 
 preload_app = False  # build the cluster inside the worker, after the fork
-accesslog = os.environ.get("NOMADJOBS_ACCESS_LOG") or None
-errorlog = "-"
-loglevel = os.environ.get("NOMADJOBS_LOG_LEVEL", "info")
+accesslog = "/dev/stderr" if _settings["access_log"] else None  # gunicorn's "-" is stdout
+errorlog = "-"  # stderr
+loglevel = _settings["log_level"]
 proc_name = "nomadjobs"
 
 
@@ -147,3 +149,11 @@ def _worker_fits() -> bool:
 
 if _worker_fits():
     worker_class = ThreadWorker
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker that dies while the server is serving took the cluster with it: stop,
+    loudly, rather than respawn an empty cluster on the same port."""
+    if server.LISTENERS:  # stop() empties them first: exits during a shutdown are expected
+        from gunicorn.errors import HaltServer
+        raise HaltServer(f"worker (pid {worker.pid}) died and its in-memory cluster with it; stopping", 1)

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import os
+import socket
 import sys
 import uuid
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
+
+import attrs
+
+from nomadjobs.limits import Limits
 
 DEFAULT_BIND = "127.0.0.1:4646"
 DEFAULT_THREADS = 1024  # blocking queries each hold a thread for up to 5 minutes
@@ -35,61 +41,187 @@ def parse_bind(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class ConfigError(ValueError):
+    """An option's value the server cannot use."""
+
+
+@attrs.frozen
+class Option:
+    """One server option: a flag and the ``NOMADJOBS_*`` variable that sets it too."""
+
+    flag: str
+    env: str
+    default: Optional[str]
+    help: str
+    choices: tuple[str, ...] = ()
+    kind: str = "str"  # str | int | bool
+    minimum: int = 1
+    metavar: Optional[str] = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+_LIMITS = Limits()
+OPTIONS = (
+    Option("--bind", "NOMADJOBS_BIND", DEFAULT_BIND, "address to listen on", metavar="HOST:PORT"),
+    Option("--server", "NOMADJOBS_SERVER", "granian", "HTTP server", choices=("granian", "gunicorn")),
+    Option("--fleet", "NOMADJOBS_FLEET", "default",
+           "simulated client nodes (default: 3 nodes with docker, exec, raw_exec, java)",
+           choices=("default", "golden", "large")),
+    Option("--nodes", "NOMADJOBS_NODES", None, "fleet size (default and large fleets)", kind="int", metavar="N"),
+    Option("--seed", "NOMADJOBS_SEED", "0", "seed for IDs and scheduling", kind="int", minimum=0, metavar="N"),
+    Option("--clock", "NOMADJOBS_CLOCK", "wall",
+           "wall: allocations progress in real time; virtual: time stands still", choices=("wall", "virtual")),
+    Option("--acl", "NOMADJOBS_ACL", "0",
+           "enable ACLs; the bootstrap token's SecretID is printed alone on stdout", kind="bool"),
+    Option("--acl-token-file", "NOMADJOBS_ACL_TOKEN_FILE", None,
+           "read the bootstrap token's SecretID from this file (implies --acl)", metavar="PATH"),
+    Option("--acl-token", "NOMADJOBS_ACL_TOKEN", None,
+           "the bootstrap token's SecretID (implies --acl; prefer the variable or a file: "
+           "a flag shows in ps)", metavar="SECRET"),
+    Option("--threads", "NOMADJOBS_THREADS", str(DEFAULT_THREADS),
+           "request threads, i.e. requests in flight incl. long polls", kind="int", metavar="N"),
+    Option("--log-level", "NOMADJOBS_LOG_LEVEL", "info", "log level (logs go to stderr)",
+           choices=("debug", "info", "warning", "error")),
+    Option("--access-log", "NOMADJOBS_ACCESS_LOG", "0", "log every request on stderr", kind="bool"),
+    Option("--max-job-allocations", "NOMADJOBS_MAX_JOB_ALLOCATIONS", str(_LIMITS.max_job_allocations),
+           "allocations one job may ask for (the sum of its counts)", kind="int", metavar="N"),
+    Option("--max-body-bytes", "NOMADJOBS_MAX_BODY_BYTES", str(_LIMITS.max_body_bytes),
+           "bytes in one request body", kind="int", metavar="N"),
+    Option("--max-json-depth", "NOMADJOBS_MAX_JSON_DEPTH", str(_LIMITS.max_json_depth),
+           "nesting of JSON arrays and objects in one request body", kind="int", metavar="N"),
+)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def version_text() -> str:
+    try:
+        mine = importlib.metadata.version("nomadjobs")
+    except importlib.metadata.PackageNotFoundError:
+        mine = "unknown"
+    return f"nomadjobs-server {mine} (Nomad v0.7.1 HTTP API)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nomadjobs-server",
-                                description="An in-memory Nomad v0.7.1 Jobs API over HTTP.")
-    p.add_argument("--bind", default=DEFAULT_BIND, type=str, metavar="HOST:PORT",
-                   help=f"address to listen on (default {DEFAULT_BIND})")
-    p.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
-                   help="HTTP server (default granian)")
-    p.add_argument("--fleet", choices=("default", "golden", "large"), default="default",
-                   help="simulated client nodes (default: 3 nodes with docker, exec, raw_exec, java)")
-    p.add_argument("--nodes", type=int, default=None, metavar="N", help="fleet size (default and large fleets)")
-    p.add_argument("--seed", type=int, default=0, help="seed for IDs and scheduling (default 0)")
-    p.add_argument("--clock", choices=("wall", "virtual"), default="wall",
-                   help="wall: allocations progress in real time; virtual: time stands still")
-    p.add_argument("--acl", action="store_true",
-                   help="enable ACLs; the bootstrap management token's SecretID is printed on stdout")
-    p.add_argument("--acl-token", default=None, metavar="SECRET",
-                   help="use SECRET as the bootstrap management token (implies --acl)")
-    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                   help=f"request threads, i.e. requests in flight incl. long polls (default {DEFAULT_THREADS})")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p = argparse.ArgumentParser(
+        prog="nomadjobs-server", description="An in-memory Nomad v0.7.1 over HTTP.",
+        epilog="Every option can also be set by the NOMADJOBS_* variable shown after it; the flag wins.")
+    p.add_argument("--version", action="version", version=version_text())
+    for o in OPTIONS:
+        shown = f" (default {o.default})" if o.default not in (None, "0") or o.kind == "int" else ""
+        text = f"{o.help}{shown if o.default is not None else ''}; {o.env}"
+        if o.kind == "bool":
+            p.add_argument(o.flag, dest=o.dest, action="store_const", const="1", default=None, help=text)
+        else:
+            p.add_argument(o.flag, dest=o.dest, default=None, metavar=o.metavar or o.dest.upper(),
+                           help=text + (f" ({'|'.join(o.choices)})" if o.choices else ""))
     return p
 
 
-def server_env(args: argparse.Namespace, secret: Optional[str]) -> dict[str, str]:
-    env = {
-        "NOMADJOBS_BIND": args.bind,
-        "NOMADJOBS_FLEET": args.fleet,
-        "NOMADJOBS_SEED": str(args.seed),
-        "NOMADJOBS_CLOCK": args.clock,
-        "NOMADJOBS_THREADS": str(args.threads),
-        "NOMADJOBS_LOG_LEVEL": args.log_level,
-        "NOMADJOBS_GRACEFUL_TIMEOUT": str(GRACEFUL_S),
-    }
-    if args.nodes is not None:
-        env["NOMADJOBS_NODES"] = str(args.nodes)
-    if secret is not None:
-        env["NOMADJOBS_ACL"] = "1"
-        env["NOMADJOBS_ACL_TOKEN"] = secret
+class Settings(dict[str, Any]):
+    """Resolved options, by ``dest``."""
+
+
+def resolve(args: Optional[argparse.Namespace], env: Mapping[str, str]) -> Settings:
+    """Each option from its flag, else its variable, else its default; checked, with
+    the flag or variable named in the error."""
+    out = Settings()
+    for o in OPTIONS:
+        given = getattr(args, o.dest) if args is not None else None
+        source = o.flag if given is not None else o.env
+        text = given if given is not None else env.get(o.env, o.default)
+        if text is None:
+            out[o.dest] = None
+            continue
+        if o.kind == "bool":
+            if text.lower() not in _TRUE | _FALSE:
+                raise ConfigError(f"{source}: expected 1/true/yes/on or 0/false/no/off, got {text!r}")
+            out[o.dest] = text.lower() in _TRUE
+        elif o.kind == "int":
+            try:
+                value = int(text, 10)
+            except ValueError:
+                raise ConfigError(f"{source}: expected an integer, got {text!r}") from None
+            if value < o.minimum:
+                raise ConfigError(f"{source} must be at least {o.minimum}, got {value}")
+            out[o.dest] = value
+        else:
+            if o.choices and text not in o.choices:
+                raise ConfigError(f"{source}: expected one of {', '.join(o.choices)}, got {text!r}")
+            out[o.dest] = text
+    try:
+        out["host"], out["port"] = parse_bind(out["bind"])
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--bind: {exc}") from None
+    secret = out["acl_token"]
+    if out["acl_token_file"]:
+        try:
+            secret = Path(out["acl_token_file"]).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"--acl-token-file: {exc.strerror}: {out['acl_token_file']}") from None
+        if not secret:
+            raise ConfigError(f"--acl-token-file: {out['acl_token_file']} is empty")
+    if secret is not None or out["acl"]:
+        out["acl"] = True
+        out["secret"] = secret or str(uuid.uuid4())  # random, not from the cluster's seed
+    else:
+        out["secret"] = None
+    return out
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    """What the worker process reads (shim.wsgi), every option resolved."""
+    env = {o.env: str(settings[o.dest]) for o in OPTIONS
+           if o.kind != "bool" and settings[o.dest] is not None and o.dest not in ("acl_token", "acl_token_file")}
+    env.update({o.env: "1" if settings[o.dest] else "0" for o in OPTIONS if o.kind == "bool"})
+    env["NOMADJOBS_GRACEFUL_TIMEOUT"] = str(GRACEFUL_S)
+    if settings["secret"] is not None:
+        env["NOMADJOBS_ACL_TOKEN"] = settings["secret"]
     return env
 
 
-def check_config(env: dict[str, str]) -> None:
-    """Fail in the parent, with a message, rather than in the worker."""
-    from .wsgi import ConfigError
+def check_bind(host: str, port: int) -> None:
+    """Fail now if the address is taken. granian binds with SO_REUSEPORT, which would
+    let a second server share a busy port and split its traffic with another cluster;
+    a plain bind, as this one is, fails while any socket listens there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def check_config(env: Mapping[str, str]) -> None:
+    """Build nothing, but fail here, with a message, on what the worker would refuse."""
     from nomadjobs.fleet import fleet_by_name
+    nodes = int(env["NOMADJOBS_NODES"]) if "NOMADJOBS_NODES" in env else None
     try:
-        nodes = int(env["NOMADJOBS_NODES"]) if "NOMADJOBS_NODES" in env else None
-        if nodes is not None and nodes < 1:
-            raise ConfigError("--nodes must be at least 1")
         fleet_by_name(env["NOMADJOBS_FLEET"], nodes)
-    except (ValueError, ConfigError) as exc:
-        raise SystemExit(f"nomadjobs-server: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
-def run_granian(host: str, port: int, threads: int, log_level: str) -> None:
+def granian_logging(level: str) -> dict[str, Any]:
+    """granian's logging, on stderr (it logs to stdout, whose only line is the token),
+    with the app's own loggers beside its."""
+    handlers = {name: {"formatter": name, "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+                for name in ("generic", "access")}
+    return {
+        "handlers": {"console": handlers["generic"], "access": handlers["access"]},
+        "loggers": {
+            "_granian": {"handlers": ["console"], "level": level.upper(), "propagate": False},
+            "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            "nomadjobs": {"handlers": ["console"], "level": level.upper(), "propagate": False},
+        },
+    }
+
+
+def run_granian(host: str, port: int, threads: int, log_level: str, access_log: bool = False) -> None:
     from granian import Granian
     from granian.constants import Interfaces
     from granian.log import LogLevels
@@ -106,6 +238,8 @@ def run_granian(host: str, port: int, threads: int, log_level: str) -> None:
         backlog=2048,
         workers_kill_timeout=GRACEFUL_S,  # cut open long polls on shutdown
         log_level=LogLevels(log_level),
+        log_dictconfig=granian_logging(log_level),
+        log_access=access_log,
         websockets=False,
     )
     server.serve()  # SIGINT/SIGTERM: graceful stop
@@ -135,24 +269,21 @@ def preload() -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        host, port = parse_bind(args.bind)
-    except argparse.ArgumentTypeError as exc:
-        raise SystemExit(f"nomadjobs-server: --bind: {exc}") from None
-    if args.threads < 1:
-        raise SystemExit("nomadjobs-server: --threads must be at least 1")
-    secret = None
-    if args.acl or args.acl_token:
-        secret = args.acl_token or str(uuid.uuid4())  # random, not from the cluster's seed
-    env = server_env(args, secret)
+        settings = resolve(args, os.environ)
+        env = server_env(settings)
+        check_config(env)
+        check_bind(settings["host"], settings["port"])
+    except ConfigError as exc:
+        raise SystemExit(f"nomadjobs-server: {exc}") from None
     preload()
-    check_config(env)
     os.environ.update(env)
-    if secret is not None:
-        print(secret, flush=True)  # the only line on stdout: scripts read it
-    if args.server == "gunicorn":
+    if settings["secret"] is not None:
+        print(settings["secret"], flush=True)  # the only line on stdout: scripts read it
+    if settings["server"] == "gunicorn":
         run_gunicorn()
     else:
-        run_granian(host, port, args.threads, args.log_level)
+        run_granian(settings["host"], settings["port"], settings["threads"], settings["log_level"],
+                    settings["access_log"])
 
 
 if __name__ == "__main__":

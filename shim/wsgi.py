@@ -2,18 +2,9 @@
 
 ``shim.wsgi:app`` is built (once, on first access, inside the serving worker) from
 ``NOMADJOBS_*`` environment variables, which is how ``nomadjobs-server`` hands its
-options to the worker processes gunicorn and granian start:
-
-=======================  ==========================================  =========
-variable                 meaning                                     default
-=======================  ==========================================  =========
-``NOMADJOBS_FLEET``      simulated nodes: default, golden, large     default
-``NOMADJOBS_NODES``      fleet size (default and large fleets)       fleet's
-``NOMADJOBS_SEED``       seed for IDs and scheduling                 0
-``NOMADJOBS_CLOCK``      wall or virtual                             wall
-``NOMADJOBS_ACL``        1 to enable ACLs                            0
-``NOMADJOBS_ACL_TOKEN``  SecretID of the bootstrap management token  generated
-=======================  ==========================================  =========
+options to the worker processes gunicorn and granian start. The variables are the
+server's options (``shim.server.OPTIONS``; the table is in docs/configuration.md),
+read and checked the same way.
 """
 
 from __future__ import annotations
@@ -21,46 +12,39 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from typing import Any, Mapping, Optional
 
 from nomadjobs.cluster import Cluster
 from nomadjobs.fleet import fleet_by_name
+from nomadjobs.limits import Limits
 
-ENV_PREFIX = "NOMADJOBS_"
-_TRUE = {"1", "true", "yes", "on"}
+from .server import ConfigError, resolve
 
+__all__ = ["ConfigError", "cluster_from_env", "get_app"]
 
-class ConfigError(ValueError):
-    pass
+PARENT_POLL_S = 1.0
 
 
 def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
-    """A Cluster configured by ``NOMADJOBS_*`` (all unset: wall clock, default fleet)."""
+    """A Cluster configured by ``NOMADJOBS_*`` (all unset: wall clock, default fleet),
+    every variable read and checked as ``nomadjobs-server`` reads its options."""
     env = os.environ if env is None else env
-    fleet_name = env.get("NOMADJOBS_FLEET", "default") or "default"
-    nodes_text = env.get("NOMADJOBS_NODES", "")
+    settings = resolve(None, env)
     try:
-        nodes = int(nodes_text) if nodes_text else None
-        seed = int(env.get("NOMADJOBS_SEED", "0") or "0")
-    except ValueError as exc:
-        raise ConfigError(f"NOMADJOBS_NODES/NOMADJOBS_SEED must be integers: {exc}") from None
-    if nodes is not None and nodes < 1:
-        raise ConfigError("NOMADJOBS_NODES must be at least 1")
-    try:
-        fleet = fleet_by_name(fleet_name, nodes)
+        fleet = fleet_by_name(settings["fleet"], settings["nodes"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    clock = env.get("NOMADJOBS_CLOCK", "wall") or "wall"
-    if clock not in ("wall", "virtual"):
-        raise ConfigError(f"NOMADJOBS_CLOCK must be wall or virtual, not {clock!r}")
-    acl = env.get("NOMADJOBS_ACL", "").lower() in _TRUE
-    token = env.get("NOMADJOBS_ACL_TOKEN", "")
+    seed, clock, acl = settings["seed"], settings["clock"], settings["acl"]
+    token = settings["secret"] if env.get("NOMADJOBS_ACL_TOKEN") or env.get("NOMADJOBS_ACL_TOKEN_FILE") else ""
+    limits = Limits(max_job_allocations=settings["max_job_allocations"],
+                    max_body_bytes=settings["max_body_bytes"], max_json_depth=settings["max_json_depth"])
     # The serving process holds one long-lived state: keep the collector off it (gcpolicy).
     # It keeps no history either: the HTTP API never reads a past commit (blocking queries
     # compare table indexes), and each retained commit keeps the rows and index nodes it
     # replaced alive, about a seventh of a register's CPU at the library's default of 256.
     cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True,
-                      history=1)
+                      history=1, limits=limits)
     bootstrap = cluster.bootstrap_token  # there is one exactly when ACLs are on
     if bootstrap is not None and not token:
         # Nobody chose the secret, so this process is the only one who knows it.
@@ -80,6 +64,7 @@ def get_app() -> Any:
         if _app is None:
             from .app import create_app
             _app = create_app(cluster_from_env())
+            _exit_with_launcher()
         return _app
 
 
@@ -88,3 +73,22 @@ def __getattr__(name: str) -> Any:
     if name == "app":
         return get_app()
     raise AttributeError(name)
+
+
+def _exit_with_launcher() -> None:
+    """End this worker when the process that started it dies: a launcher killed with
+    SIGKILL cannot stop its worker, which would go on serving its cluster as an orphan
+    and share the port with the next server started there."""
+    launcher = os.getppid()
+    if launcher <= 1:
+        return  # started directly (or by init): nothing to follow
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != launcher:
+                print(f"nomadjobs: launcher (pid {launcher}) is gone; stopping this worker",
+                      file=sys.stderr, flush=True)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nomadjobs-launcher-watch", daemon=True).start()

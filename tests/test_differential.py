@@ -169,6 +169,26 @@ def test_settling_waits_for_the_watchers_evaluation_of_a_health_report() -> None
     assert _busy([register, other_job], [alloc], [canaries])
 
 
+def test_the_reapers_race_takes_no_part_in_relations() -> None:
+    # Seed 80100117: the worker's "complete" and the reaper's "canceled" landed in one
+    # order on the real agent and the other in nomadjobs (and both ways within one run).
+    def pair(complete: int, canceled: int) -> Answer:
+        made = {"ID": "11111111-1111-4111-8111-111111111111", "CreateIndex": 20, "ModifyIndex": complete,
+                "TriggeredBy": "job-register", "Status": "complete",
+                "BlockedEval": "22222222-2222-4222-8222-222222222222"}
+        dup = {"ID": "33333333-3333-4333-8333-333333333333", "CreateIndex": 21, "ModifyIndex": canceled,
+               "TriggeredBy": "job-register", "Status": "canceled",
+               "StatusDescription": 'existing blocked evaluation exists for job "dock"'}
+        return answer([made, dup], headers={"x-nomad-index": str(max(complete, canceled))})
+    assert differences(pair(23, 22), pair(22, 23)) == []
+    # Any other evaluation's ModifyIndex still counts.
+    plain = [{"ID": "44444444-4444-4444-8444-444444444444", "CreateIndex": 5, "ModifyIndex": m,
+              "TriggeredBy": "job-register", "Status": "complete"} for m in (6, 7)]
+    plain[1].update(CreateIndex=6, ID="55555555-5555-4555-8555-555555555555")
+    swapped = [dict(plain[0], ModifyIndex=7), dict(plain[1], ModifyIndex=6)]
+    assert differences(answer(plain), answer(swapped))
+
+
 def test_a_run_of_watcher_evaluations_reads_as_one() -> None:
     def ev(n: int, job: str, trigger: str, deployment: str = "", modify: int = 0) -> dict[str, Any]:
         return {"ID": f"{n:08d}-0000-4000-8000-000000000000", "CreateIndex": n * 10,

@@ -98,3 +98,10 @@ def test_fragments_listed_still_exist() -> None:
     # A stale entry would silently skip a sample that took its place.
     present = {(s.path, s.number) for s in SAMPLES}
     assert set(NOT_PROGRAMS) <= present
+
+
+def test_every_server_option_is_in_the_configuration_table() -> None:
+    from shim.server import OPTIONS
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    for option in OPTIONS:
+        assert f"| `{option.flag}" in table and f"| `{option.env}` |" in table, option.flag

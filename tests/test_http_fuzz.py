@@ -108,7 +108,7 @@ def _valid_request_bodies(draw: Any) -> Any:
 @st.composite
 def bodies(draw: Any) -> Optional[bytes]:
     kind = draw(st.sampled_from(["none", "json", "valid", "mutated", "mutated", "bytes", "numbers", "text",
-                                 "repeats"]))
+                                 "repeats", "hostile"]))
     if kind == "none":
         return None
     if kind == "json":
@@ -132,6 +132,19 @@ def bodies(draw: Any) -> Optional[bytes]:
         return ('{"JobID":"web","%s":%s}' % (field, number)).encode()
     if kind == "repeats":
         return _with_repeats(draw(_valid_request_bodies()), draw)
+    if kind == "hostile":
+        # What no job needs: huge counts, missing namespaces, deep nesting.
+        job = codec.to_wire(draw(jobs(job_id=st.sampled_from(KNOWN_IDS))))
+        what = draw(st.sampled_from(["count", "namespace", "deep"]))
+        if what == "count":
+            job["TaskGroups"][0]["Count"] = draw(st.sampled_from([2**31, 2**31 - 1, 10**6, 100_001]))
+        elif what == "namespace":
+            job["Namespace"] = draw(st.sampled_from(["nope", "", "Default"]))
+        else:
+            depth = draw(st.sampled_from([129, 300, 1025, 5000]))
+            return json.dumps({"Job": job, "Diff": True}).replace('"Job": {', '"Job": {"Meta": ' + "[" * depth
+                                                                   + "]" * depth + ", ", 1).encode()
+        return json.dumps({"Job": job, "Diff": draw(st.booleans())}).encode()
     return draw(st.sampled_from([b"", b"{", b"[]", b"null", b"{}", b'{"Job":null}', b'"string"', b"{}{}",
                                  b"\x00", b'{"Job":{}}', b'{"Job":{"ID":""}}', b" " * 3, b"not json",
                                  b'{"Job": {}} trailing', b'{"Job": {"ID": "\\ud800"}}', b"\xef\xbb\xbf{}",
@@ -176,7 +189,10 @@ def paths(draw: Any) -> str:
 
 
 _QUERY_VALUES = st.one_of(st.sampled_from(["", "0", "1", "true", "false", "yes", "-1", "18446744073709551616",
-                                           "1s", "1ms", "5m", "abc", "default", "global", "other", "web"]),
+                                           "1s", "1ms", "5m", "abc", "default", "global", "other", "web",
+                                           # Unicode digits, and numbers Go's parsers overflow on
+                                           "\u00b2", "\u0663", "9" * 5000, "+1", "0x10", "9" * 400 + "s",
+                                           "9223372036854775808ns", "1\u00b5s", "1e3s", ".s"]),
                           _TEXT)
 
 

@@ -467,3 +467,143 @@ def test_bad_options_fail_fast():
     out = subprocess.run([str(BIN / "nomadjobs-server"), "--nodes", "0", "--bind", f"{LOOPBACK}:{free_port()}"],
                          cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "nodes" in out.stderr
+
+
+# --- the operator's view (issue 17) -----------------------------------------------------------------
+
+def _run(*argv: str, env: Optional[dict[str, str]] = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NOMADJOBS_")}
+    return subprocess.run([str(BIN / "nomadjobs-server"), *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**clean, **(env or {})})
+
+
+def _answering(port: int) -> bool:
+    try:
+        requests.get(f"http://{LOOPBACK}:{port}/v1/regions", timeout=2)
+        return True
+    except requests.RequestException:
+        return False
+
+
+def test_version() -> None:
+    out = _run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("nomadjobs-server ") and "v0.7.1" in out.stdout
+
+
+@pytest.mark.parametrize("variable,value,words", [
+    ("NOMADJOBS_CLOCK", "bogus", "NOMADJOBS_CLOCK: expected one of wall, virtual, got 'bogus'"),
+    ("NOMADJOBS_THREADS", "0", "NOMADJOBS_THREADS must be at least 1, got 0"),
+    ("NOMADJOBS_SEED", "x", "NOMADJOBS_SEED: expected an integer, got 'x'"),
+    ("NOMADJOBS_ACL", "maybe", "NOMADJOBS_ACL: expected 1/true/yes/on or 0/false/no/off, got 'maybe'"),
+    ("NOMADJOBS_MAX_BODY_BYTES", "-5", "NOMADJOBS_MAX_BODY_BYTES must be at least 1, got -5"),
+    ("NOMADJOBS_ACL_TOKEN_FILE", "/nonexistent/token", "--acl-token-file: No such file or directory"),
+])
+def test_an_unusable_variable_is_refused_with_its_name(variable: str, value: str, words: str) -> None:
+    out = _run(env={variable: value})
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("nomadjobs-server: ") and words in out.stderr
+    assert out.stderr.count("\n") == 1 and out.stdout == ""
+
+
+@pytest.mark.parametrize("second", ["granian", "gunicorn"])
+def test_a_busy_address_fails_at_once_with_one_line(second: str) -> None:
+    first = launch("granian", free_port())
+    try:
+        started = time.monotonic()
+        out = _run("--bind", f"{LOOPBACK}:{first.port}", "--server", second)
+        assert out.returncode == 1 and time.monotonic() - started < 15
+        assert out.stderr == f"nomadjobs-server: cannot listen on {LOOPBACK}:{first.port}: Address already in use\n"
+    finally:
+        first.stop()
+
+
+def test_variables_configure_nomadjobs_server_and_flags_win() -> None:
+    port = free_port()
+    srv = Server([str(BIN / "nomadjobs-server"), "--seed", "7"], port,
+                 {"NOMADJOBS_FLEET": "golden", "NOMADJOBS_SEED": "3", "NOMADJOBS_MAX_JOB_ALLOCATIONS": "2"})
+    try:
+        nodes = requests.get(srv.url + "/v1/nodes", timeout=10).json()
+        assert [n["Name"] for n in nodes] == ["nomad-dev"]  # NOMADJOBS_FLEET honoured
+        job = {"Job": {"ID": "x", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Count": 3, "Tasks": [
+            {"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}]}]}}
+        r = requests.put(srv.url + "/v1/jobs", json=job, timeout=10)
+        assert r.status_code == 500 and "at most 2 per job" in r.text
+        assert nodes[0]["ID"] == _golden_node_id(seed=7)  # the flag beat NOMADJOBS_SEED=3
+    finally:
+        srv.stop()
+
+
+def _golden_node_id(seed: int) -> str:
+    from nomadjobs import Cluster
+    cluster = Cluster("golden", seed=seed)
+    try:
+        return str(cluster.snapshot().nodes()[0].ID)
+    finally:
+        cluster.close()
+
+
+def test_token_from_a_file_and_logs_on_stderr(tmp_path: Path) -> None:
+    secret = "0b7ac7d8-1c68-4a52-9a38-1b0a9c0bd3a1"
+    (tmp_path / "token").write_text(secret + "\n")
+    srv = launch("granian", free_port(), "--acl-token-file", str(tmp_path / "token"), "--access-log")
+    try:
+        r = requests.get(srv.url + "/v1/jobs", headers={"X-Nomad-Token": secret}, timeout=10)
+        assert r.status_code == 200
+        time.sleep(0.5)
+    finally:
+        srv.stop()
+    assert srv.stdout_lines == [secret]  # the token alone; every log line went to stderr
+    assert "Listening" in "".join(srv._stderr) and "GET /v1/jobs" in "".join(srv._stderr)
+    assert secret not in " ".join(srv.proc.args)  # not on the command line, so not in ps
+
+
+def test_the_documented_token_recipe_works(tmp_path: Path) -> None:
+    port = free_port()
+    script = (f'cd "{tmp_path}"; PATH="{BIN}:$PATH"\n'
+              f'nomadjobs-server --acl --bind {LOOPBACK}:{port} > token.txt 2>server.log &\n'
+              'until [ -s token.txt ]; do sleep 0.1; done\n'
+              'TOKEN=$(head -1 token.txt)\n'
+              'echo "$TOKEN"\n')
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    token = out.stdout.strip()
+    try:
+        assert len(token) == 36
+        deadline = time.monotonic() + STARTUP_S
+        while not _answering(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        r = requests.get(f"http://{LOOPBACK}:{port}/v1/jobs", headers={"X-Nomad-Token": token}, timeout=10)
+        assert r.status_code == 200
+    finally:
+        subprocess.run(["pkill", "-f", f"nomadjobs-server --acl --bind {LOOPBACK}:{port}"])
+        deadline = time.monotonic() + 30
+        while _answering(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def test_the_worker_exits_when_its_launcher_is_killed() -> None:
+    srv = launch("granian", free_port())
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait(10)
+    deadline = time.monotonic() + 15
+    while _answering(srv.port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _answering(srv.port)
+
+
+def test_a_crashed_gunicorn_worker_stops_the_server_loudly() -> None:
+    srv = launch("server-gunicorn", free_port())
+    try:
+        requests.post(srv.url + "/v1/job/x/evaluate", timeout=10)
+        os.kill(_gunicorn_worker_pid(srv.proc.pid), signal.SIGKILL)
+        srv.proc.wait(30)
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 1
+    assert "in-memory cluster" in srv.output()
+    assert not _answering(srv.port)
+
+
+def _gunicorn_worker_pid(arbiter: int) -> int:
+    children = Path(f"/proc/{arbiter}/task/{arbiter}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
