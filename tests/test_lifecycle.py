@@ -774,3 +774,27 @@ def test_the_watcher_measures_health_against_the_first_evaluation_by_id() -> Non
         assert got == (first.SnapshotIndex or first.CreateIndex)
         differed += got != max(e.SnapshotIndex or e.CreateIndex for e in evals)
     assert differed  # some seed's first ID is not its newest evaluation
+
+
+def test_stopping_a_finished_allocation_brings_one_more_client_update(cluster: Cluster) -> None:
+    """v0.7.1's alloc runner outlives its tasks: when the servers then stop the
+    allocation, handleDestroy sends the client's state once more, so its ModifyIndex
+    moves past the stop's AllocModifyIndex (differential seed 90400004)."""
+    register(cluster, make_job("once", type_="batch", count=2))
+    cluster.advance(5)
+    finished = allocs(cluster, "once")
+    assert {a.ClientStatus for a in finished} == {"complete"}
+    cluster.jobs.deregister_job("once")
+    cluster.advance(5)
+    # Stopping a batch job leaves its finished allocations be; an evaluation of the
+    # stopped job then stops them (as v0.7.1 does).
+    assert {a.DesiredStatus for a in allocs(cluster, "once")} == {"run"}
+    cluster.jobs.evaluate_job("once")
+    cluster.advance(5)
+    for alloc in allocs(cluster, "once"):
+        assert alloc.DesiredStatus == "stop" and alloc.ClientStatus == "complete"
+        assert alloc.ModifyIndex > alloc.AllocModifyIndex > max(a.ModifyIndex for a in finished)
+    # And only once: nothing more arrives later.
+    settled = cluster.snapshot().latest_index()
+    cluster.advance(60)
+    assert cluster.snapshot().latest_index() == settled

@@ -98,6 +98,9 @@ class _AllocRunner:
     started: bool = False
     stopping: bool = False
     done: bool = False
+    # Every task has finished and the client said so; Nomad's alloc runner lives on
+    # until the servers stop the allocation, and then reports once more (handleDestroy).
+    finished: bool = False
     timers: list[Timer] = attrs.Factory(list)
     # Deployment health watcher (client/alloc_runner_health_watch.go).
     health: Optional[bool] = None
@@ -480,6 +483,10 @@ class SimulatedClients:
         if stored is None or stored.ClientStatus == s.ALLOC_CLIENT_LOST:
             self._drop(runner)
             return None
+        if runner.finished:
+            # Stopped after it finished: the final sync of an unchanged allocation.
+            self._drop(runner)
+            return s.evolve(stored, ModifyTime=self.core.now_ns())
         tasks = list(runner.tasks.values())
         status = client_status(tasks)
         deployment_status = stored.DeploymentStatus
@@ -488,7 +495,12 @@ class SimulatedClients:
                 deployment_status = s.AllocDeploymentStatus(Healthy=runner.health)
             runner.health_sent = True
         if status in (s.ALLOC_CLIENT_COMPLETE, s.ALLOC_CLIENT_FAILED):
-            self._drop(runner)
+            if runner.stopping:
+                self._drop(runner)  # the kill's report is the final one
+            else:
+                runner.finished = True
+                runner.cancel_all()
+                runner.cancel_health()
         return s.evolve(stored, ClientStatus=status, ClientDescription="",
                         TaskStates={t.name: t.to_state() for t in tasks},
                         DeploymentStatus=deployment_status, ModifyTime=self.core.now_ns())
