@@ -123,7 +123,11 @@ def nomad_server_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..
 
 
 @pytest.fixture
-def nomad_server(nomad_server_factory: Callable[..., "NomadServer"]) -> "NomadServer":
+def nomad_server(nomad_server_factory: Callable[..., "NomadServer"]) -> Iterator["NomadServer"]:
     """A live Nomad HTTP API on ``127.0.0.1:<free port>`` for this test:
-    ``.address``/``.url``, ``.host``, ``.port``, ``.token`` (ACLs on), ``.cluster``."""
-    return nomad_server_factory()
+    ``.address``/``.url``, ``.host``, ``.port``, ``.token`` (ACLs on), ``.cluster``.
+    ``NOMAD_ADDR`` (and ``NOMAD_TOKEN`` with ACLs) point at it for the test's duration,
+    so code under test that builds its own client finds it."""
+    server = nomad_server_factory()
+    with server.environment():
+        yield server

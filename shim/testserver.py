@@ -8,9 +8,11 @@ with the ``/_nomadjobs/`` test-control endpoints) from a
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socketserver
 import threading
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from nomadjobs.cluster import Cluster
@@ -59,6 +61,27 @@ class NomadServer:
         """The management token's SecretID when ACLs are on, else None."""
         token = self.cluster.bootstrap_token
         return token.SecretID if token is not None else None
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator["NomadServer"]:
+        """``NOMAD_ADDR`` (and ``NOMAD_TOKEN`` when ACLs are on, unset otherwise) pointing
+        at this server while the block runs, as the ``nomad`` CLI and python-nomad read
+        them; the variables are put back as they were afterwards."""
+        names = ("NOMAD_ADDR", "NOMAD_TOKEN")
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ["NOMAD_ADDR"] = self.address
+        if self.token is not None:
+            os.environ["NOMAD_TOKEN"] = self.token
+        else:
+            os.environ.pop("NOMAD_TOKEN", None)
+        try:
+            yield self
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def stop(self) -> None:
         """Stop serving and close the cluster (idempotent)."""

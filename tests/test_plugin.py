@@ -90,8 +90,9 @@ def test_nomad_server_with_python_nomad(nomad_server: NomadServer) -> None:
 
 
 @pytest.mark.nomad(acl=True, clock="virtual")
-def test_nomad_server_with_acls(nomad_server: NomadServer) -> None:
+def test_nomad_server_with_acls(nomad_server: NomadServer, monkeypatch: pytest.MonkeyPatch) -> None:
     assert nomad_server.token == nomad_server.cluster.bootstrap_token.SecretID
+    monkeypatch.delenv("NOMAD_TOKEN")  # the fixture set it; python-nomad would send it
     anonymous = nomad.Nomad(address=nomad_server.address)
     with pytest.raises(nomad.api.exceptions.BaseNomadException):
         anonymous.jobs.get_jobs()
@@ -188,3 +189,25 @@ def test_x(nomad_cluster):
     assert nomad_cluster.seed == 1
 """)
     pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "--strict-markers").assert_outcomes(passed=1)
+
+
+@pytest.mark.nomad(acl=True, clock="virtual")
+def test_nomad_server_points_the_environment_at_itself(nomad_server: NomadServer) -> None:
+    import os
+    assert os.environ["NOMAD_ADDR"] == nomad_server.address
+    assert os.environ["NOMAD_TOKEN"] == nomad_server.token
+    # Code under test that builds its own client with no arguments finds the server.
+    nomad.Nomad().job.register_job("web", {"Job": JOB})
+    assert nomad_server.cluster.snapshot().job_by_id("default", "web") is not None
+
+
+def test_the_environment_is_restored_after_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    monkeypatch.setenv("NOMAD_ADDR", "http://elsewhere:4646")
+    monkeypatch.setenv("NOMAD_TOKEN", "someone-elses")
+    with NomadServer(Cluster()) as server:
+        with server.environment():
+            assert os.environ["NOMAD_ADDR"] == server.address
+            assert "NOMAD_TOKEN" not in os.environ  # no ACLs: no token to send
+        assert os.environ["NOMAD_ADDR"] == "http://elsewhere:4646"
+        assert os.environ["NOMAD_TOKEN"] == "someone-elses"
