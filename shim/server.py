@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.metadata
+import logging
 import os
 import socket
 import sys
@@ -206,12 +207,24 @@ def check_config(env: Mapping[str, str]) -> None:
         raise ConfigError(str(exc)) from None
 
 
+class ThreadCountWarningFilter(logging.Filter):
+    """Drops granian's warning about many Python threads: the thread count is chosen
+    on purpose (a parked blocking query holds one), so the warning at every start only
+    teaches operators to skim the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Configuration allows spawning up to")
+
+
 def granian_logging(level: str) -> dict[str, Any]:
     """granian's logging, on stderr (it logs to stdout, whose only line is the token),
     with the app's own loggers beside its."""
-    handlers = {name: {"formatter": name, "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
-                for name in ("generic", "access")}
+    handlers: dict[str, dict[str, Any]] = {
+        name: {"formatter": name, "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+        for name in ("generic", "access")}
+    handlers["generic"]["filters"] = ["threads"]
     return {
+        "filters": {"threads": {"()": "shim.server.ThreadCountWarningFilter"}},
         "handlers": {"console": handlers["generic"], "access": handlers["access"]},
         "loggers": {
             "_granian": {"handlers": ["console"], "level": level.upper(), "propagate": False},
