@@ -18,6 +18,8 @@ whole sequence:
   a number quoted after "index" in an error text is masked the same way;
 - lists of objects with an ``ID`` and a ``CreateIndex`` are put in creation order first
   (Nomad lists them in the order of their random IDs);
+- an allocation of a job with more than one task group has its ``Metrics`` masked
+  (:func:`placed_in_group_order`);
 - in a list of evaluations, a run of ``deployment-watcher`` evaluations of one deployment
   with no other evaluation of its job between them counts as one (see
   :func:`collapse_watcher_runs`). How many evaluations
@@ -64,6 +66,15 @@ def _creation_key(item: dict[str, Any]) -> tuple[Any, ...]:
     return (item.get("CreateIndex", 0), str(item.get("JobID", "")), str(item.get("Name", "")),
             str(item.get("TaskGroup", "")), str(item.get("TriggeredBy", "")), str(item.get("Status", "")),
             item.get("ModifyIndex", 0))
+
+
+def placed_in_group_order(alloc: dict[str, Any]) -> bool:
+    """An allocation of a job with several task groups: Nomad's reconciler walks the
+    groups in Go map order (random; v0.7.1 ``scheduler/reconcile.go``, ``Compute``), so
+    which group's allocations a plan places first, and so each one's scores (bin-packing,
+    job anti-affinity) and exhaustion counts, vary from run to run."""
+    job = alloc.get("Job")
+    return isinstance(job, dict) and len(job.get("TaskGroups") or ()) > 1
 
 
 def reaper_raced(value: dict[str, Any]) -> bool:
@@ -145,6 +156,9 @@ class Normalizer:
             client_reported = ("ClientStatus" in value and "TaskGroup" in value) or (
                 key == "DeploymentStatus" and "Healthy" in value)
             for k, v in value.items():
+                if k == "Metrics" and client_reported and placed_in_group_order(value):
+                    out[k] = "<placement metrics: group order>"
+                    continue
                 if (client_reported or reaper_raced(value)) and k == "ModifyIndex" and isinstance(v, int) and v > 0:
                     out[k] = "<index>"
                     continue

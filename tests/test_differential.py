@@ -189,6 +189,17 @@ def test_the_reapers_race_takes_no_part_in_relations() -> None:
     assert differences(answer(plain), answer(swapped))
 
 
+def test_placement_metrics_of_a_several_group_job_are_not_compared() -> None:
+    # Seed 81500143: Nomad placed g1 before g0 (Go map order), so g0's alloc scored
+    # job anti-affinity; nomadjobs walks the groups in job order.
+    def alloc(scores: dict[str, float], groups: int) -> Answer:
+        return answer({"ID": "11111111-1111-4111-8111-111111111111", "TaskGroup": "g0", "ClientStatus": "running",
+                       "Job": {"TaskGroups": [{"Name": f"g{i}"} for i in range(groups)]},
+                       "Metrics": {"Scores": scores}})
+    assert differences(alloc({"binpack": 1.6, "job-anti-affinity": -20.0}, 2), alloc({"binpack": 0.5}, 2)) == []
+    assert differences(alloc({"binpack": 1.6}, 1), alloc({"binpack": 0.5}, 1))
+
+
 def test_a_run_of_watcher_evaluations_reads_as_one() -> None:
     def ev(n: int, job: str, trigger: str, deployment: str = "", modify: int = 0) -> dict[str, Any]:
         return {"ID": f"{n:08d}-0000-4000-8000-000000000000", "CreateIndex": n * 10,
