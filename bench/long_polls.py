@@ -63,6 +63,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1024)
     p.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     p.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measurement")
+    p.add_argument("--settle", type=float, default=3.0, help="seconds for the server to take every poll in")
     a = p.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, a.polls + 1024)), hard))
@@ -94,7 +95,7 @@ def main() -> None:
             sock.sendall(request)
             socks.append(sock)
         out["open_s"] = round(time.monotonic() - started, 2)
-        time.sleep(3)  # let the server pick every one of them up
+        time.sleep(a.settle)  # let the server pick every one of them up
         latencies = []
         for _ in range(20):
             t0 = time.perf_counter()
