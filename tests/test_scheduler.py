@@ -864,3 +864,20 @@ def test_duplicate_blocked_eval_is_cancelled_after_an_eval_update_but_before_a_p
     assert done.Status == "complete" and len(cancelled) == 1
     assert cancelled[0].CreateIndex == done.CreateIndex + 1
     assert done.ModifyIndex < cancelled[0].ModifyIndex
+
+
+@pytest.mark.parametrize("job_type,penalty", [("service", -20.0), ("batch", -10.0)])
+def test_job_anti_affinity_penalties_are_v0_7_1s(job_type: str, penalty: float) -> None:
+    """v0.7.1 scheduler/stack.go: 20 per collision for service jobs, 10 for batch
+    (differential seed 81100088 showed -20 where nomadjobs said -10)."""
+    from nomadjobs import Cluster
+    from nomadjobs.codec import job_from_dict
+    cluster = Cluster("golden", seed=3)  # one node: the second allocation collides
+    job = job_from_dict({"ID": "j", "Type": job_type, "Datacenters": ["dc1"], "TaskGroups": [{
+        "Name": "g", "Count": 2, "Tasks": [{"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sleep"},
+                                           "Resources": {"CPU": 100, "MemoryMB": 32}}]}]})
+    cluster.jobs.register_job(s.JobRegisterRequest(Job=job))
+    second = max(cluster.snapshot().allocs(), key=lambda a: a.Name)
+    scores = {k.rsplit(".", 1)[1]: v for k, v in second.Metrics.Scores.items()}
+    assert scores["job-anti-affinity"] == penalty
+    cluster.close()

@@ -15,8 +15,9 @@ from .usage import NodeUsage, node_network, resources_of, sum_allocs
 _NO_RESOURCES = Resources()
 _BASE = "scheduler.rank-base"  # Database.memo key prefix: a node's ranking base
 
-SERVICE_JOB_ANTI_AFFINITY_PENALTY = 10.0
-BATCH_JOB_ANTI_AFFINITY_PENALTY = 5.0
+# v0.7.1 scheduler/stack.go: serviceJobAntiAffinityPenalty, batchJobAntiAffinityPenalty.
+SERVICE_JOB_ANTI_AFFINITY_PENALTY = 20.0
+BATCH_JOB_ANTI_AFFINITY_PENALTY = 10.0
 
 #: What ranking needs of a node before this plan's placements on it (see
 #: ``BinPackIterator._base``).
