@@ -37,14 +37,27 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
+def start_agent(binary: str, acl: bool, attempts: int = 3) -> RealAgent:
+    """A fresh reference agent. Its ports are picked free and bound a moment later, so
+    with runs side by side another agent can take one first: then it does not come
+    up, and a new one on new ports is tried."""
+    for attempt in range(attempts):
+        try:
+            return RealAgent(binary, acl=acl)
+        except TimeoutError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def run_live(binary: str, ops: list[Op], acl: bool, seed: int, stop_at_first: bool = True,
              log: Callable[[str], None] = lambda _: None, against_self: bool = False) -> Result:
     """One sequence on a fresh agent and a fresh nomadjobs server; with ``against_self``,
     on two fresh agents instead (how much the reference disagrees with itself)."""
-    agent = RealAgent(binary, acl=acl)
+    agent = start_agent(binary, acl)
     try:
         node = agent.node()
-        ours: Side = RealAgent(binary, acl=acl) if against_self else OursServer(node, acl=acl, seed=seed)
+        ours: Side = start_agent(binary, acl) if against_self else OursServer(node, acl=acl, seed=seed)
         try:
             result = run_sequence(ops, agent, ours, stop_at_first=stop_at_first, log=log)
             result.node = node
