@@ -133,29 +133,27 @@ def write_options(req: Request) -> WriteOptions:
 
 
 def read_body(req: BodyRequest, max_bytes: int) -> bytes:
-    """The request body, refused (400, nothing read past the limit) when it is larger
+    """The request body, refused (400, nothing kept past the limit) when it is larger
     than ``max_bytes`` (``Limits.max_body_bytes``; Nomad reads any size)."""
     if req.content_length is not None:
+        stream = req.bounded_stream
         if req.content_length > max_bytes:
-            # Read and drop it in pieces: clients that send the whole body before
-            # reading the answer would otherwise see a reset, not the 400.
-            stream = req.bounded_stream
-            while stream.read(1 << 16):
-                pass
-            raise _body_too_large(max_bytes)
-        return req.bounded_stream.read()
+            raise _drop_too_large(stream, max_bytes)
+        return stream.read()
     # Chunked uploads carry no Content-Length; servers that de-chunk say so.
     if req.env.get("wsgi.input_terminated"):
         body = req.stream.read(max_bytes + 1)
         if len(body) > max_bytes:
-            while req.stream.read(1 << 16):
-                pass
-            raise _body_too_large(max_bytes)
+            raise _drop_too_large(req.stream, max_bytes)
         return body
     return b""
 
 
-def _body_too_large(max_bytes: int) -> NomadError:
+def _drop_too_large(stream: ReadableIO, max_bytes: int) -> NomadError:
+    # Read the rest and drop it in pieces: clients that send the whole body before
+    # reading the answer would otherwise see a reset, not the 400.
+    while stream.read(1 << 16):
+        pass
     return bad_request(f"Request body larger than {max_bytes} bytes; this server accepts at most "
                        f"{max_bytes} (max_body_bytes)")
 
@@ -225,6 +223,10 @@ class Endpoint:
         self.services = api.services
         self.get_read = self.read is not None and (self.methods is None or "GET" in self.methods)
 
+    def decode(self, req: BodyRequest, cls: type) -> Any:
+        """The request body as ``cls``, within the cluster's limits."""
+        return decode(req, cls, self.limits)
+
     def handle(self, req: BodyRequest, resp: Response, ident: str) -> None:
         if self.methods is not None and req.method not in self.methods:
             raise method_not_allowed()
@@ -249,7 +251,7 @@ class Jobs(Endpoint):
         if req.method == "GET":
             send_read(req, resp, self.read(req, ident))
         else:
-            body = decode(req, s.JobRegisterRequest, self.limits)
+            body = self.decode(req, s.JobRegisterRequest)
             send_write(req, resp, self.jobs.register_job(body, write_options(req), None))
 
 
@@ -268,7 +270,7 @@ class Job(Endpoint):
             purge = parse_bool_param(params(req), "purge")
             send_write(req, resp, self.jobs.deregister_job(ident, purge, write_options(req)))
         else:
-            body = decode(req, s.JobRegisterRequest, self.limits)
+            body = self.decode(req, s.JobRegisterRequest)
             send_write(req, resp, self.jobs.register_job(body, write_options(req), ident or None))
 
 
@@ -301,7 +303,7 @@ class JobPlan(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobPlanRequest, self.limits)
+        body = self.decode(req, s.JobPlanRequest)
         send_write(req, resp, self.jobs.plan_job(body, write_options(req), ident))
 
 
@@ -316,7 +318,7 @@ class JobDispatch(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobDispatchRequest, self.limits)
+        body = self.decode(req, s.JobDispatchRequest)
         send_write(req, resp, self.jobs.dispatch_job(ident, body, write_options(req)))
 
 
@@ -332,7 +334,7 @@ class JobRevert(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobRevertRequest, self.limits)
+        body = self.decode(req, s.JobRevertRequest)
         out = self.jobs.revert_job(ident, body, write_options(req))
         # Revert goes through Nomad's read-meta path with a meta nobody filled in.
         set_query_meta(resp, out.Index, out.KnownLeader, out.LastContact)
@@ -353,7 +355,7 @@ class JobStable(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobStabilityRequest, self.limits)
+        body = self.decode(req, s.JobStabilityRequest)
         send_write(req, resp, self.jobs.stable_job(ident, body, write_options(req)))
 
 
@@ -361,7 +363,7 @@ class ValidateJob(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.JobValidateRequest, self.limits)
+        body = self.decode(req, s.JobValidateRequest)
         send(req, resp, self.jobs.validate_job(body, write_options(req)))  # no index header
 
 
@@ -420,7 +422,7 @@ class DeploymentPause(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.DeploymentPauseRequest, self.limits)
+        body = self.decode(req, s.DeploymentPauseRequest)
         send_write(req, resp, self.services.pause_deployment(ident, body, write_options(req)))
 
 
@@ -428,7 +430,7 @@ class DeploymentPromote(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.DeploymentPromoteRequest, self.limits)
+        body = self.decode(req, s.DeploymentPromoteRequest)
         send_write(req, resp, self.services.promote_deployment(ident, body, write_options(req)))
 
 
@@ -436,7 +438,7 @@ class DeploymentAllocHealth(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.DeploymentAllocHealthRequest, self.limits)
+        body = self.decode(req, s.DeploymentAllocHealthRequest)
         send_write(req, resp, self.services.set_alloc_health(ident, body, write_options(req)))
 
 
@@ -461,7 +463,7 @@ class Search(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        body = decode(req, s.SearchRequest, self.limits)
+        body = self.decode(req, s.SearchRequest)
         # Nomad's parse: a non-empty ?namespace= replaces the body's, even "default".
         namespace = params(req).get("namespace")
         if namespace:

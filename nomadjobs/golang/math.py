@@ -18,7 +18,7 @@ import functools
 import math
 import struct
 
-__all__ = ["exp", "log", "pow", "pow10", "use_fma", "fma_in_use", "host_has_fma"]
+__all__ = ["exp", "log", "pow", "pow10", "use_fma"]
 
 _INF = float("inf")
 _NAN = float("nan")
@@ -51,23 +51,6 @@ def use_fma(enabled: bool) -> None:
     if enabled != _fma_enabled:
         _fma_enabled = enabled
         pow10.cache_clear()
-
-
-def fma_in_use() -> bool:
-    return _fma_enabled
-
-
-def host_has_fma() -> bool:
-    """Whether Go on this machine would take the FMA path (x86-64 Linux with AVX and FMA)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return "avx" in flags and "fma" in flags
-    except OSError:
-        pass
-    return False
 
 
 def _fma(a: float, b: float, c: float) -> float:
