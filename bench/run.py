@@ -7,7 +7,8 @@
 
 Sections: ``lib`` (library: cluster creation, register throughput beside its ceiling in
 the store, commit/snapshot/read growth, prefix list, memory per job), ``sched`` (Million
-Container Challenge shape), ``block`` (blocking queries), ``startup`` (server start to
+Container Challenge shape), ``block`` (blocking queries, in the library and parked on
+the server), ``backlog`` (advance() over blocked dispatched children), ``startup`` (server start to
 first answer), ``http`` (each shipped server configuration, loaded from a separate
 process on 127.0.0.1).
 See docs/performance.md for what each figure means and the targets.
@@ -440,6 +441,44 @@ def section_sched(tab: Table, quick: bool) -> None:
             f"{res['first_job_s']:.3f} / {res['last_job_s']:.3f}")
 
 
+def backlog_child(children: int) -> dict[str, Any]:
+    """Dispatch ``children`` batch children of a parameterized job onto three nodes that
+    hold one each, then advance() until every one has run (issue 17, item 5)."""
+    from nomadjobs import structs as s
+    from nomadjobs.cluster import Cluster
+    from nomadjobs.codec import job_from_dict
+    from nomadjobs.fleet import default_fleet
+    c = Cluster(default_fleet(3), clock="virtual", freeze_gc=True)  # 4,000 MHz each: one child per node
+    c.jobs.register_job(s.JobRegisterRequest(Job=job_from_dict({
+        "ID": "backlog", "Type": "batch", "Datacenters": ["dc1"], "ParameterizedJob": {"Payload": "optional"},
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
+            "Name": "t", "Driver": "exec", "Config": {"command": "/bin/true"},
+            "Resources": {"CPU": 3000, "MemoryMB": 6000}}]}]})))
+    t0 = time.perf_counter()
+    for _ in range(children):
+        c.jobs.dispatch_job("backlog", s.JobDispatchRequest(JobID="backlog"))
+    t1 = time.perf_counter()
+    blocked = len(c.core.blocked)
+    c.advance(24 * 3600)
+    t2 = time.perf_counter()
+    done = sum(1 for a in c.snapshot().allocs() if a.ClientStatus == s.ALLOC_CLIENT_COMPLETE)
+    return {"children": children, "blocked": blocked, "completed": done, "dispatch_s": t1 - t0,
+            "advance_s": t2 - t1, "advance_ms_per_child": (t2 - t1) / children * 1e3}
+
+
+def section_backlog(tab: Table, quick: bool) -> None:
+    small, large = (500, 2000) if quick else (500, 5000)
+    runs = [run_child(["backlog", str(n)], timeout=1800) for n in (small, large)]
+    tab.raw["backlog"] = runs
+    for r in runs:
+        tab.add("backlog", f"advance() over {r['children']:,} blocked dispatched children "
+                           f"({r['blocked']:,} blocked, {r['completed']:,} ran)",
+                f"{r['advance_s']:.2f} s ({r['advance_ms_per_child']:.2f} ms/child)")
+    ratio = runs[1]["advance_ms_per_child"] / runs[0]["advance_ms_per_child"]
+    tab.add("backlog", f"time per child, {large:,} vs {small:,} children", f"{ratio:.2f}x",
+            "flat (< 1.5x)", verdict(ratio < 1.5))
+
+
 def run_child(args: list[str], timeout: float) -> dict[str, Any]:
     out = subprocess.run([PY, str(Path(__file__).resolve()), "--child", *args], capture_output=True, text=True,
                          timeout=timeout, env=CHILD_ENV, cwd=str(ROOT))
@@ -503,6 +542,19 @@ def section_block(tab: Table, quick: bool) -> None:
     tab.add("blocking", f"library: process CPU while {n} wait ({idle:.0f} s idle)", f"{cpu_pct:.2f} % of a core",
             "near zero (< 1 %)", verdict(cpu_pct < 1.0))
     c.close()
+    # Parked HTTP long polls beside a plain GET, on the default server (bench/long_polls.py).
+    polls = 2000 if quick else 10_000
+    out = subprocess.run([PY, "-m", "bench.long_polls", "--polls", str(polls), "--threads", str(polls + 2000)],
+                         capture_output=True, text=True, timeout=900, env=CHILD_ENV, cwd=str(ROOT))
+    if out.returncode != 0:
+        raise RuntimeError(f"long polls failed: {out.stderr[-2000:]}")
+    lp = json.loads(out.stdout.strip().splitlines()[-1])
+    tab.raw["long_polls"] = lp
+    tab.add("blocking", f"server: GET /v1/status/leader beside {polls:,} parked long polls",
+            f"p50 {lp['leader_p50_ms']} ms / max {lp['leader_max_ms']} ms", "<= 100 ms",
+            verdict(lp["leader_max_ms"] <= 100 and lp["parked_still_open"]))
+    tab.add("blocking", f"server: CPU while {polls:,} polls are parked", f"{lp['idle_cpu_pct']} % of a core",
+            "near zero (< 1 %)", verdict(lp["idle_cpu_pct"] < 1.0))
 
 
 # --- servers -----------------------------------------------------------------------------------------
@@ -805,7 +857,7 @@ def section_http(tab: Table, quick: bool, logdir: Path) -> None:
 
 # --- main -----------------------------------------------------------------------------------------------
 
-SECTIONS = ("lib", "block", "startup", "sched", "http")
+SECTIONS = ("lib", "block", "backlog", "startup", "sched", "http")
 
 
 def main() -> None:
@@ -818,6 +870,8 @@ def main() -> None:
     if a.child:
         if a.child[0] == "sched":
             print(json.dumps(sched_child(*map(int, a.child[1:4]))))
+        elif a.child[0] == "backlog":
+            print(json.dumps(backlog_child(int(a.child[1]))))
         return
     only = [x.strip() for x in a.only.split(",") if x.strip()]
     bad = set(only) - set(SECTIONS)
@@ -839,6 +893,8 @@ def main() -> None:
                 section_lib(tab, a.quick)
             elif name == "block":
                 section_block(tab, a.quick)
+            elif name == "backlog":
+                section_backlog(tab, a.quick)
             elif name == "startup":
                 section_startup(tab, a.quick, logdir)
             elif name == "sched":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
 
 from .. import structs as s
 from ..clock import Clock
@@ -56,4 +56,4 @@ class Core(Protocol):
 
     def process_evals(self) -> int: ...
 
-    def unblock(self, ev_filter: Optional[Callable[[s.Evaluation], bool]] = None) -> int: ...
+    def unblock(self) -> int: ...

@@ -25,6 +25,7 @@ from ..fsm import FSM, ApplyResult
 from ..limits import DEFAULT_LIMITS, Limits
 from ..scheduler import new_scheduler
 from ..state.store import StateReader, new_database
+from .blocked import BlockedEvals
 from .broker import EvalBroker
 from .plan_apply import WorkerPlanner, apply_plan
 from .protocol import Listener
@@ -70,7 +71,10 @@ class ServerCore:
         #: Where virtual time started (a reset goes back to it).
         self.start_ns: int = self.clock.now_ns()
         self.broker = EvalBroker()
+        #: Evaluations waiting for capacity (see nomadjobs.core.blocked).
+        self.blocked = BlockedEvals()
         self._processing = False
+        self._current: tuple[int, int] = (0, 0)  # broker order of the evaluation being scheduled
         self.listeners: list[Listener] = []
 
     # --- identity and time -------------------------------------------------------------
@@ -118,8 +122,35 @@ class ServerCore:
                                       cmds.DeploymentAllocHealth)):
                 if command.eval is not None and command.eval.Status == s.EVAL_STATUS_PENDING:
                     self.enqueue(command.eval)
+            self._track_blocked(command)
         for listener in list(self.listeners):
             listener(command, result)
+
+    def _track_blocked(self, command: Any) -> None:
+        """Keep the blocked-evals tracker on the state: the evaluations a command wrote,
+        and the jobs whose shape it may have changed."""
+        jobs: set[tuple[str, str]] = set()
+        if isinstance(command, cmds.EvalUpdate):
+            jobs.update((ev.Namespace or "", ev.JobID or "") for ev in command.evals)
+        elif isinstance(command, cmds.EvalDelete):
+            for eval_id in command.evals:
+                self.blocked.untrack(eval_id)
+        elif isinstance(command, cmds.JobRegister):
+            jobs.add((command.job.Namespace or "", command.job.ID or ""))
+        elif isinstance(command, cmds.JobDeregister):
+            jobs.add((command.namespace, command.job_id))
+        elif isinstance(command, cmds.ApplyPlanResults):
+            jobs.update((a.Namespace or "", a.JobID or "") for a in command.allocs)
+            if command.job is not None:
+                jobs.add((command.job.Namespace or "", command.job.ID or ""))
+            if self._processing and any(a.DesiredStatus in (s.ALLOC_DESIRED_STOP, s.ALLOC_DESIRED_EVICT)
+                                        for a in command.allocs):
+                for ev in self.blocked.capacity_freed(self._current):
+                    self.broker.enqueue(ev)
+        if jobs:
+            state = self.snapshot()
+            for namespace, job_id in sorted(jobs):
+                self.blocked.sync_job(state, namespace, job_id)
 
     def _run_locked(self, fn: Callback) -> None:
         with self.lock:
@@ -151,10 +182,20 @@ class ServerCore:
             eval_id = self.broker.dequeue()
             ev = self.snapshot().eval_by_id(eval_id)
             if ev is None or ev.Status not in (s.EVAL_STATUS_PENDING, s.EVAL_STATUS_BLOCKED):
+                self._finished(eval_id, wrote=True)
                 continue
+            before = self.db.latest_index
+            self._current = (-(ev.Priority or 0), ev.CreateIndex or 0)
             self._schedule(ev)
+            self._finished(eval_id, wrote=self.db.latest_index != before)
             ran += 1
+        self.blocked.end_round()
         return ran
+
+    def _finished(self, eval_id: str, wrote: bool) -> None:
+        successor = self.blocked.finished(eval_id, wrote)
+        if successor is not None:
+            self.broker.enqueue(successor)
 
     def _schedule(self, ev: s.Evaluation) -> None:
         state = self.snapshot()
@@ -163,14 +204,14 @@ class ServerCore:
         sched.process(ev)
         planner.finish()
 
-    def unblock(self, ev_filter: Optional[Callable[[s.Evaluation], bool]] = None) -> int:
-        """Queue blocked evaluations again (capacity may have appeared)."""
-        n = 0
-        for ev in self.snapshot().evals():
-            if ev.Status == s.EVAL_STATUS_BLOCKED and (ev_filter is None or ev_filter(ev)):
-                self.enqueue(ev)
-                n += 1
-        return n
+    def unblock(self) -> int:
+        """Capacity may have appeared: queue the blocked evaluations that may use it
+        (the oldest of each shape; see nomadjobs.core.blocked). Returns how many."""
+        with self.lock:
+            heads = self.blocked.release()
+            for ev in heads:
+                self.broker.enqueue(ev)
+            return len(heads)
 
     # --- plans -----------------------------------------------------------------------------
     def apply_plan(self, plan: s.Plan, planned_on: Optional[tuple[int, int]] = None
@@ -188,6 +229,7 @@ class ServerCore:
             self.db.restore(rows, table_indexes, index)  # checks before it changes anything
             self.clock.cancel_all()
             self.broker.clear()
+            self.blocked.rebuild(self.snapshot())
             self.fsm.log.clear()
 
     def restore_broker(self) -> int:

@@ -96,6 +96,16 @@ class NodeUsage:
         nxt = NodeUsage.__new__(NodeUsage)
         nxt.token = token
         nxt._live = None
+        if self._live is not None:
+            # Moved forward from the live list, not rebuilt from every allocation the
+            # node ever had (terminal ones stay until the collector removes them).
+            live = {a.ID: a for a in self._live}
+            for _, before, after in changes:
+                if before is not None:
+                    live.pop(before.ID, None)
+                if after is not None and not after.terminal():
+                    live[after.ID] = after
+            nxt._live = [live[k] for k in sorted(live)]
         nxt.cpu, nxt.memory, nxt.disk, nxt.iops = cpu, mem, disk, iops
         nxt.job_counts = counts.finish()
         nxt.only_added = None if gone else (self.token, new_live)
