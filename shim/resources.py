@@ -132,9 +132,20 @@ def write_options(req: Request) -> WriteOptions:
     return WriteOptions.parse(params(req), _token_header(req))
 
 
+class BodyReadError(Exception):
+    """The server could not read the request body (a broken chunked encoding):
+    Go's message for it, and what had been read before the break."""
+
+    def __init__(self, message: str, partial: bytes) -> None:
+        super().__init__(message)
+        self.message = message
+        self.partial = partial
+
+
 def read_body(req: BodyRequest, max_bytes: int) -> bytes:
     """The request body, refused (400, nothing kept past the limit) when it is larger
-    than ``max_bytes`` (``Limits.max_body_bytes``; Nomad reads any size)."""
+    than ``max_bytes`` (``Limits.max_body_bytes``; Nomad reads any size). Raises
+    :class:`BodyReadError` when the body cannot be read."""
     if req.content_length is not None:
         stream = req.bounded_stream
         if req.content_length > max_bytes:
@@ -142,11 +153,41 @@ def read_body(req: BodyRequest, max_bytes: int) -> bytes:
         return stream.read()
     # Chunked uploads carry no Content-Length; servers that de-chunk say so.
     if req.env.get("wsgi.input_terminated"):
-        body = req.stream.read(max_bytes + 1)
+        try:
+            body = req.stream.read(max_bytes + 1)
+        except Exception as err:  # the server's own parser refused the chunked encoding
+            raise BodyReadError(_go_chunked_error(err), _read_so_far(req.stream)) from None
         if len(body) > max_bytes:
             raise _drop_too_large(req.stream, max_bytes)
         return body
     return b""
+
+
+def _go_chunked_error(err: Exception) -> str:
+    """Go's net/http message (net/http/internal/chunked.go) for gunicorn's error."""
+    name = type(err).__name__
+    if name == "InvalidChunkSize":
+        data = getattr(err, "data", b"")
+        if isinstance(data, bytes) and data.startswith(b"line over"):
+            return "header line too long"
+        return "invalid byte in chunk length"
+    if name == "NoMoreData" or (name == "ChunkMissingTerminator" and not getattr(err, "term", b"")):
+        return "unexpected EOF"
+    return "malformed chunked encoding"
+
+
+def _read_so_far(stream: Any) -> bytes:
+    """What gunicorn had de-chunked before the error (its Body and ChunkedReader
+    buffers), so the JSON decoder sees what Go's would have seen; b"" elsewhere."""
+    parts = []
+    for holder in (stream, getattr(stream, "reader", None)):
+        buf = getattr(holder, "buf", None)
+        getvalue = getattr(buf, "getvalue", None)
+        if callable(getvalue):
+            value = getvalue()
+            if isinstance(value, bytes):
+                parts.append(value)
+    return b"".join(parts)
 
 
 def _drop_too_large(stream: ReadableIO, max_bytes: int) -> NomadError:
@@ -159,7 +200,18 @@ def _drop_too_large(stream: ReadableIO, max_bytes: int) -> NomadError:
 
 
 def decode(req: BodyRequest, cls: type, limits: Limits = DEFAULT_LIMITS) -> Any:
-    return codec.decode_body(read_body(req, limits.max_body_bytes), cls, limits.max_json_depth)
+    try:
+        body = read_body(req, limits.max_body_bytes)
+    except BodyReadError as err:
+        # Go's JSON decoder reads the body as it goes: a syntax error (or a whole
+        # value) before the break decides; running out of data gives the read error.
+        try:
+            return codec.decode_body(err.partial, cls, limits.max_json_depth)
+        except codec.DecodeError as decode_err:
+            if str(decode_err) in ("EOF", "unexpected EOF"):
+                raise bad_request(err.message) from None
+            raise
+    return codec.decode_body(body, cls, limits.max_json_depth)
 
 
 # --- response writing ------------------------------------------------------------------------
