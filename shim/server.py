@@ -259,7 +259,15 @@ def run_granian(host: str, port: int, threads: int, log_level: str, access_log: 
         log_access=access_log,
         websockets=False,
     )
-    server.serve()  # SIGINT/SIGTERM: graceful stop
+    try:
+        server.serve()  # SIGINT/SIGTERM: graceful stop
+    except SystemExit as exc:
+        # granian stops with status 1 when its worker dies (it does not respawn it:
+        # a new worker would serve an empty cluster on the same port).
+        if exc.code not in (0, None):
+            print("nomadjobs-server: the worker died and its in-memory cluster with it; stopped",
+                  file=sys.stderr, flush=True)
+        raise
 
 
 def run_gunicorn() -> None:

@@ -628,7 +628,7 @@ def test_a_crashed_gunicorn_worker_stops_the_server_loudly() -> None:
     srv = launch("server-gunicorn", free_port())
     try:
         requests.post(srv.url + "/v1/job/x/evaluate", timeout=10)
-        os.kill(_gunicorn_worker_pid(srv.proc.pid), signal.SIGKILL)
+        os.kill(_worker_pid(srv.proc.pid), signal.SIGKILL)
         srv.proc.wait(30)
     finally:
         srv.stop()
@@ -637,7 +637,20 @@ def test_a_crashed_gunicorn_worker_stops_the_server_loudly() -> None:
     assert not _answering(srv.port)
 
 
-def _gunicorn_worker_pid(arbiter: int) -> int:
+def test_a_crashed_granian_worker_stops_the_server_loudly() -> None:
+    srv = launch("granian", free_port())
+    try:
+        requests.post(srv.url + "/v1/job/x/evaluate", timeout=10)
+        os.kill(_worker_pid(srv.proc.pid), signal.SIGKILL)
+        srv.proc.wait(30)
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 1
+    assert "in-memory cluster" in srv.output()
+    assert not _answering(srv.port)
+
+
+def _worker_pid(arbiter: int) -> int:
     children = Path(f"/proc/{arbiter}/task/{arbiter}/children").read_text().split()
     assert len(children) == 1, children
     return int(children[0])
