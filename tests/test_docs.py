@@ -105,3 +105,12 @@ def test_every_server_option_is_in_the_configuration_table() -> None:
     table = (ROOT / "docs" / "configuration.md").read_text()
     for option in OPTIONS:
         assert f"| `{option.flag}" in table and f"| `{option.env}` |" in table, option.flag
+
+
+def test_every_public_state_reader_method_is_documented() -> None:
+    from nomadjobs.state.store import StateReader
+    library = (ROOT / "docs" / "library.md").read_text()
+    public = [name for name in vars(StateReader) if not name.startswith("_")]
+    assert len(public) > 30
+    for name in public:
+        assert f"`{name}(" in library or f"`{name}`" in library, name
