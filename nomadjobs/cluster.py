@@ -16,6 +16,7 @@ from . import fsm as cmds
 from . import structs as s
 from .clock import Clock, VirtualClock
 from .codec import job_from_dict
+from .acl_service import ACLService
 from .core.protocol import Listener
 from .core.server import ServerCore
 from .dump import check_dump, dump_state, load_state
@@ -41,7 +42,8 @@ class Cluster:
                  region: str = "global",
                  datacenter: str = "dc1", simulate_clients: bool = True,
                  history: int = 256, record_log: bool = False, freeze_gc: bool = False,
-                 client_timing: Optional[ClientTiming] = None, limits: Limits = DEFAULT_LIMITS) -> None:
+                 client_timing: Optional[ClientTiming] = None, limits: Limits = DEFAULT_LIMITS,
+                 acl_bootstrap: bool = True) -> None:
         #: The server core the services and lifecycles run on.
         self.core = ServerCore(seed=seed, clock=clock, region=region, datacenter=datacenter, acl=acl,
                                history=history, record_log=record_log, freeze_gc=freeze_gc, limits=limits)
@@ -50,15 +52,17 @@ class Cluster:
         self.jobs = JobsService(self.core, self.lifecycle)
         #: One method per endpoint around the Jobs API (evaluations, allocations, ...).
         self.services = ClusterService(self.core, self.jobs, self.lifecycle)
+        #: One method per ACL endpoint (bootstrap, policies, tokens).
+        self.acl = ACLService(self.core, self.jobs)
         self.bootstrap_token: Optional[s.ACLToken] = None
         # Kept so reset() can rebuild the cluster exactly as it was constructed.
         self.fleet_specs: list[NodeSpec] = node_specs(fleet)
         self.core.establish_leadership()
         for spec in self.fleet_specs:
             self.add_node(spec)
-        if acl:
+        if acl and acl_bootstrap:
             # The bootstrap management token; its secret can be fixed by the caller.
-            self.bootstrap_token = self.jobs.acl_bootstrap(acl_token)
+            self.bootstrap_token = self.acl.bootstrap(acl_token)[0]
 
     # --- the core's parts, for tests and tools that look inside -------------------------
     @property
@@ -187,7 +191,7 @@ class Cluster:
             for spec in self.fleet_specs:
                 self.add_node(spec)
             if secret is not None:
-                self.bootstrap_token = self.jobs.acl_bootstrap(self._bootstrap_secret(secret))
+                self.bootstrap_token = self.acl.bootstrap(self._bootstrap_secret(secret))[0]
 
     def _bootstrap_secret(self, secret: str) -> Optional[str]:
         """None when the seeded generator would mint ``secret`` itself (a cluster built

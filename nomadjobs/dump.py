@@ -28,8 +28,8 @@ from .clock import VirtualClock
 from .codec import from_wire, to_wire
 from .core.server import ServerCore
 from .lifecycle import Lifecycle
-from .state.store import (ACL_POLICY, ACL_TOKEN, ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY, JOB_VERSION, JOBS,
-                          NODES, PERIODIC_LAUNCH)
+from .state.store import (ACL_POLICY, ACL_TOKEN, ACL_TOKEN_BOOTSTRAP, ALLOCS, DEPLOYMENT, EVALS, JOB_SUMMARY,
+                          JOB_VERSION, JOBS, NODES, PERIODIC_LAUNCH)
 
 __all__ = ["FORMAT", "VERSION", "TABLE_TYPES", "DumpError", "check_dump", "dump_state", "load_state"]
 
@@ -48,7 +48,10 @@ TABLE_TYPES: dict[str, type] = {
     PERIODIC_LAUNCH: s.PeriodicLaunch,
     ACL_POLICY: s.ACLPolicy,
     ACL_TOKEN: s.ACLToken,
+    ACL_TOKEN_BOOTSTRAP: s.ACLToken,
 }
+# Tables a dump written before they existed may lack (their index is then 0).
+LATER_TABLES = frozenset({ACL_TOKEN_BOOTSTRAP})
 
 
 class DumpError(ValueError):
@@ -91,7 +94,7 @@ def check_dump(data: Any) -> dict[str, Any]:
     if data.get("version") != VERSION:
         raise DumpError(f"unsupported dump version {data.get('version')!r} (this is {VERSION})")
     tables = data.get("tables")
-    if not isinstance(tables, dict) or set(tables) != set(TABLE_TYPES):
+    if not isinstance(tables, dict) or not set(TABLE_TYPES) - LATER_TABLES <= set(tables) <= set(TABLE_TYPES):
         raise DumpError(f"a dump must hold exactly the tables {sorted(TABLE_TYPES)}")
     return data
 
@@ -102,8 +105,10 @@ def load_state(core: ServerCore, lifecycle: Lifecycle, data: dict[str, Any]) -> 
     dump that cannot be decoded changes nothing."""
     check_dump(data)
     tables = data["tables"]
-    rows: dict[str, list[Any]] = {name: [from_wire(row, cls) for row in tables[name]["rows"]] for name, cls in TABLE_TYPES.items()}
-    table_indexes = {name: int(tables[name]["index"]) for name in TABLE_TYPES}
+    empty = {"index": 0, "rows": []}
+    rows: dict[str, list[Any]] = {name: [from_wire(row, cls) for row in tables.get(name, empty)["rows"]]
+                                  for name, cls in TABLE_TYPES.items()}
+    table_indexes = {name: int(tables.get(name, empty)["index"]) for name in TABLE_TYPES}
     meta = data.get("cluster") or {}
     with core.lock:
         core.restore(rows, table_indexes, int(data["index"]))

@@ -152,6 +152,12 @@ class ACLTokenDelete:
 
 
 @frozen
+class ACLTokenBootstrap:
+    token: s.ACLToken
+    reset_index: int = 0
+
+
+@frozen
 class ApplyResult:
     index: int
     error: Optional[str] = None
@@ -232,6 +238,7 @@ HANDLERS: dict[type, Callable[[StateWriter, Any], Any]] = {
     ACLPolicyDelete: lambda w, c: w.delete_acl_policies(c.names),
     ACLTokenUpsert: lambda w, c: w.upsert_acl_tokens(c.tokens),
     ACLTokenDelete: lambda w, c: w.delete_acl_tokens(c.accessor_ids),
+    ACLTokenBootstrap: lambda w, c: w.bootstrap_acl_token(c.token, c.reset_index),
 }
 
 

@@ -546,12 +546,6 @@ class JobsService:
                                      Warnings=warnings_text(warnings))
 
     # --- ACL bootstrap ---------------------------------------------------------------------------
-    def acl_bootstrap(self, secret: Optional[str] = None) -> s.ACLToken:
-        token = s.ACLToken(AccessorID=self.core.new_id(), SecretID=secret or self.core.new_id(),
-                           Name="Bootstrap Token", Type=s.ACL_MANAGEMENT_TOKEN, Global=True,
-                           CreateTime=rfc3339(self.core.now_ns()))
-        self._apply(cmds.ACLTokenUpsert([token]))
-        return self.core.snapshot().acl_token_by_secret(token.SecretID) or token
 
 
 # --- pure helpers ---------------------------------------------------------------------------

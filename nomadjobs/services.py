@@ -113,10 +113,11 @@ class ClusterService:
         self._require_node_read(q.token)
 
     def _require_node_read(self, token: str) -> None:
-        # Node and agent policies are not modelled: with ACLs on, only management
-        # tokens read nodes (Nomad would also accept a node/agent "read" policy).
-        acl = self._acl(token)
-        if not acl.management:
+        if self.core.acl_enabled and not self._acl(token).allow_node_read():
+            raise permission_denied()
+
+    def _require_agent_read(self, token: str) -> None:
+        if self.core.acl_enabled and not self._acl(token).allow_agent_read():
             raise permission_denied()
 
     def _blocking(self, q: QueryOptions, tables: Iterable[str],
@@ -345,7 +346,7 @@ class ClusterService:
 
     def agent_self(self, token: str = "") -> dict[str, Any]:
         """GET /v1/agent/self: a plausible dev agent (server and client in one)."""
-        self._require_node_read(token)  # agent:read is not modelled either: management only
+        self._require_agent_read(token)
         return agent_self(self.core, self.started_ns)
 
 
@@ -359,7 +360,7 @@ def node_stub(node: s.Node) -> s.NodeListStub:
 
 
 def _sufficient_search_perms(acl: aclmod.ACL, namespace: str, context: str) -> bool:
-    node_read = acl.management
+    node_read = acl.allow_node_read()
     job_read = acl.allow(namespace, aclmod.CAP_READ_JOB)
     if not node_read and not job_read:
         return False
@@ -379,7 +380,7 @@ def _search_contexts(acl: Optional[aclmod.ACL], namespace: str, context: str) ->
     for ctx in wanted:
         if ctx in (CTX_ALLOCS, CTX_JOBS, CTX_EVALS, CTX_DEPLOYMENTS) and job_read:
             allowed.append(ctx)
-        elif ctx == CTX_NODES and acl.management:
+        elif ctx == CTX_NODES and acl.allow_node_read():
             allowed.append(ctx)
     return allowed
 

@@ -78,6 +78,11 @@ EXACT: dict[str, type[r.Endpoint]] = {
     "/v1/status/peers": r.StatusPeers,
     "/v1/agent/self": r.AgentSelf,
     "/v1/regions": r.Regions,
+    "/v1/acl/bootstrap": r.ACLBootstrap,
+    "/v1/acl/policies": r.ACLPolicies,
+    "/v1/acl/tokens": r.ACLTokens,
+    "/v1/acl/token": r.ACLTokenCreate,
+    "/v1/acl/token/self": r.ACLTokenSelf,
 }
 
 Route = tuple[r.Endpoint, str]
@@ -101,12 +106,16 @@ class Router:
         self.alloc = r.AllocationRead(api)
         self.node = r.NodeRead(api)
         self.node_allocs = r.NodeAllocations(api)
+        self.acl_policy = r.ACLPolicy(api)
+        self.acl_token = r.ACLToken(api)
         self.subtrees: list[tuple[str, Callable[[str], Route]]] = [
             ("/v1/job/", self._job),
             ("/v1/evaluation/", self._evaluation),
             ("/v1/allocation/", lambda rest: (self.alloc, rest)),
             ("/v1/deployment/", self._deployment),
             ("/v1/node/", self._node),
+            ("/v1/acl/policy/", lambda rest: (self.acl_policy, rest)),
+            ("/v1/acl/token/", lambda rest: (self.acl_token, rest)),
         ]
 
     def resolve(self, path: str) -> Optional[Route]:

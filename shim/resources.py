@@ -542,3 +542,108 @@ class AgentSelf(Endpoint):
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         # Nomad's agent endpoint reads only the token, not index/wait.
         send_plain(req, resp, self.services.agent_self(req.get_header("X-Nomad-Token") or ""))
+
+
+# --- ACLs (command/agent/acl_endpoint.go) ---------------------------------------------------
+
+def send_index_only(resp: Response, index: int) -> None:
+    """A write that answers nothing: 200, an empty body and ``X-Nomad-Index`` (and a
+    JSON Content-Type, which Go leaves out: see docs/differences.md)."""
+    set_index(resp, index)
+    resp.content_type = JSON
+    resp.data = b""
+
+
+class ACLEndpoint(Endpoint):
+    """The ACL handlers answer an undecodable body with a 500 (their decodeBody
+    errors are not coded), unlike the job endpoints' 400."""
+
+    def decode(self, req: BodyRequest, cls: type) -> Any:
+        try:
+            return super().decode(req, cls)
+        except codec.DecodeError as exc:
+            raise NomadError(str(exc)) from None
+
+    @property
+    def acl(self) -> Any:
+        return self.api.cluster.acl
+
+
+class ACLBootstrap(ACLEndpoint):
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        token, index = self.acl.bootstrap(w=write_options(req))
+        set_index(resp, index)
+        send(req, resp, token)
+
+
+class ACLPolicies(ACLEndpoint):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
+        return self.acl.list_policies(query_options(req))  # type: ignore[no-any-return]
+
+
+class ACLPolicy(ACLEndpoint):
+    """/v1/acl/policy/:name: GET, PUT/POST, DELETE."""
+
+    methods = None
+
+    def handle(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        if not ident:
+            raise bad_request("Missing Policy Name")
+        if req.method == "GET":
+            send_read(req, resp, self.acl.get_policy(ident, query_options(req)))
+        elif req.method in WRITE:
+            policy = self.decode(req, s.ACLPolicy)
+            if policy.Name != ident:
+                raise bad_request("ACL policy name does not match request path")
+            send_index_only(resp, self.acl.upsert_policy(policy, write_options(req)))
+        elif req.method == "DELETE":
+            send_index_only(resp, self.acl.delete_policy(ident, write_options(req)))
+        else:
+            raise method_not_allowed()
+
+
+class ACLTokens(ACLEndpoint):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
+        return self.acl.list_tokens(query_options(req))  # type: ignore[no-any-return]
+
+
+class ACLTokenCreate(ACLEndpoint):
+    """/v1/acl/token: PUT/POST creates (or, with an AccessorID in the body, updates)."""
+
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        token = self.decode(req, s.ACLToken)
+        saved, index = self.acl.upsert_token(token, write_options(req))
+        set_index(resp, index)
+        send(req, resp, saved)
+
+
+class ACLTokenSelf(ACLEndpoint):
+    def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
+        return self.acl.token_self(query_options(req))  # type: ignore[no-any-return]
+
+
+class ACLToken(ACLEndpoint):
+    """/v1/acl/token/:accessor: GET, PUT/POST (update), DELETE."""
+
+    methods = None
+
+    def handle(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        if not ident:
+            raise bad_request("Missing Token Accessor")
+        if req.method == "GET":
+            send_read(req, resp, self.acl.get_token(ident, query_options(req)))
+        elif req.method in WRITE:
+            token = self.decode(req, s.ACLToken)
+            if token.AccessorID != ident:
+                raise bad_request("ACL token accessor does not match request path")
+            saved, index = self.acl.upsert_token(token, write_options(req))
+            set_index(resp, index)
+            send(req, resp, saved)
+        elif req.method == "DELETE":
+            send_index_only(resp, self.acl.delete_token(ident, write_options(req)))
+        else:
+            raise method_not_allowed()

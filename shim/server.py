@@ -80,11 +80,14 @@ OPTIONS = (
     Option("--clock", "NOMADJOBS_CLOCK", "wall",
            "wall: allocations progress in real time; virtual: time stands still", choices=("wall", "virtual")),
     Option("--acl", "NOMADJOBS_ACL", "0",
-           "enable ACLs; the bootstrap token's SecretID is printed alone on stdout", kind="bool"),
+           "enable ACLs, not yet bootstrapped (`nomad acl bootstrap` makes the first token)", kind="bool"),
+    Option("--acl-bootstrap", "NOMADJOBS_ACL_BOOTSTRAP", "0",
+           "enable ACLs and bootstrap them at start; the token's SecretID is printed alone on stdout",
+           kind="bool"),
     Option("--acl-token-file", "NOMADJOBS_ACL_TOKEN_FILE", None,
-           "read the bootstrap token's SecretID from this file (implies --acl)", metavar="PATH"),
+           "read the bootstrap token's SecretID from this file (implies --acl-bootstrap)", metavar="PATH"),
     Option("--acl-token", "NOMADJOBS_ACL_TOKEN", None,
-           "the bootstrap token's SecretID (implies --acl; prefer the variable or a file: "
+           "the bootstrap token's SecretID (implies --acl-bootstrap; prefer the variable or a file: "
            "a flag shows in ps)", metavar="SECRET"),
     Option("--threads", "NOMADJOBS_THREADS", str(DEFAULT_THREADS),
            "request threads, i.e. requests in flight incl. long polls", kind="int", metavar="N"),
@@ -169,11 +172,11 @@ def resolve(args: Optional[argparse.Namespace], env: Mapping[str, str]) -> Setti
             raise ConfigError(f"--acl-token-file: {exc.strerror}: {out['acl_token_file']}") from None
         if not secret:
             raise ConfigError(f"--acl-token-file: {out['acl_token_file']} is empty")
-    if secret is not None or out["acl"]:
+    bootstrap = secret is not None or out["acl_bootstrap"]
+    if bootstrap or out["acl"]:
         out["acl"] = True
-        out["secret"] = secret or str(uuid.uuid4())  # random, not from the cluster's seed
-    else:
-        out["secret"] = None
+    # The bootstrap token's secret: given, or random (not from the cluster's seed).
+    out["secret"] = (secret or str(uuid.uuid4())) if bootstrap else None
     return out
 
 

@@ -44,8 +44,8 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
     # compare table indexes), and each retained commit keeps the rows and index nodes it
     # replaced alive, about a seventh of a register's CPU at the library's default of 256.
     cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True,
-                      history=1, limits=limits)
-    bootstrap = cluster.bootstrap_token  # there is one exactly when ACLs are on
+                      history=1, limits=limits, acl_bootstrap=bool(token) or settings["acl_bootstrap"])
+    bootstrap = cluster.bootstrap_token  # when bootstrapped at start
     if bootstrap is not None and not token:
         # Nobody chose the secret, so this process is the only one who knows it.
         print(f"nomadjobs: ACL bootstrap token SecretID: {bootstrap.SecretID}",

@@ -108,13 +108,25 @@ def test_management_token_can_do_everything(env: Env) -> None:
     env.cluster.jobs.evaluate_job("web", env.w(env.mgmt))
 
 
+UNKNOWN = "00000000-0000-4000-8000-00000000dead"  # well-formed, never issued
+
+
 def test_unknown_secret_is_403_token_not_found(env: Env) -> None:
     c = env.cluster
-    rejected(c, lambda: c.jobs.list_jobs(env.q("nope")), 403, NO_TOKEN)
-    for call in {**reads(env, "nope"), **writes(env, "nope")}.values():
+    rejected(c, lambda: c.jobs.list_jobs(env.q(UNKNOWN)), 403, NO_TOKEN)
+    for call in {**reads(env, UNKNOWN), **writes(env, UNKNOWN)}.values():
         rejected(c, call, 403, NO_TOKEN)
-    rejected(c, lambda: dispatch(env, "nope"), 403, NO_TOKEN)
-    rejected(c, lambda: c.jobs.evaluate_job("web", env.w("nope")), 403, NO_TOKEN)
+    rejected(c, lambda: dispatch(env, UNKNOWN), 403, NO_TOKEN)
+    rejected(c, lambda: c.jobs.evaluate_job("web", env.w(UNKNOWN)), 403, NO_TOKEN)
+
+
+def test_a_secret_that_is_not_a_uuid_fails_the_lookup_with_a_500(env: Env) -> None:
+    # memdb's UUID index refuses it before any token is looked at (nomad/state/schema.go).
+    c = env.cluster
+    message = "acl token lookup failed: index error: UUID must be 36 characters"
+    rejected(c, lambda: c.jobs.list_jobs(env.q("nope")), 500, message)
+    for call in {**reads(env, "nope"), **writes(env, "nope")}.values():
+        rejected(c, call, 500, message)
 
 
 def test_anonymous_denied_without_anonymous_policy(env: Env) -> None:
@@ -133,7 +145,7 @@ def test_anonymous_policy_grants_to_callers_without_token(env: Env) -> None:
         call()
     rejected(c, writes(env, "")["register"], 403, DENIED)
     # the anonymous policy does not help a token that is not found
-    rejected(c, lambda: c.jobs.list_jobs(env.q("nope")), 403, NO_TOKEN)
+    rejected(c, lambda: c.jobs.list_jobs(env.q(UNKNOWN)), 403, NO_TOKEN)
 
 
 def test_read_policy(env: Env) -> None:
@@ -245,7 +257,8 @@ def test_stored_policy_that_does_not_parse_fails_the_request(env: Env) -> None:
     env.policy("ro", 'namespace "default" { policy = "read" }')
     tok, c = env.token("ro", "broken"), env.cluster
     err = rejected(c, lambda: c.jobs.list_jobs(env.q(tok)), 500,
-                   "failed to parse \"broken\": Invalid namespace policy: 'superuser'")
+                   "failed to parse \"broken\": Invalid namespace policy: "
+                   '&acl.NamespacePolicy{Name:"default", Policy:"superuser", Capabilities:[]string(nil)}')
     assert err.message.startswith('failed to parse "broken": ')
     # a token that does not name it is unaffected
     assert len(c.jobs.list_jobs(env.q(env.token("ro")))[0]) == 3

@@ -27,8 +27,6 @@ TEST_FILE = re.compile(r"^# file: (test_\w+\.py)\n")
 # Samples of documents owned elsewhere that are fragments or benchmarks, not programs:
 # (file, block number) -> why it is not run. A new fragment fails this test on purpose.
 NOT_PROGRAMS = {
-    ("docs/acl.md", 1): "a fragment (`body` is not defined)",
-    ("docs/acl.md", 2): "continues the fragment above",
     ("docs/state-store.md", 2): "a fragment (`...` inside a write transaction)",
     ("docs/state-store.md", 3): "a fragment (db.wait signature)",
     ("docs/state-store.md", 4): "a benchmark over 100k rows: minutes, and prints timings",

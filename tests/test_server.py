@@ -437,7 +437,7 @@ def test_server_gunicorn_acl_token_and_sigterm():
 
 
 def test_granian_acl_prints_generated_token():
-    srv = launch("granian", free_port(), "--acl", "--nodes", "5")
+    srv = launch("granian", free_port(), "--acl-bootstrap", "--nodes", "5")
     try:
         deadline = time.monotonic() + 10
         while not srv.stdout_lines and time.monotonic() < deadline:
@@ -447,10 +447,27 @@ def test_granian_acl_prints_generated_token():
         api = nomad.Nomad(host=LOOPBACK, port=srv.port, token=secret, timeout=10)
         assert len(api.nodes.get_nodes()) == 5
         with pytest.raises(nomad_exc.URLNotAuthorizedNomadException):
-            nomad.Nomad(host=LOOPBACK, port=srv.port, token="wrong", timeout=10).jobs.get_jobs()
+            nomad.Nomad(host=LOOPBACK, port=srv.port, token="00000000-0000-4000-8000-00000000dead",
+                        timeout=10).jobs.get_jobs()
     finally:
         srv.stop()
     assert srv.proc.returncode == 0
+
+
+def test_acl_alone_starts_unbootstrapped_and_nomad_acl_bootstrap_works():
+    srv = launch("granian", free_port(), "--acl")
+    try:
+        assert srv.stdout_lines == []  # no token made, none printed
+        r = requests.get(srv.url + "/v1/jobs", timeout=10)
+        assert (r.status_code, r.text) == (403, "Permission denied")
+        token = requests.post(srv.url + "/v1/acl/bootstrap", timeout=10).json()
+        assert token["Type"] == "management" and token["Name"] == "Bootstrap Token"
+        r = requests.get(srv.url + "/v1/jobs", headers={"X-Nomad-Token": token["SecretID"]}, timeout=10)
+        assert r.status_code == 200
+        again = requests.post(srv.url + "/v1/acl/bootstrap", timeout=10)
+        assert (again.status_code, again.text) == (500, f"ACL bootstrap already done (reset index: {token['CreateIndex']})")
+    finally:
+        srv.stop()
 
 
 def test_granian_cli_serves_the_wsgi_module():
@@ -594,7 +611,7 @@ def test_token_from_a_file_and_logs_on_stderr(tmp_path: Path) -> None:
 def test_the_documented_token_recipe_works(tmp_path: Path) -> None:
     port = free_port()
     script = (f'cd "{tmp_path}"; PATH="{BIN}:$PATH"\n'
-              f'nomadjobs-server --acl --bind {LOOPBACK}:{port} > token.txt 2>server.log &\n'
+              f'nomadjobs-server --acl-bootstrap --bind {LOOPBACK}:{port} > token.txt 2>server.log &\n'
               'until [ -s token.txt ]; do sleep 0.1; done\n'
               'TOKEN=$(head -1 token.txt)\n'
               'echo "$TOKEN"\n')
@@ -608,7 +625,7 @@ def test_the_documented_token_recipe_works(tmp_path: Path) -> None:
         r = requests.get(f"http://{LOOPBACK}:{port}/v1/jobs", headers={"X-Nomad-Token": token}, timeout=10)
         assert r.status_code == 200
     finally:
-        subprocess.run(["pkill", "-f", f"nomadjobs-server --acl --bind {LOOPBACK}:{port}"])
+        subprocess.run(["pkill", "-f", f"nomadjobs-server --acl-bootstrap --bind {LOOPBACK}:{port}"])
         deadline = time.monotonic() + 30
         while _answering(port) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -666,13 +666,16 @@ def test_status_regions_agent(client):
 
 # --- ACLs -------------------------------------------------------------------------------------------------
 
+UNKNOWN_SECRET = "00000000-0000-4000-8000-00000000dead"
+
+
 def test_acl_tokens_reach_the_services(jobspec):
     cluster = Cluster(clock="virtual", acl=True)
     try:
         client = falcon.testing.TestClient(create_app(cluster))
         secret = cluster.bootstrap_token.SecretID
         assert_plain_error(client.simulate_get("/v1/jobs"), 403, "Permission denied")
-        assert_plain_error(client.simulate_get("/v1/jobs", headers={"X-Nomad-Token": "nope"}), 403,
+        assert_plain_error(client.simulate_get("/v1/jobs", headers={"X-Nomad-Token": UNKNOWN_SECRET}), 403,
                            "ACL token not found")
         auth = {"X-Nomad-Token": secret}
         assert client.simulate_get("/v1/jobs", headers=auth).status_code == 200
@@ -692,7 +695,7 @@ def test_acl_tokens_reach_the_services(jobspec):
 
 def test_wsgi_env_factory_minted_acl_token_is_printed(capsys):
     from shim.wsgi import cluster_from_env
-    cluster = cluster_from_env({"NOMADJOBS_ACL": "1", "NOMADJOBS_CLOCK": "virtual"})
+    cluster = cluster_from_env({"NOMADJOBS_ACL_BOOTSTRAP": "1", "NOMADJOBS_CLOCK": "virtual"})
     try:
         secret = cluster.bootstrap_token.SecretID
         assert secret in capsys.readouterr().err

@@ -30,6 +30,8 @@ NODES = "nodes"
 PERIODIC_LAUNCH = "periodic_launch"
 ACL_POLICY = "acl_policy"
 ACL_TOKEN = "acl_token"
+# No rows: its index is the raft index of the last ACL bootstrap (0: never).
+ACL_TOKEN_BOOTSTRAP = "acl_token_bootstrap"
 
 SCHEMA = [
     TableSchema(JOBS, lambda j: (j.Namespace, j.ID)),
@@ -48,6 +50,7 @@ SCHEMA = [
     TableSchema(PERIODIC_LAUNCH, lambda p: (p.Namespace, p.ID)),
     TableSchema(ACL_POLICY, lambda p: (p.Name,)),
     TableSchema(ACL_TOKEN, lambda t: (t.AccessorID,), {"secret": IndexSchema(lambda t: (t.SecretID,), unique=True)}),
+    TableSchema(ACL_TOKEN_BOOTSTRAP, lambda t: (t.AccessorID,)),
 ]
 
 # Namespaces that exist. The open-source v0.7.1 build knows only "default".
@@ -209,8 +212,21 @@ class StateReader:
     def acl_policies(self) -> Iterator[s.ACLPolicy]:
         return self.view.scan(ACL_POLICY)
 
+    def acl_policies_by_prefix(self, prefix: str) -> Iterator[s.ACLPolicy]:
+        return self.view.scan_prefix(ACL_POLICY, (), prefix)
+
     def acl_token_by_secret(self, secret: str) -> Optional[s.ACLToken]:
         return self.view.get_by(ACL_TOKEN, "secret", (secret,))
+
+    def acl_token_by_accessor(self, accessor_id: str) -> Optional[s.ACLToken]:
+        return self.view.get(ACL_TOKEN, (accessor_id,))
+
+    def acl_tokens_by_prefix(self, prefix: str) -> Iterator[s.ACLToken]:
+        return self.view.scan_prefix(ACL_TOKEN, (), prefix)
+
+    def acl_bootstrap_index(self) -> int:
+        """The index of the last ACL bootstrap, 0 when there was none."""
+        return self.view.table_index(ACL_TOKEN_BOOTSTRAP)
 
     def acl_tokens(self) -> Iterator[s.ACLToken]:
         return self.view.scan(ACL_TOKEN)
@@ -719,3 +735,13 @@ class StateWriter(StateReader):
         for aid in accessor_ids:
             self.view.delete(ACL_TOKEN, (aid,))
         self.view.touch(ACL_TOKEN)
+
+    def bootstrap_acl_token(self, token: s.ACLToken, reset_index: int = 0) -> None:
+        """The first management token (state_store.go ``BootstrapACLTokens``): refused
+        once a bootstrap happened, unless ``reset_index`` names that bootstrap."""
+        done = self.acl_bootstrap_index()
+        if done and done != reset_index:
+            raise StateError(f"ACL bootstrap already done (reset index: {done})" if not reset_index else
+                             f"Invalid bootstrap reset index (specified {reset_index}, reset index: {done})")
+        self.upsert_acl_tokens([token])
+        self.view.touch(ACL_TOKEN_BOOTSTRAP)

@@ -360,6 +360,8 @@ class ACLPolicy:
     Name: str = ""
     Description: str = ""
     Rules: str = ""
+    # BLAKE2b-256 of name, description and rules; base64 on the wire.
+    Hash: Optional[bytes] = None
     CreateIndex: int = 0
     ModifyIndex: int = 0
 
@@ -372,12 +374,36 @@ class ACLToken:
     Type: str = ""
     Policies: Optional[list[str]] = None
     Global: bool = False
+    # BLAKE2b-256 of name, type, policies and scope; base64 on the wire.
+    Hash: Optional[bytes] = None
     CreateTime: str = ZERO_TIME
     CreateIndex: int = 0
     ModifyIndex: int = 0
 
     def is_management(self) -> bool:
         return self.Type == ACL_MANAGEMENT_TOKEN
+
+
+@frozen
+class ACLPolicyListStub:
+    Name: str = ""
+    Description: str = ""
+    Hash: Optional[bytes] = None
+    CreateIndex: int = 0
+    ModifyIndex: int = 0
+
+
+@frozen
+class ACLTokenListStub:
+    AccessorID: str = ""
+    Name: str = ""
+    Type: str = ""
+    Policies: Optional[list[str]] = None
+    Global: bool = False
+    Hash: Optional[bytes] = None
+    CreateTime: str = ZERO_TIME
+    CreateIndex: int = 0
+    ModifyIndex: int = 0
 
 
 ACL_CLIENT_TOKEN = "client"
