@@ -25,13 +25,16 @@ def _call(fn: Callback) -> None:
 
 
 class Timer:
-    __slots__ = ("at_ns", "seq", "fn", "cancelled")
+    __slots__ = ("at_ns", "seq", "fn", "cancelled", "background")
 
-    def __init__(self, at_ns: int, seq: int, fn: Callback) -> None:
+    def __init__(self, at_ns: int, seq: int, fn: Callback, background: bool = False) -> None:
         self.at_ns = at_ns
         self.seq = seq
         self.fn = fn
         self.cancelled = False
+        # A ticker that always re-arms (the garbage collector): it fires when time
+        # passes it, but neither counts as pending nor keeps run_until_idle going.
+        self.background = background
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -53,15 +56,15 @@ class Clock:
     def now_ns(self) -> int:
         raise NotImplementedError
 
-    def call_at(self, at_ns: int, fn: Callback) -> Timer:
+    def call_at(self, at_ns: int, fn: Callback, background: bool = False) -> Timer:
         with self._lock:
-            timer = Timer(at_ns, next(self._seq), fn)
+            timer = Timer(at_ns, next(self._seq), fn, background)
             heapq.heappush(self._heap, timer)
         self._wake()
         return timer
 
-    def call_later(self, delay_ns: int, fn: Callback) -> Timer:
-        return self.call_at(self.now_ns() + max(0, delay_ns), fn)
+    def call_later(self, delay_ns: int, fn: Callback, background: bool = False) -> Timer:
+        return self.call_at(self.now_ns() + max(0, delay_ns), fn, background)
 
     def next_deadline(self) -> Optional[int]:
         with self._lock:
@@ -70,8 +73,24 @@ class Clock:
             return self._heap[0].at_ns if self._heap else None
 
     def pending(self) -> int:
+        """Timers waiting to fire, background tickers not counted."""
         with self._lock:
-            return sum(1 for t in self._heap if not t.cancelled)
+            return sum(1 for t in self._heap if not t.cancelled and not t.background)
+
+    def _next_due(self, horizon_ns: int) -> Optional[int]:
+        """When the next timer that run_until_idle should fire is due: the earliest
+        one, unless it is a background ticker and no other timer is due by the
+        horizon (scanned only then: tickers are few)."""
+        with self._lock:
+            while self._heap and self._heap[0].cancelled:
+                heapq.heappop(self._heap)
+            if not self._heap or self._heap[0].at_ns > horizon_ns:
+                return None
+            top = self._heap[0]
+            if top.background and not any(not t.cancelled and not t.background and t.at_ns <= horizon_ns
+                                          for t in self._heap):
+                return None
+            return top.at_ns
 
     def cancel_all(self) -> int:
         """Cancel every pending timer (a restore drops what was in flight). Returns
@@ -133,12 +152,13 @@ class VirtualClock(Clock):
         return fired
 
     def run_until_idle(self, limit_seconds: float = 3600.0, max_timers: int = 100_000) -> int:
-        """Fire timers until none is left within ``limit_seconds`` of now."""
+        """Fire timers until none is left within ``limit_seconds`` of now (background
+        tickers fire on the way, but do not keep it going)."""
         horizon = self._now + int(limit_seconds * 10**9)
         fired = 0
         while fired < max_timers:
-            deadline = self.next_deadline()
-            if deadline is None or deadline > horizon:
+            deadline = self._next_due(horizon)
+            if deadline is None:
                 break
             timer = self._pop_due(deadline)
             if timer is None:

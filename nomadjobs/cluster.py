@@ -23,7 +23,7 @@ from .dump import check_dump, dump_state, load_state
 from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
 from .jobs import JobsService
-from .lifecycle import ClientTiming, Lifecycle
+from .lifecycle import ClientTiming, GCConfig, Lifecycle
 from .limits import DEFAULT_LIMITS, Limits
 from .nodeclass import computed_class
 from .query import WriteOptions
@@ -43,11 +43,11 @@ class Cluster:
                  datacenter: str = "dc1", simulate_clients: bool = True,
                  history: int = 256, record_log: bool = False, freeze_gc: bool = False,
                  client_timing: Optional[ClientTiming] = None, limits: Limits = DEFAULT_LIMITS,
-                 acl_bootstrap: bool = True) -> None:
+                 acl_bootstrap: bool = True, gc: GCConfig = GCConfig()) -> None:
         #: The server core the services and lifecycles run on.
         self.core = ServerCore(seed=seed, clock=clock, region=region, datacenter=datacenter, acl=acl,
                                history=history, record_log=record_log, freeze_gc=freeze_gc, limits=limits)
-        self.lifecycle = Lifecycle(self.core, simulate_clients=simulate_clients, timing=client_timing)
+        self.lifecycle = Lifecycle(self.core, simulate_clients=simulate_clients, timing=client_timing, gc=gc)
         #: One method per Jobs API endpoint.
         self.jobs = JobsService(self.core, self.lifecycle)
         #: One method per endpoint around the Jobs API (evaluations, allocations, ...).
@@ -186,6 +186,7 @@ class Cluster:
             core.rng.seed(core.seed)
             if isinstance(core.clock, VirtualClock):
                 core.clock.set_now(core.start_ns)
+            self.lifecycle.gc.start()
             self.bootstrap_token = None
             core.establish_leadership()
             for spec in self.fleet_specs:

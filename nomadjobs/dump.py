@@ -75,6 +75,7 @@ def dump_state(core: ServerCore, bootstrap_token: Optional[s.ACLToken] = None) -
             "now_ns": core.now_ns(),
             "start_ns": core.start_ns,
             "rng_state": [rng_version, list(rng_words), rng_gauss],
+            "time_table": core.time_table.serialize(),
         }
     missing = set(snap.tables) - set(TABLE_TYPES)
     if missing:  # a table added to the schema must be added here too
@@ -127,6 +128,8 @@ def load_state(core: ServerCore, lifecycle: Lifecycle, data: dict[str, Any]) -> 
             core.clock.set_now(int(meta["now_ns"]))
         if meta.get("start_ns") is not None:
             core.start_ns = int(meta["start_ns"])
+        if meta.get("time_table"):
+            core.time_table.restore(meta["time_table"])
         accessor = meta.get("bootstrap_accessor_id")
         token = (next((t for t in state.acl_tokens() if t.AccessorID == accessor), None)
                  if accessor else None)

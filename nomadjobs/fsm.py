@@ -152,6 +152,11 @@ class ACLTokenDelete:
 
 
 @frozen
+class DeploymentDelete:
+    deployments: list[str]
+
+
+@frozen
 class ACLTokenBootstrap:
     token: s.ACLToken
     reset_index: int = 0
@@ -239,6 +244,7 @@ HANDLERS: dict[type, Callable[[StateWriter, Any], Any]] = {
     ACLTokenUpsert: lambda w, c: w.upsert_acl_tokens(c.tokens),
     ACLTokenDelete: lambda w, c: w.delete_acl_tokens(c.accessor_ids),
     ACLTokenBootstrap: lambda w, c: w.bootstrap_acl_token(c.token, c.reset_index),
+    DeploymentDelete: lambda w, c: w.delete_deployments(c.deployments),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
 import attrs
 
 from . import acl as aclmod
+from . import fsm as cmds
 from . import structs as s
 from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found, permission_denied
@@ -327,6 +328,33 @@ class ClusterService:
         resp = s.SearchResponse(Matches=matches, Truncations=truncations, Index=index, LastContact=0,
                                 KnownLeader=True)
         return resp, QueryMeta(index=index)
+
+    # --- system ---------------------------------------------------------------------------------
+    def _require_management(self, token: str) -> None:
+        if self.core.acl_enabled and not self._acl(token).management:
+            raise permission_denied()
+
+    def system_gc(self, q: QueryOptions = QueryOptions()) -> None:
+        """PUT /v1/system/gc (System.GarbageCollect): a forced collection, management
+        only. Nomad answers before its worker runs it; here it has run."""
+        self._check_region(q.region)
+        self._require_management(q.token)
+        self.lifecycle.gc.force()
+
+    def reconcile_summaries(self, q: QueryOptions = QueryOptions()) -> None:
+        """PUT /v1/system/reconcile/summaries (System.ReconcileJobSummaries): every job
+        summary rebuilt from its allocations, management only."""
+        self._check_region(q.region)
+        self._require_management(q.token)
+        result = self.core.apply(cmds.ReconcileJobSummaries())
+        if result.error is not None:
+            raise NomadError(result.error)
+
+    def client_gc(self, token: str = "") -> None:
+        """/v1/client/gc (any method): the client agent drops the directories of its
+        finished allocations, which the simulated clients do not have; node write."""
+        if self.core.acl_enabled and not self._acl(token).allow_node_write():
+            raise permission_denied()
 
     # --- status, regions, agent -------------------------------------------------------------------
     def status_leader(self, q: QueryOptions = QueryOptions()) -> str:

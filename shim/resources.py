@@ -647,3 +647,32 @@ class ACLToken(ACLEndpoint):
             send_index_only(resp, self.acl.delete_token(ident, write_options(req)))
         else:
             raise method_not_allowed()
+
+
+# --- system and client (command/agent/system_endpoint.go, alloc_endpoint.go) --------------------
+
+class SystemGC(Endpoint):
+    methods = frozenset({"PUT"})
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        self.services.system_gc(query_options(req))
+        resp.content_type = JSON
+        resp.data = b""
+
+
+class SystemReconcileSummaries(Endpoint):
+    methods = frozenset({"PUT"})
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        self.services.reconcile_summaries(query_options(req))
+        resp.content_type = JSON
+        resp.data = b""
+
+
+class ClientGC(Endpoint):
+    methods = None  # any verb: Nomad's handler never looks at it
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        self.services.client_gc(query_options(req).token)
+        resp.content_type = JSON
+        resp.data = b""

@@ -19,6 +19,7 @@ from ..fsm import ApplyResult
 from ..limits import Limits
 from ..state.mvcc import Database
 from ..state.store import StateReader
+from .timetable import TimeTable
 
 __all__ = ["Core", "Listener"]
 
@@ -43,6 +44,8 @@ class Core(Protocol):
     limits: Limits
     #: Called after every applied command, in order (the lifecycles' hooks).
     listeners: list[Listener]
+    #: Which index was current when (the garbage collector's thresholds).
+    time_table: TimeTable
 
     def new_id(self) -> str: ...
 

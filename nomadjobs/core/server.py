@@ -28,6 +28,7 @@ from ..state.store import StateReader, new_database
 from .blocked import BlockedEvals
 from .broker import EvalBroker
 from .plan_apply import WorkerPlanner, apply_plan
+from .timetable import TimeTable
 from .protocol import Listener
 
 __all__ = ["ServerCore", "make_clock"]
@@ -70,6 +71,8 @@ class ServerCore:
         self.clock.run_guard = self._run_locked
         #: Where virtual time started (a reset goes back to it).
         self.start_ns: int = self.clock.now_ns()
+        #: Which index was current when (the garbage collector's thresholds).
+        self.time_table = TimeTable()
         self.broker = EvalBroker()
         #: Evaluations waiting for capacity (see nomadjobs.core.blocked).
         self.blocked = BlockedEvals()
@@ -113,6 +116,7 @@ class ServerCore:
     def _on_apply(self, command: Any, result: ApplyResult) -> None:
         if self.freeze_gc:
             gcpolicy.after_commit()
+        self.time_table.witness(result.index, self.clock.now_ns())
         if result.error is None:
             if isinstance(command, cmds.EvalUpdate):
                 for ev in command.evals:
@@ -230,6 +234,7 @@ class ServerCore:
             self.clock.cancel_all()
             self.broker.clear()
             self.blocked.rebuild(self.snapshot())
+            self.time_table = TimeTable()
             self.fsm.log.clear()
 
     def restore_broker(self) -> int:

@@ -18,18 +18,20 @@ from ..state.store import StateReader
 from .clients import ClientTiming, SimulatedClients
 from .deployments import DEFAULT_EVAL_BATCH_NS, DeploymentWatcher
 from .faults import Faults
+from .gc import GarbageCollector, GCConfig
 from .nodes import NodeWatcher
 from .periodic import PeriodicDispatcher
 
-__all__ = ["Lifecycle", "ClientTiming"]
+__all__ = ["Lifecycle", "ClientTiming", "GCConfig"]
 
 
 class Lifecycle:
     """Everything that moves on the cluster's clock."""
 
     def __init__(self, core: Core, simulate_clients: bool = True, timing: Optional[ClientTiming] = None,
-                 deployment_eval_batch_ns: int = DEFAULT_EVAL_BATCH_NS) -> None:
+                 deployment_eval_batch_ns: int = DEFAULT_EVAL_BATCH_NS, gc: GCConfig = GCConfig()) -> None:
         self.core = core
+        self.gc_config = gc
         self.simulate_clients = simulate_clients
         self.timing = timing
         self.deployment_eval_batch_ns = deployment_eval_batch_ns
@@ -43,6 +45,7 @@ class Lifecycle:
         self.periodic = PeriodicDispatcher(core)
         self.nodes = NodeWatcher(core)
         self.faults = Faults(core, self.clients, self.nodes, self.deployments)
+        self.gc = GarbageCollector(core, self.gc_config)
         for part in (self.nodes, self.clients, self.deployments, self.periodic):
             if part is not None:
                 core.listeners.append(part.on_apply)
@@ -55,6 +58,7 @@ class Lifecycle:
         if self.clients is not None:
             self.timing = self.clients.timing
         self.deployment_eval_batch_ns = self.deployments.eval_batch_ns
+        self.gc.stop()
         own = [part.on_apply for part in (self.nodes, self.clients, self.deployments, self.periodic)
                if part is not None]
         others = [fn for fn in self.core.listeners if fn not in own]
@@ -66,6 +70,7 @@ class Lifecycle:
         """What a new leader restarts from the state: the periodic dispatcher tracks its
         jobs again, and the clients start allocations they had not started. Nothing is
         written here."""
+        self.gc.start()  # its tickers count from now, as on a new leader
         for job in state.jobs():
             self.periodic.add(job)
         if self.clients is not None:

@@ -63,7 +63,7 @@ class NodeWatcher:
         state = self.core.snapshot()
         node = state.node_by_id(node_id)
         node_index = node.ModifyIndex if node is not None else 0
-        targets = self._targets(state, node_id)
+        targets = self.targets(state, node_id)
         if not targets:
             return
         pending = self._pending.get(node_id)
@@ -77,7 +77,7 @@ class NodeWatcher:
         self._pending[node_id] = entry
 
     @staticmethod
-    def _targets(state: StateReader, node_id: str) -> list[tuple[str, str, Optional[s.Job]]]:
+    def targets(state: StateReader, node_id: str) -> list[tuple[str, str, Optional[s.Job]]]:
         """Node.createNodeEvals' job list: every job with an alloc on the node (memdb
         order, terminal allocs included), then every system job not yet covered."""
         targets: list[tuple[str, str, Optional[s.Job]]] = []

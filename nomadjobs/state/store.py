@@ -614,6 +614,16 @@ class StateWriter(StateReader):
             self._touch_eval(eval_id)
 
     # --- deployments -----------------------------------------------------------------
+    def delete_deployments(self, deployment_ids: Iterable[str]) -> None:
+        """DeleteDeployment: all of them or, when one is missing, none."""
+        ids = list(deployment_ids)
+        if not ids:
+            return
+        for deployment_id in ids:
+            if self.view.delete(DEPLOYMENT, (deployment_id,)) is None:
+                raise StateError("deployment not found")
+        self.view.touch(DEPLOYMENT)
+
     def upsert_deployment(self, deployment: s.Deployment) -> None:
         existing = self.deployment_by_id(deployment.ID)
         create = existing.CreateIndex if existing is not None else self.index
