@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import attrs
 
+from nomadjobs.golang.time import parse_duration
 from nomadjobs.limits import Limits
 
 DEFAULT_BIND = "127.0.0.1:4646"
@@ -59,7 +60,7 @@ class Option:
     default: Optional[str]
     help: str
     choices: tuple[str, ...] = ()
-    kind: str = "str"  # str | int | bool
+    kind: str = "str"  # str | int | bool | duration (Go's syntax, e.g. 4h; resolved to ns)
     minimum: int = 1
     metavar: Optional[str] = None
 
@@ -100,6 +101,18 @@ OPTIONS = (
            "bytes in one request body", kind="int", metavar="N"),
     Option("--max-json-depth", "NOMADJOBS_MAX_JSON_DEPTH", str(_LIMITS.max_json_depth),
            "nesting of JSON arrays and objects in one request body", kind="int", metavar="N"),
+    Option("--eval-gc-threshold", "NOMADJOBS_EVAL_GC_THRESHOLD", "1h",
+           "age at which finished evaluations are collected (Nomad's eval_gc_threshold)", kind="duration",
+           metavar="DURATION"),
+    Option("--job-gc-threshold", "NOMADJOBS_JOB_GC_THRESHOLD", "4h",
+           "age at which finished jobs are collected (Nomad's job_gc_threshold)", kind="duration",
+           metavar="DURATION"),
+    Option("--deployment-gc-threshold", "NOMADJOBS_DEPLOYMENT_GC_THRESHOLD", "1h",
+           "age at which finished deployments are collected (Nomad's deployment_gc_threshold)",
+           kind="duration", metavar="DURATION"),
+    Option("--node-gc-threshold", "NOMADJOBS_NODE_GC_THRESHOLD", "24h",
+           "age at which down nodes are collected (Nomad's node_gc_threshold)", kind="duration",
+           metavar="DURATION"),
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -156,6 +169,14 @@ def resolve(args: Optional[argparse.Namespace], env: Mapping[str, str]) -> Setti
             if value < o.minimum:
                 raise ConfigError(f"{source} must be at least {o.minimum}, got {value}")
             out[o.dest] = value
+        elif o.kind == "duration":
+            try:
+                ns = parse_duration(text)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+            if ns <= 0:
+                raise ConfigError(f"{source} must be positive, got {text!r}")
+            out[o.dest] = text
         else:
             if o.choices and text not in o.choices:
                 raise ConfigError(f"{source}: expected one of {', '.join(o.choices)}, got {text!r}")

@@ -17,6 +17,8 @@ from typing import Any, Mapping, Optional
 
 from nomadjobs.cluster import Cluster
 from nomadjobs.fleet import fleet_by_name
+from nomadjobs.golang.time import parse_duration
+from nomadjobs.lifecycle import GCConfig
 from nomadjobs.limits import Limits
 
 from .server import ConfigError, resolve
@@ -43,8 +45,12 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
     # It keeps no history either: the HTTP API never reads a past commit (blocking queries
     # compare table indexes), and each retained commit keeps the rows and index nodes it
     # replaced alive, about a seventh of a register's CPU at the library's default of 256.
+    gc = GCConfig(eval_threshold_ns=parse_duration(settings["eval_gc_threshold"]),
+                  job_threshold_ns=parse_duration(settings["job_gc_threshold"]),
+                  deployment_threshold_ns=parse_duration(settings["deployment_gc_threshold"]),
+                  node_threshold_ns=parse_duration(settings["node_gc_threshold"]))
     cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True,
-                      history=1, limits=limits, acl_bootstrap=bool(token) or settings["acl_bootstrap"])
+                      history=1, limits=limits, acl_bootstrap=bool(token) or settings["acl_bootstrap"], gc=gc)
     bootstrap = cluster.bootstrap_token  # when bootstrapped at start
     if bootstrap is not None and not token:
         # Nobody chose the secret, so this process is the only one who knows it.

@@ -546,6 +546,8 @@ def test_version() -> None:
     ("NOMADJOBS_ACL", "maybe", "NOMADJOBS_ACL: expected 1/true/yes/on or 0/false/no/off, got 'maybe'"),
     ("NOMADJOBS_MAX_BODY_BYTES", "-5", "NOMADJOBS_MAX_BODY_BYTES must be at least 1, got -5"),
     ("NOMADJOBS_ACL_TOKEN_FILE", "/nonexistent/token", "--acl-token-file: No such file or directory"),
+    ("NOMADJOBS_JOB_GC_THRESHOLD", "4 hours", "NOMADJOBS_JOB_GC_THRESHOLD: time: unknown unit  hours in duration 4 hours"),
+    ("NOMADJOBS_NODE_GC_THRESHOLD", "0s", "NOMADJOBS_NODE_GC_THRESHOLD must be positive, got '0s'"),
 ])
 def test_an_unusable_variable_is_refused_with_its_name(variable: str, value: str, words: str) -> None:
     out = _run(env={variable: value})

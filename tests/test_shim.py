@@ -751,3 +751,15 @@ def test_wsgi_env_factory_fixed_acl_token(monkeypatch):
         cluster_from_env({"NOMADJOBS_FLEET": "huge"})
     with pytest.raises(ConfigError):
         cluster_from_env({"NOMADJOBS_CLOCK": "sundial"})
+
+
+def test_gc_thresholds_reach_the_cluster_from_the_environment():
+    from shim.wsgi import cluster_from_env
+    cluster = cluster_from_env({"NOMADJOBS_CLOCK": "virtual", "NOMADJOBS_JOB_GC_THRESHOLD": "90m",
+                                "NOMADJOBS_EVAL_GC_THRESHOLD": "30s"})
+    try:
+        config = cluster.lifecycle.gc.config
+        assert (config.job_threshold_ns, config.eval_threshold_ns, config.node_threshold_ns) == \
+            (90 * 60 * 10**9, 30 * 10**9, 24 * 3600 * 10**9)
+    finally:
+        cluster.close()
