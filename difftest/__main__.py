@@ -88,6 +88,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--steps", type=int, default=25, help="operations per sequence")
     p.add_argument("--acl", action="store_true", help="ACLs on, tokens of several policies")
     p.add_argument("--hostile", type=float, default=0.15, help="share of hostile operations")
+    p.add_argument("--acl-ops", type=float, default=0.0,
+                   help="share of ACL endpoint operations (policies, tokens, bootstrap)")
+    p.add_argument("--system-ops", type=float, default=0.0,
+                   help="share of forced garbage collections and summary reconciles")
     p.add_argument("--no-shrink", action="store_true")
     p.add_argument("--keep-going", action="store_true", help="report every divergence of a sequence")
     p.add_argument("--record", type=Path, help="write matching sequences as transcripts here")
@@ -117,7 +121,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         found_before = json.loads(a.reproduce.read_text())["found"]
         plan = [(int(f["seed"]), [Op.from_dict(op) for op in f["reproduction"]]) for f in found_before]
     else:
-        plan = [(seed * 100_000 + n, generate(seed * 100_000 + n, a.steps, acl=a.acl, hostile_share=a.hostile))
+        plan = [(seed * 100_000 + n, generate(seed * 100_000 + n, a.steps, acl=a.acl, hostile_share=a.hostile,
+                                                    acl_share=a.acl_ops, system_share=a.system_ops))
                 for seed in _seeds(a.seeds) for n in range(a.offset, a.offset + a.sequences)]
     for sequence_seed, ops in plan:
         result = run_live(a.nomad, ops, a.acl, sequence_seed, stop_at_first=not a.keep_going, log=log,

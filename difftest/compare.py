@@ -16,8 +16,9 @@ whole sequence:
   depend on which of its client's 200 ms sync batches a report fell into) and the
   ``ModifyIndex`` of evaluations that race the blocked-eval reaper (:func:`reaper_raced`);
   a number quoted after "index" in an error text is masked the same way;
-- lists of objects with an ``ID`` and a ``CreateIndex`` are put in creation order first
-  (Nomad lists them in the order of their random IDs);
+- lists of objects with an ``ID`` (or an ACL token's ``AccessorID``) and a
+  ``CreateIndex`` are put in creation order first (Nomad lists them in the order of
+  their random IDs);
 - an allocation of a job with more than one task group has its ``Metrics`` masked
   (:func:`placed_in_group_order`);
 - in a list of evaluations, a run of ``deployment-watcher`` evaluations of one deployment
@@ -169,6 +170,10 @@ class Normalizer:
             if items and all(isinstance(x, dict) and "CreateIndex" in x and isinstance(x.get("ID"), str)
                              for x in items):
                 items = sorted(items, key=_creation_key)
+            elif items and all(isinstance(x, dict) and "CreateIndex" in x and isinstance(x.get("AccessorID"), str)
+                               for x in items):
+                # ACL tokens: listed by their random AccessorID.
+                items = sorted(items, key=lambda x: (x.get("CreateIndex", 0), str(x.get("Name", ""))))
                 if all("TriggeredBy" in x for x in items):
                     items = collapse_watcher_runs(items)
             if key == "DynamicPorts":

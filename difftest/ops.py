@@ -264,7 +264,59 @@ def _write(rng: random.Random, job: str) -> Op:
     return Op("blocking-read", "GET", f"/v1/job/{job}?index={{xindex:/v1/job/{job}}}&wait=50ms")
 
 
-def generate(seed: int, steps: int, acl: bool = False, hostile_share: float = 0.15) -> list[Op]:
+# --- ACLs and the collector -------------------------------------------------------------------
+
+ACL_NAMES = ("ops", "ro", "x.y")
+ACL_RULES = [
+    'namespace "default" { policy = "read" }',
+    'namespace "default" {\n  policy = "write"\n  capabilities = ["sentinel-override"]\n}\nnode { policy = "read" }',
+    'agent { policy = "read" }\nnode { policy = "write" }',
+    "",
+    'namespace "default" { policy = "bogus" }',
+    'namespace "default" { capabilities = ["list-jobs", "fly"] }',
+    'agent { policy = "admin" }',
+    'foo = "bar"',
+    '{"namespace": {"default": {"policy": "read"}}}',
+]
+
+
+def acl_op(rng: random.Random) -> Op:
+    """The ACL endpoints: with ACLs off every one answers "ACL support disabled"."""
+    name = rng.choice(ACL_NAMES)
+    roll = rng.random()
+    if roll < 0.3:
+        body = {"Name": name if rng.random() < 0.9 else "other", "Description": rng.choice(["", "d" * 300]),
+                "Rules": rng.choice(ACL_RULES)}
+        return Op("acl-policy-write", rng.choice(["PUT", "POST"]), f"/v1/acl/policy/{name}", body=body, write=True)
+    if roll < 0.4:
+        return Op("acl-policy-read", "GET", f"/v1/acl/policy/{name}")
+    if roll < 0.5:
+        return Op("acl-policy-list", "GET", rng.choice(["/v1/acl/policies", "/v1/acl/policies?prefix=o"]))
+    if roll < 0.57:
+        return Op("acl-policy-delete", "DELETE", f"/v1/acl/policy/{name}", write=True)
+    if roll < 0.75:
+        token_bodies: list[dict[str, Any]] = [
+            {"Name": "ci", "Type": "client", "Policies": [name]},
+            {"Name": "ci", "Type": "client", "Policies": ["ops", "ro"]},
+            {"Name": "admin", "Type": "management"},
+            {"Type": "client"}, {"Type": "management", "Policies": ["ro"]},
+            {"Name": "n" * 70, "Type": "bogus"}]
+        return Op("acl-token-create", "POST", "/v1/acl/token", body=rng.choice(token_bodies), write=True)
+    if roll < 0.82:
+        return Op("acl-token-list", "GET", "/v1/acl/tokens")
+    if roll < 0.92:
+        return Op("acl-token-self", "GET", "/v1/acl/token/self")
+    return Op("acl-bootstrap", "PUT", "/v1/acl/bootstrap", write=True)
+
+
+def system_op(rng: random.Random) -> Op:
+    if rng.random() < 0.8:
+        return Op("system-gc", "PUT", "/v1/system/gc", write=True)
+    return Op("reconcile-summaries", "PUT", "/v1/system/reconcile/summaries", write=True)
+
+
+def generate(seed: int, steps: int, acl: bool = False, hostile_share: float = 0.15, acl_share: float = 0.0,
+             system_share: float = 0.0) -> list[Op]:
     """``steps`` operations drawn from ``seed`` (the same seed, the same sequence)."""
     rng = random.Random(seed)
     jobs = list(JOB_KINDS)
@@ -274,6 +326,10 @@ def generate(seed: int, steps: int, acl: bool = False, hostile_share: float = 0.
         roll = rng.random()
         if roll < hostile_share:
             op = hostile(rng)
+        elif roll < hostile_share + acl_share:
+            op = acl_op(rng)
+        elif roll < hostile_share + acl_share + system_share:
+            op = system_op(rng)
         else:
             # Mostly work on jobs already registered, so updates, reverts and deployments happen.
             job = rng.choice(live) if live and rng.random() < 0.8 else rng.choice(jobs)

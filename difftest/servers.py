@@ -199,6 +199,7 @@ class OursServer:
         from nomadjobs.cluster import Cluster
         from nomadjobs.codec import from_wire
         from nomadjobs.nodeclass import computed_class
+        from nomadjobs.query import WriteOptions
         from shim.testserver import NomadServer
 
         self.cluster = Cluster([], seed=seed, clock="wall", acl=acl)
@@ -219,11 +220,11 @@ class OursServer:
             token = self.cluster.bootstrap_token
             assert token is not None
             self.secrets["management"] = token.SecretID
-            for name, rules in POLICIES.items():
-                self.cluster.apply(fsm.ACLPolicyUpsert([structs.ACLPolicy(Name=name, Description="", Rules=rules)]))
-                tok = structs.ACLToken(AccessorID=core.new_id(), SecretID=core.new_id(), Name=name,
-                                       Type=structs.ACL_CLIENT_TOKEN, Policies=[name], Global=False)
-                self.cluster.apply(fsm.ACLTokenUpsert([tok]))
+            w = WriteOptions(token=token.SecretID)
+            for name, rules in POLICIES.items():  # as the agent's are made: through the endpoints
+                self.cluster.acl.upsert_policy(structs.ACLPolicy(Name=name, Description="", Rules=rules), w)
+                tok, _ = self.cluster.acl.upsert_token(
+                    structs.ACLToken(Name=name, Type=structs.ACL_CLIENT_TOKEN, Policies=[name]), w)
                 self.secrets[name] = tok.SecretID
 
     def request(self, method: str, path: str, body: Optional[bytes] = None,
