@@ -41,7 +41,10 @@ class JobDeregister:
 class ReconcileJobSummaries:
     """The new leader's summary reconciliation (v0.7.1 nomad/leader.go,
     ``establishLeadership`` -> ``reconcileJobSummaries``; fsm.go
-    ``applyReconcileSummaries``)."""
+    ``applyReconcileSummaries``). ``queued`` adds what a dry run of each job would
+    still place (fsm.go ``reconcileQueuedAllocations``), decided before the command."""
+
+    queued: Optional[dict[tuple[str, str], dict[str, int]]] = None
 
 
 @frozen
@@ -224,7 +227,7 @@ def _deployment_health(w: StateWriter, c: DeploymentAllocHealth) -> Any:
 HANDLERS: dict[type, Callable[[StateWriter, Any], Any]] = {
     JobRegister: _job_register,
     JobDeregister: _job_deregister,
-    ReconcileJobSummaries: lambda w, c: w.reconcile_job_summaries(),
+    ReconcileJobSummaries: lambda w, c: w.reconcile_job_summaries(c.queued),
     EvalUpdate: lambda w, c: w.upsert_evals(c.evals),
     EvalDelete: lambda w, c: w.delete_evals(c.evals, c.allocs),
     ApplyPlanResults: lambda w, c: w.apply_plan_results(c.eval_id, c.job, c.allocs, c.deployment,

@@ -358,6 +358,43 @@ class JobsService:
         return job, errors, warnings
 
     # --- plan -----------------------------------------------------------------------------------
+    def dry_run_queued(self) -> dict[tuple[str, str], dict[str, int]]:
+        """What the scheduler would still place for every job, by task group: a dry
+        run of each, in job order, each seeing the ones before it (v0.7.1 fsm.go
+        ``reconcileQueuedAllocations``; parents are planned too, as there). Call with
+        the cluster lock held."""
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        self._plans += 1
+        rng = random.Random(f"{self.core.seed}:reconcile:{self._plans}")
+        new_id = seeded_ids(rng)
+        txn = self.core.db.write_txn()
+        try:
+            writer = StateWriter(txn)
+            for job in list(StateReader(txn).jobs()):
+                namespace, job_id = job.Namespace or s.DEFAULT_NAMESPACE, job.ID or ""
+                ev = s.Evaluation(ID=new_id(), Namespace=namespace, Priority=job.Priority or 0,
+                                  Type=job.Type or "", TriggeredBy=s.TRIGGER_JOB_REGISTER, JobID=job_id,
+                                  JobModifyIndex=(job.JobModifyIndex or 0) + 1, Status=s.EVAL_STATUS_PENDING,
+                                  AnnotatePlan=True)
+                writer.index = PLAN_SCRATCH_INDEX
+                writer.upsert_evals([ev])
+                planner = ScratchPlanner(writer)
+                sched = new_scheduler(ev.Type, StateReader(txn), planner, rng=rng, now_ns=self.core.now_ns,
+                                      new_id=new_id)
+                sched.process(writer.eval_by_id(ev.ID) or ev)
+                counts: dict[str, int] = {}
+                for plan in planner.plans[:1]:
+                    for allocs in (plan.NodeAllocation or {}).values():
+                        for alloc in allocs:
+                            counts[alloc.TaskGroup] = counts.get(alloc.TaskGroup, 0) + 1
+                for update in planner.eval_updates[:1]:
+                    for name, n in (update.QueuedAllocations or {}).items():
+                        counts[name] = counts.get(name, 0) + n
+                out[(namespace, job_id)] = counts
+        finally:
+            txn.abort()
+        return out
+
     def plan_job(self, body: s.JobPlanRequest, w: WriteOptions = WriteOptions(),
                  path_id: Optional[str] = None) -> s.JobPlanResponse:
         job = self._http_job(body.Job, path_id, "Job must have a valid ID", "Job ID does not match")

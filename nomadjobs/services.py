@@ -343,10 +343,12 @@ class ClusterService:
 
     def reconcile_summaries(self, q: QueryOptions = QueryOptions()) -> None:
         """PUT /v1/system/reconcile/summaries (System.ReconcileJobSummaries): every job
-        summary rebuilt from its allocations, management only."""
+        summary rebuilt from its allocations, plus what a dry run of the job would still
+        place (Queued), management only."""
         self._check_region(q.region)
         self._require_management(q.token)
-        result = self.core.apply(cmds.ReconcileJobSummaries())
+        with self.core.lock:
+            result = self.core.apply(cmds.ReconcileJobSummaries(queued=self.jobs.dry_run_queued()))
         if result.error is not None:
             raise NomadError(result.error)
 

@@ -216,3 +216,24 @@ def test_the_library_forces_a_collection() -> None:
     c.advance(60)
     c.services.system_gc()
     assert jobs(c) == set()
+
+
+def test_reconcile_rebuilds_summaries_and_counts_what_a_dry_run_would_place() -> None:
+    c = Cluster(seed=3)
+    c.register(batch("param", ParameterizedJob={"Payload": "optional"}))
+    big = service("big")
+    big["TaskGroups"][0].update(Count=2, Tasks=[{**_task("/bin/sleep"), "Resources": {"CPU": 10**6, "MemoryMB": 32}}])
+    c.register(big)
+    c.register(service("web", TaskGroups=[{"Name": "g", "Count": 2, "Tasks": [_task("/bin/sleep")]}]))
+    c.advance(5)
+    state = c.snapshot()
+    assert state.job_summary("default", "param").Children is not None
+    index = c.index
+    c.services.reconcile_summaries()
+    state = c.snapshot()
+    summaries = {j: state.job_summary("default", j) for j in ("param", "big", "web")}
+    # v0.7.1 plans every job, parents included: the parameterized parent shows 1 queued.
+    assert {j: (sm.Summary["g"].Queued, sm.Summary["g"].Running) for j, sm in summaries.items()} == \
+        {"param": (1, 0), "big": (2, 0), "web": (0, 2)}
+    assert all(sm.Children is None and sm.ModifyIndex == index + 1 for sm in summaries.values())
+    assert len(list(state.allocs())) == 2 and state.latest_index() == index + 1  # a dry run: nothing else

@@ -390,7 +390,7 @@ class StateWriter(StateReader):
         if changed:
             self._put(JOB_SUMMARY, s.evolve(summary, Summary=groups, ModifyIndex=self.index))
 
-    def reconcile_job_summaries(self) -> None:
+    def reconcile_job_summaries(self, queued: Optional[dict[tuple[str, str], dict[str, int]]] = None) -> None:
         """Rebuild every job's summary from its allocations (state_store.go
         ReconcileJobSummaries, applied when a server gains leadership): Queued and
         Children start over, allocations of an earlier incarnation are left out, and the
@@ -407,6 +407,9 @@ class StateWriter(StateReader):
                 if bucket:
                     tg = s.evolve(tg, **{bucket: getattr(tg, bucket) + 1})
                 groups[alloc.TaskGroup] = tg
+            for name, count in ((queued or {}).get((namespace, job_id)) or {}).items():
+                if name in groups:
+                    groups[name] = s.evolve(groups[name], Queued=groups[name].Queued + count)
             self._put(JOB_SUMMARY, s.JobSummary(JobID=job_id, Namespace=namespace, Summary=groups,
                                                 CreateIndex=cast(int, job.CreateIndex), ModifyIndex=self.index))
         self.view.touch(JOB_SUMMARY)
