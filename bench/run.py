@@ -8,7 +8,8 @@
 Sections: ``lib`` (library: cluster creation, register throughput beside its ceiling in
 the store, commit/snapshot/read growth, prefix list, memory per job), ``sched`` (Million
 Container Challenge shape), ``block`` (blocking queries, in the library and parked on
-the server), ``backlog`` (advance() over blocked dispatched children), ``startup`` (server start to
+the server), ``backlog`` (advance() over blocked dispatched children), ``soak``
+(register/update/stop cycles with the garbage collector on), ``startup`` (server start to
 first answer), ``http`` (each shipped server configuration, loaded from a separate
 process on 127.0.0.1).
 See docs/performance.md for what each figure means and the targets.
@@ -466,6 +467,61 @@ def backlog_child(children: int) -> dict[str, Any]:
             "advance_s": t2 - t1, "advance_ms_per_child": (t2 - t1) / children * 1e3}
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def soak_child(cycles: int, checkpoints: int, gc_on: bool = True) -> dict[str, Any]:
+    """Register, update and stop a service job, one minute of virtual time per cycle,
+    with the garbage collector at its defaults (issue 18): memory and rows at each
+    checkpoint."""
+    from nomadjobs import structs as s
+    from nomadjobs.cluster import Cluster
+    from nomadjobs.codec import job_from_dict
+    from nomadjobs.fleet import default_fleet
+    from nomadjobs.lifecycle import GCConfig
+    c = Cluster(default_fleet(3), clock="virtual", freeze_gc=True, gc=GCConfig(enabled=gc_on))
+
+    def spec(n: int, rev: int) -> s.Job:
+        return job_from_dict({"ID": f"soak-{n % 500}", "Datacenters": ["dc1"], "Meta": {"rev": str(rev)},
+                              "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
+                                  "Name": "t", "Driver": "exec", "Config": {"command": "/bin/sleep"},
+                                  "Resources": {"CPU": 100, "MemoryMB": 16}}]}]})
+
+    points = []
+    t0 = time.perf_counter()
+    every = max(1, cycles // checkpoints)
+    for n in range(1, cycles + 1):
+        c.jobs.register_job(s.JobRegisterRequest(Job=spec(n, 1)))
+        c.jobs.register_job(s.JobRegisterRequest(Job=spec(n, 2)))
+        c.jobs.deregister_job(f"soak-{n % 500}")
+        c.advance(60)
+        if n % every == 0:
+            gc.collect()
+            view = c.snapshot().view
+            rows = {t: view.count(t) for t in ("jobs", "evals", "allocs", "deployment", "job_version")}
+            points.append({"cycles": n, "rss_mb": _rss_mb(), "rows": rows, "s": time.perf_counter() - t0})
+    return {"cycles": cycles, "points": points, "gc_runs": dict(c.lifecycle.gc.runs)}
+
+
+def section_soak(tab: Table, quick: bool) -> None:
+    cycles = 3000 if quick else 10_000
+    res = run_child(["soak", str(cycles), "5", "1"], timeout=3600)
+    off = run_child(["soak", str(cycles), "5", "0"], timeout=3600)  # the same run, nothing collected
+    tab.raw["soak"] = {"gc_on": res, "gc_off": off}
+    first, last = res["points"][0], res["points"][-1]
+    for p, q in zip(res["points"], off["points"]):
+        tab.add("soak", f"after {p['cycles']:,} register/update/stop cycles ({p['s']:.0f} s)",
+                f"{p['rss_mb']:.0f} MiB, {sum(p['rows'].values()):,} rows "
+                f"(GC off: {q['rss_mb']:.0f} MiB, {sum(q['rows'].values()):,} rows)")
+    ratio = last["rss_mb"] / first["rss_mb"]
+    tab.add("soak", f"memory, {last['cycles']:,} vs {first['cycles']:,} cycles (GC on)", f"{ratio:.2f}x",
+            "flat (< 1.2x)", verdict(ratio < 1.2))
+
+
 def section_backlog(tab: Table, quick: bool) -> None:
     small, large = (500, 2000) if quick else (500, 5000)
     runs = [run_child(["backlog", str(n)], timeout=1800) for n in (small, large)]
@@ -857,7 +913,7 @@ def section_http(tab: Table, quick: bool, logdir: Path) -> None:
 
 # --- main -----------------------------------------------------------------------------------------------
 
-SECTIONS = ("lib", "block", "backlog", "startup", "sched", "http")
+SECTIONS = ("lib", "block", "backlog", "soak", "startup", "sched", "http")
 
 
 def main() -> None:
@@ -872,6 +928,8 @@ def main() -> None:
             print(json.dumps(sched_child(*map(int, a.child[1:4]))))
         elif a.child[0] == "backlog":
             print(json.dumps(backlog_child(int(a.child[1]))))
+        elif a.child[0] == "soak":
+            print(json.dumps(soak_child(int(a.child[1]), int(a.child[2]), a.child[3] == "1")))
         return
     only = [x.strip() for x in a.only.split(",") if x.strip()]
     bad = set(only) - set(SECTIONS)
@@ -895,6 +953,8 @@ def main() -> None:
                 section_block(tab, a.quick)
             elif name == "backlog":
                 section_backlog(tab, a.quick)
+            elif name == "soak":
+                section_soak(tab, a.quick)
             elif name == "startup":
                 section_startup(tab, a.quick, logdir)
             elif name == "sched":
