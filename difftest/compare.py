@@ -171,12 +171,12 @@ class Normalizer:
             if items and all(isinstance(x, dict) and "CreateIndex" in x and isinstance(x.get("ID"), str)
                              for x in items):
                 items = sorted(items, key=_creation_key)
+                if all("TriggeredBy" in x for x in items):
+                    items = collapse_watcher_runs(items)
             elif items and all(isinstance(x, dict) and "CreateIndex" in x and isinstance(x.get("AccessorID"), str)
                                for x in items):
                 # ACL tokens: listed by their random AccessorID.
                 items = sorted(items, key=lambda x: (x.get("CreateIndex", 0), str(x.get("Name", ""))))
-                if all("TriggeredBy" in x for x in items):
-                    items = collapse_watcher_runs(items)
             if key == "DynamicPorts":
                 return [{**self.value(p, "", indexes), "Value": "<port>"} if isinstance(p, dict) else p
                         for p in items]
