@@ -17,6 +17,7 @@ from . import structs as s
 from .clock import Clock, VirtualClock
 from .codec import job_from_dict
 from .acl_service import ACLService
+from .agent_service import AgentService
 from .core.protocol import Listener
 from .core.server import ServerCore
 from .dump import check_dump, dump_state, load_state
@@ -54,6 +55,8 @@ class Cluster:
         self.services = ClusterService(self.core, self.jobs, self.lifecycle)
         #: One method per ACL endpoint (bootstrap, policies, tokens).
         self.acl = ACLService(self.core, self.jobs)
+        #: The agent, operator and metrics endpoints.
+        self.agent = AgentService(self.core, self.jobs)
         self.bootstrap_token: Optional[s.ACLToken] = None
         # Kept so reset() can rebuild the cluster exactly as it was constructed.
         self.fleet_specs: list[NodeSpec] = node_specs(fleet)

@@ -23,6 +23,7 @@ from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found, permission_denied
 from .jobs import JobsService, alloc_stub
 from .lifecycle import Lifecycle
+from .golang.strconv import parse_bool
 from .query import QueryMeta, QueryOptions, WriteOptions
 from .state.store import ALLOCS, DEPLOYMENT, EVALS, JOBS, NODES, StateReader
 
@@ -30,6 +31,9 @@ T = TypeVar("T")
 
 NOMAD_VERSION = "0.7.1"
 LEADER_RPC_ADDR = "127.0.0.1:4647"
+SERVER_NAME = "nomadjobs"
+SERF_HOST, SERF_PORT = "127.0.0.1", 4648
+SERF_ADDR = f"{SERF_HOST}:{SERF_PORT}"
 SEARCH_TRUNCATE_LIMIT = 20  # nomad/search_endpoint.go truncateLimit
 
 # Search contexts in Nomad's order (structs.Context values; "deployment" is singular).
@@ -329,6 +333,76 @@ class ClusterService:
                                 KnownLeader=True)
         return resp, QueryMeta(index=index)
 
+    # --- node writes (nomad/node_endpoint.go) ----------------------------------------------
+    def _node_for_write(self, node_id: str, token: str, region: str) -> s.Node:
+        self._check_region(region)
+        if self.core.acl_enabled and not self._acl(token).allow_node_write():
+            raise permission_denied()
+        node = self.core.snapshot().node_by_id(node_id)
+        if node is None:
+            raise NomadError("node not found" if len(node_id) == 36 else
+                             "node lookup failed: index error: UUID must be 36 characters")
+        return node
+
+    def drain_node(self, node_id: str, enable: Optional[str], w: WriteOptions = WriteOptions()) -> dict[str, Any]:
+        """PUT /v1/node/:id/drain?enable= (Node.UpdateDrain, node write): a write only
+        when the drain changes; the node's jobs are evaluated either way."""
+        if not enable:
+            raise bad_request("missing enable value")
+        try:
+            drain = parse_bool(enable)
+        except ValueError:
+            raise bad_request("invalid enable value") from None
+        with self.core.lock:
+            node = self._node_for_write(node_id, w.token, w.region)
+            index = 0
+            if bool(node.Drain) != drain:
+                result = self.core.apply(cmds.NodeDrainUpdate(node_id, drain))
+                if result.error is not None:
+                    raise NomadError(result.error)
+                index = result.index
+            eval_ids = self.lifecycle.evaluate_node(node_id)
+            eval_index = self.core.snapshot().latest_index() if eval_ids else 0
+            self.core.process_evals()
+        return {"EvalIDs": eval_ids or None, "EvalCreateIndex": eval_index, "NodeModifyIndex": index,
+                "Index": index, "LastContact": 0, "KnownLeader": False}
+
+    def evaluate_node(self, node_id: str, w: WriteOptions = WriteOptions()) -> dict[str, Any]:
+        """PUT /v1/node/:id/evaluate (Node.Evaluate, node write)."""
+        with self.core.lock:
+            self._node_for_write(node_id, w.token, w.region)
+            eval_ids = self.lifecycle.evaluate_node(node_id)
+            eval_index = self.core.snapshot().latest_index() if eval_ids else 0
+            self.core.process_evals()
+            nodes = len(self.core.snapshot().nodes())
+        return {"HeartbeatTTL": 0, "EvalIDs": eval_ids or None, "EvalCreateIndex": eval_index, "NodeModifyIndex": 0,
+                "LeaderRPCAddr": LEADER_RPC_ADDR, "NumNodes": nodes,
+                "Servers": [{"RPCAdvertiseAddr": LEADER_RPC_ADDR, "RPCMajorVersion": 1, "RPCMinorVersion": 1,
+                             "Datacenter": self.core.datacenter}],
+                "Index": eval_index, "LastContact": 0, "KnownLeader": False}
+
+    def purge_node(self, node_id: str, w: WriteOptions = WriteOptions()) -> dict[str, Any]:
+        """PUT /v1/node/:id/purge (Node.Deregister, node write): the node goes and its
+        jobs are evaluated (its allocations are lost)."""
+        with self.core.lock:
+            self._node_for_write(node_id, w.token, w.region)
+            state = self.core.snapshot()
+            targets = self.lifecycle.nodes.targets(state, node_id)
+            result = self.core.apply(cmds.NodeDeregister(node_id))
+            if result.error is not None:
+                raise NomadError(result.error)
+            evals = [s.Evaluation(ID=self.core.new_id(), Namespace=ns,
+                                  Priority=(job.Priority or 0) if job is not None else s.JOB_DEFAULT_PRIORITY,
+                                  Type=(job.Type or "") if job is not None else s.JOB_TYPE_SERVICE,
+                                  TriggeredBy=s.TRIGGER_NODE_UPDATE, JobID=job_id, NodeID=node_id,
+                                  NodeModifyIndex=result.index, Status=s.EVAL_STATUS_PENDING)
+                     for ns, job_id, job in targets if job is None or not (job.is_periodic() or job.is_parameterized())]
+            eval_index = self.core.apply(cmds.EvalUpdate(evals)).index if evals else 0
+            self.core.process_evals()
+        return {"HeartbeatTTL": 0, "EvalIDs": [e.ID for e in evals] or None, "EvalCreateIndex": eval_index,
+                "NodeModifyIndex": result.index, "LeaderRPCAddr": "", "NumNodes": 0, "Servers": None,
+                "Index": result.index, "LastContact": 0, "KnownLeader": False}
+
     # --- system ---------------------------------------------------------------------------------
     def _require_management(self, token: str) -> None:
         if self.core.acl_enabled and not self._acl(token).management:
@@ -442,10 +516,21 @@ def _prefix_matches(ids: Iterator[str], prefix: str) -> tuple[Optional[list[str]
     return (found or None), next(ids, None) is not None
 
 
+def server_member(region: str, datacenter: str) -> dict[str, Any]:
+    """A serf member of the server group, in ``ServerMember``'s field order."""
+    return {
+        "Name": f"{SERVER_NAME}.{region}", "Addr": SERF_HOST, "Port": SERF_PORT,
+        "Tags": {"build": NOMAD_VERSION, "port": "4647", "bootstrap": "1", "role": "nomad", "region": region,
+                 "dc": datacenter, "vsn": "1", "mvn": "1"},
+        "Status": "alive", "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
+        "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4,
+    }
+
+
 def agent_self(core: Core, started_ns: int) -> dict[str, Any]:
     """The parts of ``agentSelf`` clients read: ``config.Region``/``Datacenter``,
     ``member.Name``/``Tags``, and ``stats``."""
-    name = "nomadjobs"
+    name = SERVER_NAME
     acl_enabled = bool(core.acl_enabled)
     state = core.snapshot()
     index = state.latest_index()
@@ -474,16 +559,7 @@ def agent_self(core: Core, started_ns: int) -> dict[str, Any]:
         "Version": NOMAD_VERSION,
         "VersionPrerelease": "",
     }
-    member = {
-        "Name": f"{name}.{core.region}",
-        "Addr": "127.0.0.1",
-        "Port": 4648,
-        "Tags": {"role": "nomad", "region": core.region, "dc": core.datacenter, "vsn": "1", "mvn": "1",
-                 "build": NOMAD_VERSION, "port": "4647", "bootstrap": "1", "raft_vsn": "2"},
-        "Status": "alive",
-        "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
-        "DelegateMin": 2, "DelegateMax": 4, "DelegateCur": 4,
-    }
+    member = server_member(core.region, core.datacenter)
     uptime_s = max(0, (time.time_ns() - started_ns) // 10**9)
     stats = {
         "nomad": {"server": "true", "leader": "true", "leader_addr": LEADER_RPC_ADDR, "bootstrap": "true",

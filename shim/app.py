@@ -78,6 +78,12 @@ EXACT: dict[str, type[r.Endpoint]] = {
     "/v1/status/peers": r.StatusPeers,
     "/v1/agent/self": r.AgentSelf,
     "/v1/regions": r.Regions,
+    "/v1/agent/members": r.AgentMembers,
+    "/v1/agent/servers": r.AgentServers,
+    "/v1/agent/join": r.AgentJoin,
+    "/v1/agent/force-leave": r.AgentForceLeave,
+    "/v1/agent/health": r.AgentHealth,
+    "/v1/metrics": r.Metrics,
     "/v1/system/gc": r.SystemGC,
     "/v1/system/reconcile/summaries": r.SystemReconcileSummaries,
     "/v1/client/gc": r.ClientGC,
@@ -110,6 +116,9 @@ class Router:
         self.node = r.NodeRead(api)
         self.node_allocs = r.NodeAllocations(api)
         self.acl_policy = r.ACLPolicy(api)
+        self.keyring = r.AgentKeyring(api)
+        self.operator = r.Operator(api)
+        self.node_writes = {"drain": r.NodeDrain(api), "evaluate": r.NodeEvaluate(api), "purge": r.NodePurge(api)}
         self.acl_token = r.ACLToken(api)
         self.subtrees: list[tuple[str, Callable[[str], Route]]] = [
             ("/v1/job/", self._job),
@@ -118,6 +127,8 @@ class Router:
             ("/v1/deployment/", self._deployment),
             ("/v1/node/", self._node),
             ("/v1/acl/policy/", lambda rest: (self.acl_policy, rest)),
+            ("/v1/agent/keyring/", lambda rest: (self.keyring, rest)),
+            ("/v1/operator/", lambda rest: (self.operator, rest)),
             ("/v1/acl/token/", lambda rest: (self.acl_token, rest)),
         ]
 
@@ -166,10 +177,12 @@ class Router:
         return self.deployment, rest
 
     def _node(self, rest: str) -> Route:
-        # Only the read routes exist here; /evaluate and /drain (node writes) fall
-        # through to the node read and find no node with that ID.
+        # NodeSpecificRequest dispatches on the path's suffix.
         if rest.endswith("/allocations"):
             return self.node_allocs, rest[: -len("/allocations")]
+        for suffix, endpoint in self.node_writes.items():
+            if rest.endswith("/" + suffix):
+                return endpoint, rest[: -len(suffix) - 1]
         return self.node, rest
 
 

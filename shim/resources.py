@@ -74,9 +74,10 @@ class BodyRequest(Request, Protocol):
 
 
 class Response(Protocol):
-    """A response as the endpoints write it: headers, content type and bytes."""
+    """A response as the endpoints write it: status, headers, content type and bytes."""
 
     data: Optional[bytes]
+    status: int | str
 
     @property
     def content_type(self) -> Optional[str]: ...
@@ -656,8 +657,7 @@ class SystemGC(Endpoint):
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         self.services.system_gc(query_options(req))
-        resp.content_type = JSON
-        resp.data = b""
+        send_empty(resp)
 
 
 class SystemReconcileSummaries(Endpoint):
@@ -665,8 +665,7 @@ class SystemReconcileSummaries(Endpoint):
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         self.services.reconcile_summaries(query_options(req))
-        resp.content_type = JSON
-        resp.data = b""
+        send_empty(resp)
 
 
 class ClientGC(Endpoint):
@@ -674,5 +673,129 @@ class ClientGC(Endpoint):
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         self.services.client_gc(query_options(req).token)
-        resp.content_type = JSON
-        resp.data = b""
+        send_empty(resp)
+
+
+# --- agent, operator, metrics, node writes (command/agent/*_endpoint.go) -------------------------
+
+def send_empty(resp: Response, status: int = 200) -> None:
+    """An answer with nothing in it (and a JSON Content-Type, see send_index_only)."""
+    resp.status = status
+    resp.content_type = JSON
+    resp.data = b""
+
+
+def all_params(req: Request, key: str) -> list[str]:
+    """Every value of a repeated query parameter (``?address=a&address=b``)."""
+    return parse_query(req.query_string).get(key, []) if req.query_string else []
+
+
+def _token(req: Request) -> str:
+    return req.get_header("X-Nomad-Token") or ""
+
+
+class AgentEndpoint(Endpoint):
+    @property
+    def agent(self) -> Any:
+        return self.api.cluster.agent
+
+
+class AgentMembers(AgentEndpoint):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        send_plain(req, resp, self.agent.members(query_options(req)))
+
+
+class AgentServers(AgentEndpoint):
+    methods = READ | WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        if req.method == "GET":
+            send_plain(req, resp, self.agent.list_servers(_token(req)))
+        else:
+            self.agent.update_servers(all_params(req, "address"), _token(req))
+            send_empty(resp)
+
+
+class AgentJoin(AgentEndpoint):
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        send_plain(req, resp, self.agent.join(all_params(req, "address")))
+
+
+class AgentForceLeave(AgentEndpoint):
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        self.agent.force_leave(params(req).get("node", ""), _token(req))
+        send_empty(resp)
+
+
+class AgentHealth(AgentEndpoint):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        query_options(req)  # index and wait are parsed (and refused) as everywhere
+        kinds = all_params(req, "type") if "type" in params(req) else None
+        send_plain(req, resp, self.agent.health(kinds))
+
+
+class AgentKeyring(AgentEndpoint):
+    methods = None  # Nomad's handler never looks at the method
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        self.agent.keyring(ident, _token(req))
+
+
+class Metrics(AgentEndpoint):
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        send_plain(req, resp, self.agent.metrics())
+
+
+class Operator(AgentEndpoint):
+    """/v1/operator/: raft/configuration (a prefix, as Nomad matches it) and raft/peer."""
+
+    methods = None
+
+    def handle(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        if ident.startswith("raft/configuration"):
+            if req.method != "GET":
+                send_empty(resp, 405)  # an empty body here, unlike elsewhere
+                return
+            send_plain(req, resp, self.agent.raft_configuration(query_options(req)))
+        elif ident.startswith("raft/peer"):
+            if req.method != "DELETE":
+                send_empty(resp, 405)
+                return
+            found = params(req)
+            if "address" not in found:
+                raise bad_request("Must specify ?address with IP:port of peer to remove")
+            self.agent.raft_remove_peer(found["address"], query_options(req))
+            send_empty(resp)
+        else:
+            raise NomadError("Invalid method", 404)
+
+
+class NodeDrain(Endpoint):
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        answer = self.services.drain_node(ident, params(req).get("enable"), write_options(req))
+        set_index(resp, answer["Index"])
+        send_plain(req, resp, answer)
+
+
+class NodeEvaluate(Endpoint):
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        answer = self.services.evaluate_node(ident, write_options(req))
+        set_index(resp, answer["EvalCreateIndex"])
+        send_plain(req, resp, answer)
+
+
+class NodePurge(Endpoint):
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        answer = self.services.purge_node(ident, write_options(req))
+        set_index(resp, answer["NodeModifyIndex"])
+        send_plain(req, resp, answer)

@@ -101,6 +101,10 @@ class Lifecycle:
                   driver_error: Optional[str] = None) -> None:
         self.faults.fail_task(alloc_id, task, exit_code, message, driver_error)
 
+    def evaluate_node(self, node_id: str) -> list[str]:
+        """The node's jobs (and every system job) evaluated now; their eval IDs."""
+        return self.nodes.evaluate_now(node_id)
+
     def kill_node(self, node_id: str) -> list[str]:
         return self.faults.kill_node(node_id)
 

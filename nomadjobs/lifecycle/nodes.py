@@ -104,6 +104,13 @@ class NodeWatcher:
             targets.append((job.Namespace or s.DEFAULT_NAMESPACE, job_id, job))
         return targets
 
+    def evaluate_now(self, node_id: str) -> list[str]:
+        """Node.createNodeEvals at once: the node's evaluations, written now (those a
+        node write just queued included); returns their IDs."""
+        if node_id not in self._pending:
+            self._schedule_evals(node_id)
+        return self.flush(node_id)
+
     # --- writes --------------------------------------------------------------------------
     def flush(self, node_id: Optional[str] = None) -> list[str]:
         """Commit the node evaluations now (for one node, or every node waiting);
