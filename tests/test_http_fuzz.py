@@ -42,7 +42,12 @@ ROUTES = (
     "/v1/deployment/{}", "/v1/deployment/allocations/{}", "/v1/deployment/fail/{}", "/v1/deployment/pause/{}",
     "/v1/deployment/promote/{}", "/v1/deployment/allocation-health/{}", "/v1/nodes", "/v1/node/{}",
     "/v1/node/{}/allocations", "/v1/search", "/v1/status/leader", "/v1/status/peers", "/v1/agent/self",
-    "/v1/regions",
+    "/v1/regions", "/v1/node/{}/drain", "/v1/node/{}/evaluate", "/v1/node/{}/purge",
+    "/v1/acl/bootstrap", "/v1/acl/policies", "/v1/acl/policy/{}", "/v1/acl/tokens", "/v1/acl/token",
+    "/v1/acl/token/{}", "/v1/acl/token/self", "/v1/agent/members", "/v1/agent/servers", "/v1/agent/join",
+    "/v1/agent/force-leave", "/v1/agent/health", "/v1/agent/keyring/{}", "/v1/metrics",
+    "/v1/operator/raft/configuration", "/v1/operator/raft/peer", "/v1/system/gc",
+    "/v1/system/reconcile/summaries", "/v1/client/gc",
 )
 KNOWN_IDS = ("web", "param", "cron")
 METHODS = st.sampled_from(["GET", "GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"])
