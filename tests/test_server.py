@@ -643,21 +643,9 @@ def test_the_worker_exits_when_its_launcher_is_killed() -> None:
     assert not _answering(srv.port)
 
 
-def test_a_crashed_gunicorn_worker_stops_the_server_loudly() -> None:
-    srv = launch("server-gunicorn", free_port())
-    try:
-        requests.post(srv.url + "/v1/job/x/evaluate", timeout=10)
-        os.kill(_worker_pid(srv.proc.pid), signal.SIGKILL)
-        srv.proc.wait(30)
-    finally:
-        srv.stop()
-    assert srv.proc.returncode == 1
-    assert "in-memory cluster" in srv.output()
-    assert not _answering(srv.port)
-
-
-def test_a_crashed_granian_worker_stops_the_server_loudly() -> None:
-    srv = launch("granian", free_port())
+@pytest.mark.parametrize("kind", ["server-gunicorn", "granian"])
+def test_a_crashed_worker_stops_the_server_loudly(kind: str) -> None:
+    srv = launch(kind, free_port())
     try:
         requests.post(srv.url + "/v1/job/x/evaluate", timeout=10)
         os.kill(_worker_pid(srv.proc.pid), signal.SIGKILL)
