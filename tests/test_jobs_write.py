@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nomadjobs import Cluster, QueryOptions, WriteOptions
+from nomadjobs import Cluster, WriteOptions
 from nomadjobs import codec
 from nomadjobs import structs as s
 from test_jobs_helpers import (BATCH, PARAM, PERIODIC, Q, SERVICE, fingerprint, golden_body, job, register,

@@ -200,7 +200,7 @@ def test_system_job_new_node_gets_alloc_and_update_in_place():
     # Only the count-like fields change: every alloc is updated in place.
     job2 = h.state.upsert_job(attrs.evolve(job, Meta=None, Priority=60, Version=1, JobModifyIndex=40))
     before = {a.ID for a in h.live_allocs("sys")}
-    ev = h.run(job2, AnnotatePlan=True)
+    h.run(job2, AnnotatePlan=True)
     assert {a.ID for a in h.live_allocs("sys")} == before
     assert all(a.Job.JobModifyIndex == 40 for a in h.live_allocs("sys"))
     assert h.planner.plans[-1].Annotations.DesiredTGUpdates["agent"].InPlaceUpdate == 3

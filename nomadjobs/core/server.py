@@ -15,7 +15,7 @@ import contextlib
 import random
 import threading
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .. import fsm as cmds
 from .. import gcpolicy
