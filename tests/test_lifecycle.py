@@ -798,3 +798,23 @@ def test_stopping_a_finished_allocation_brings_one_more_client_update(cluster: C
     settled = cluster.snapshot().latest_index()
     cluster.advance(60)
     assert cluster.snapshot().latest_index() == settled
+
+
+@pytest.mark.parametrize("command,failed", [("/bin/true", False), ("/bin/false", True)])
+def test_a_service_task_that_exits_at_once_waits_to_restart(command: str, failed: bool) -> None:
+    # As on a real client: the command exits, and the service's restart policy (15 s
+    # delay) holds the allocation pending meanwhile; nomadjobs.run_for still wins.
+    cluster = Cluster(seed=2)
+    cluster.register({"ID": "svc", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [{
+        "Name": "main", "Driver": "exec", "Config": {"command": command},
+        "Resources": {"CPU": 100, "MemoryMB": 32}}]}]})
+    cluster.advance(1)
+    alloc = only_alloc(cluster, "svc")
+    state = alloc.TaskStates["main"]
+    assert alloc.ClientStatus == "pending" and state.State == "pending" and state.Restarts == 1
+    assert [e.Type for e in state.Events][-2:] == ["Terminated", "Restarting"]
+    assert state.Events[-2].ExitCode == (1 if failed else 0)
+    assert summary(cluster, "svc") == s.TaskGroupSummary(Starting=1)
+    cluster.advance(20)  # restarted at 15 s, exited again: a second restart is waiting
+    again = only_alloc(cluster, "svc")
+    assert (again.ClientStatus, again.TaskStates["main"].Restarts) == ("pending", 2)

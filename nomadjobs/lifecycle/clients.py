@@ -124,12 +124,22 @@ class _AllocRunner:
         self.cancel_health()
 
 
+# Commands that exit as soon as they start, whatever the job type, and their exit codes.
+QUICK_COMMANDS = {"/bin/true": 0, "true": 0, "/usr/bin/true": 0, "/bin/false": 1, "false": 1, "/usr/bin/false": 1}
+
+
 def _task_from_spec(spec: s.Task, job_type: str, timing: ClientTiming) -> _Task:
     meta = spec.Meta or {}
     run_for: Optional[int] = timing.batch_run_ns if job_type == s.JOB_TYPE_BATCH else None
+    exit_code = 0
+    command = (spec.Config or {}).get("command")
+    if isinstance(command, str) and command in QUICK_COMMANDS:
+        # A service task running /bin/true exits at once and waits to restart, as on a
+        # real client; any other command runs until stopped (or for nomadjobs.run_for).
+        run_for, exit_code = timing.batch_run_ns, QUICK_COMMANDS[command]
     if META_RUN_FOR in meta:
         run_for = parse_duration(meta[META_RUN_FOR])
-    exit_code = int(meta.get(META_EXIT_CODE, "0"))
+    exit_code = int(meta.get(META_EXIT_CODE, str(exit_code)))
     return _Task(name=spec.Name or "", kill_timeout=spec.KillTimeout or DEFAULT_KILL_TIMEOUT,
                  run_for=run_for, exit_code=exit_code)
 
