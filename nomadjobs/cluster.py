@@ -18,6 +18,7 @@ from .clock import Clock, VirtualClock
 from .codec import job_from_dict
 from .acl_service import ACLService
 from .agent_service import AgentService
+from .client_service import ClientService
 from .core.protocol import Listener
 from .core.server import ServerCore
 from .dump import check_dump, dump_state, load_state
@@ -57,6 +58,8 @@ class Cluster:
         self.acl = ACLService(self.core, self.jobs)
         #: The agent, operator and metrics endpoints.
         self.agent = AgentService(self.core, self.jobs)
+        #: The client agent's allocation filesystem and logs.
+        self.client = ClientService(self.core)
         self.bootstrap_token: Optional[s.ACLToken] = None
         # Kept so reset() can rebuild the cluster exactly as it was constructed.
         self.fleet_specs: list[NodeSpec] = node_specs(fleet)

@@ -30,6 +30,8 @@ class NodeSpec:
     device: str = "eth0"
     attributes: dict[str, str] = attrs.Factory(dict)
     meta: dict[str, str] = attrs.Factory(dict)
+    #: Where the node's client agent answers (/v1/client/...); default ``<ip>:4646``.
+    http_addr: str = ""
 
 
 def default_fleet(size: int = 3) -> list[NodeSpec]:
@@ -87,7 +89,7 @@ def build_node(spec: NodeSpec, node_id: str, secret_id: str, computed_class: Cal
         SecretID=secret_id,
         Datacenter=spec.datacenter,
         Name=spec.name,
-        HTTPAddr=f"{spec.ip}:4646",
+        HTTPAddr=spec.http_addr or f"{spec.ip}:4646",
         TLSEnabled=False,
         Attributes=attributes,
         Resources=s.Resources(CPU=spec.cpu_mhz, MemoryMB=spec.memory_mb, DiskMB=spec.disk_mb, IOPS=spec.iops,

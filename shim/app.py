@@ -118,6 +118,7 @@ class Router:
         self.acl_policy = r.ACLPolicy(api)
         self.keyring = r.AgentKeyring(api)
         self.operator = r.Operator(api)
+        self.client_fs = r.ClientFs(api)
         self.node_writes = {"drain": r.NodeDrain(api), "evaluate": r.NodeEvaluate(api), "purge": r.NodePurge(api)}
         self.acl_token = r.ACLToken(api)
         self.subtrees: list[tuple[str, Callable[[str], Route]]] = [
@@ -129,6 +130,7 @@ class Router:
             ("/v1/acl/policy/", lambda rest: (self.acl_policy, rest)),
             ("/v1/agent/keyring/", lambda rest: (self.keyring, rest)),
             ("/v1/operator/", lambda rest: (self.operator, rest)),
+            ("/v1/client/fs/", lambda rest: (self.client_fs, rest)),
             ("/v1/acl/token/", lambda rest: (self.acl_token, rest)),
         ]
 

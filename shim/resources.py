@@ -799,3 +799,38 @@ class NodePurge(Endpoint):
         answer = self.services.purge_node(ident, write_options(req))
         set_index(resp, answer["NodeModifyIndex"])
         send_plain(req, resp, answer)
+
+
+# --- the client's allocation filesystem (command/agent/fs_endpoint.go) ----------------------------
+
+TEXT = "text/plain; charset=utf-8"
+
+
+class ClientFs(Endpoint):
+    """/v1/client/fs/<op>/<alloc>: no method check, as in Nomad; CORS's ``Vary: Origin``."""
+
+    methods = None
+
+    def handle(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        op, _, alloc_id = ident.partition("/")
+        client = self.api.cluster.client
+        found = params(req)
+        q = query_options(req)
+        path = found.get("path", "")
+        resp.set_header("Vary", "Origin")
+        if op == "ls":
+            send_plain(req, resp, client.ls(alloc_id, path, q))
+        elif op == "stat":
+            send_plain(req, resp, client.stat(alloc_id, path, q))
+        elif op in ("cat", "readat", "logs"):
+            if op == "cat":
+                data = client.cat(alloc_id, path, q)
+            elif op == "readat":
+                data = client.readat(alloc_id, path, found.get("offset"), found.get("limit"), q)
+            else:
+                data = client.logs(alloc_id, found.get("task", ""), found.get("type", ""), found.get("plain"),
+                                   found.get("follow"), found.get("offset"), found.get("origin"), q)
+            resp.content_type = TEXT
+            resp.data = data
+        else:
+            raise NomadError("Invalid method", 404)

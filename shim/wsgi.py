@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any, Mapping, Optional
 
+import attrs
+
 from nomadjobs.cluster import Cluster
 from nomadjobs.fleet import fleet_by_name
 from nomadjobs.golang.time import parse_duration
@@ -37,6 +39,9 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
         fleet = fleet_by_name(settings["fleet"], settings["nodes"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    # This process answers for every simulated client agent too (/v1/client/...):
+    # the nodes say so, so `nomad logs` and `nomad fs` come here.
+    fleet = [attrs.evolve(spec, http_addr=f"{settings['host']}:{settings['port']}") for spec in fleet]
     seed, clock, acl = settings["seed"], settings["clock"], settings["acl"]
     token = settings["secret"] if env.get("NOMADJOBS_ACL_TOKEN") or env.get("NOMADJOBS_ACL_TOKEN_FILE") else ""
     limits = Limits(max_job_allocations=settings["max_job_allocations"],

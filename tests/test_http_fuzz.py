@@ -47,7 +47,8 @@ ROUTES = (
     "/v1/acl/token/{}", "/v1/acl/token/self", "/v1/agent/members", "/v1/agent/servers", "/v1/agent/join",
     "/v1/agent/force-leave", "/v1/agent/health", "/v1/agent/keyring/{}", "/v1/metrics",
     "/v1/operator/raft/configuration", "/v1/operator/raft/peer", "/v1/system/gc",
-    "/v1/system/reconcile/summaries", "/v1/client/gc",
+    "/v1/system/reconcile/summaries", "/v1/client/gc", "/v1/client/fs/ls/{}", "/v1/client/fs/cat/{}",
+    "/v1/client/fs/logs/{}", "/v1/client/fs/readat/{}", "/v1/client/fs/stat/{}",
 )
 KNOWN_IDS = ("web", "param", "cron")
 METHODS = st.sampled_from(["GET", "GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"])
