@@ -47,6 +47,13 @@ class ClientService:
             raise NomadError(f'unknown allocation ID "{alloc_id}"')
         return alloc
 
+    @staticmethod
+    def _require_path(alloc_id: str, path: str) -> None:
+        if not alloc_id:
+            raise NomadError("must provide a valid alloc id")
+        if not path:
+            raise NomadError("must provide a file name")
+
     def _node(self, alloc_id: str, path: str, q: QueryOptions) -> tuple[str, Optional[Dir | File]]:
         if not alloc_id:
             raise NomadError("must provide a valid alloc id")
@@ -65,20 +72,14 @@ class ClientService:
         return [file_info(child) for _, child in sorted(node.children.items())]
 
     def stat(self, alloc_id: str, path: str, q: QueryOptions) -> dict[str, Any]:
-        if not alloc_id:
-            raise NomadError("must provide a valid alloc id")
-        if not path:
-            raise NomadError("must provide a file name")
+        self._require_path(alloc_id, path)
         absolute, node = self._node(alloc_id, path, q)
         if node is None:
             raise NomadError(f"stat {absolute}: no such file or directory")
         return file_info(node)
 
     def _file(self, alloc_id: str, path: str, q: QueryOptions) -> File:
-        if not alloc_id:
-            raise NomadError("must provide a valid alloc id")
-        if not path:
-            raise NomadError("must provide a file name")
+        self._require_path(alloc_id, path)
         absolute, node = self._node(alloc_id, path, q)
         if node is None:
             raise NomadError(f"stat {absolute}: no such file or directory")
@@ -91,10 +92,7 @@ class ClientService:
 
     def readat(self, alloc_id: str, path: str, offset: Optional[str], limit: Optional[str],
                q: QueryOptions) -> bytes:
-        if not alloc_id:
-            raise NomadError("must provide a valid alloc id")
-        if not path:
-            raise NomadError("must provide a file name")
+        self._require_path(alloc_id, path)  # before the offset, as Nomad checks them
         start = _go_parse_int("offset", offset or "")
         count = _go_parse_int("limit", limit) if limit else 0
         data = self._file(alloc_id, path, q).data

@@ -386,20 +386,12 @@ class ClusterService:
         jobs are evaluated (its allocations are lost)."""
         with self.core.lock:
             self._node_for_write(node_id, w.token, w.region)
-            state = self.core.snapshot()
-            targets = self.lifecycle.nodes.targets(state, node_id)
-            result = self.core.apply(cmds.NodeDeregister(node_id))
+            result, eval_ids = self.lifecycle.nodes.deregister(node_id)
             if result.error is not None:
                 raise NomadError(result.error)
-            evals = [s.Evaluation(ID=self.core.new_id(), Namespace=ns,
-                                  Priority=(job.Priority or 0) if job is not None else s.JOB_DEFAULT_PRIORITY,
-                                  Type=(job.Type or "") if job is not None else s.JOB_TYPE_SERVICE,
-                                  TriggeredBy=s.TRIGGER_NODE_UPDATE, JobID=job_id, NodeID=node_id,
-                                  NodeModifyIndex=result.index, Status=s.EVAL_STATUS_PENDING)
-                     for ns, job_id, job in targets if job is None or not (job.is_periodic() or job.is_parameterized())]
-            eval_index = self.core.apply(cmds.EvalUpdate(evals)).index if evals else 0
+            eval_index = self.core.snapshot().latest_index() if eval_ids else 0
             self.core.process_evals()
-        return {"HeartbeatTTL": 0, "EvalIDs": [e.ID for e in evals] or None, "EvalCreateIndex": eval_index,
+        return {"HeartbeatTTL": 0, "EvalIDs": eval_ids or None, "EvalCreateIndex": eval_index,
                 "NodeModifyIndex": result.index, "LeaderRPCAddr": "", "NumNodes": 0, "Servers": None,
                 "Index": result.index, "LastContact": 0, "KnownLeader": False}
 

@@ -15,6 +15,7 @@ from falcon.typing import ReadableIO
 
 from nomadjobs import codec
 from nomadjobs import structs as s
+from nomadjobs.acl_service import ACLService
 from nomadjobs.cluster import Cluster
 from nomadjobs.errors import NomadError, bad_request, method_not_allowed
 from nomadjobs.limits import DEFAULT_LIMITS, Limits
@@ -566,7 +567,7 @@ class ACLEndpoint(Endpoint):
             raise NomadError(str(exc)) from None
 
     @property
-    def acl(self) -> Any:
+    def acl(self) -> ACLService:
         return self.api.cluster.acl
 
 
@@ -581,7 +582,7 @@ class ACLBootstrap(ACLEndpoint):
 
 class ACLPolicies(ACLEndpoint):
     def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
-        return self.acl.list_policies(query_options(req))  # type: ignore[no-any-return]
+        return self.acl.list_policies(query_options(req))
 
 
 class ACLPolicy(ACLEndpoint):
@@ -607,7 +608,7 @@ class ACLPolicy(ACLEndpoint):
 
 class ACLTokens(ACLEndpoint):
     def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
-        return self.acl.list_tokens(query_options(req))  # type: ignore[no-any-return]
+        return self.acl.list_tokens(query_options(req))
 
 
 class ACLTokenCreate(ACLEndpoint):
@@ -624,7 +625,7 @@ class ACLTokenCreate(ACLEndpoint):
 
 class ACLTokenSelf(ACLEndpoint):
     def read(self, req: Request, ident: str) -> tuple[Any, QueryMeta]:
-        return self.acl.token_self(query_options(req))  # type: ignore[no-any-return]
+        return self.acl.token_self(query_options(req))
 
 
 class ACLToken(ACLEndpoint):
@@ -774,31 +775,38 @@ class Operator(AgentEndpoint):
             raise NomadError("Invalid method", 404)
 
 
-class NodeDrain(Endpoint):
+class NodeWrite(Endpoint):
+    """The node writes: the answer, and ``X-Nomad-Index`` from one of its fields."""
+
     methods = WRITE
+    index_field = "Index"
+
+    def answer(self, req: BodyRequest, ident: str) -> dict[str, Any]:
+        raise NotImplementedError
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        answer = self.services.drain_node(ident, params(req).get("enable"), write_options(req))
-        set_index(resp, answer["Index"])
+        answer = self.answer(req, ident)
+        set_index(resp, answer[self.index_field])
         send_plain(req, resp, answer)
 
 
-class NodeEvaluate(Endpoint):
-    methods = WRITE
-
-    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        answer = self.services.evaluate_node(ident, write_options(req))
-        set_index(resp, answer["EvalCreateIndex"])
-        send_plain(req, resp, answer)
+class NodeDrain(NodeWrite):
+    def answer(self, req: BodyRequest, ident: str) -> dict[str, Any]:
+        return self.services.drain_node(ident, params(req).get("enable"), write_options(req))
 
 
-class NodePurge(Endpoint):
-    methods = WRITE
+class NodeEvaluate(NodeWrite):
+    index_field = "EvalCreateIndex"
 
-    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        answer = self.services.purge_node(ident, write_options(req))
-        set_index(resp, answer["NodeModifyIndex"])
-        send_plain(req, resp, answer)
+    def answer(self, req: BodyRequest, ident: str) -> dict[str, Any]:
+        return self.services.evaluate_node(ident, write_options(req))
+
+
+class NodePurge(NodeWrite):
+    index_field = "NodeModifyIndex"
+
+    def answer(self, req: BodyRequest, ident: str) -> dict[str, Any]:
+        return self.services.purge_node(ident, write_options(req))
 
 
 # --- the client's allocation filesystem (command/agent/fs_endpoint.go) ----------------------------

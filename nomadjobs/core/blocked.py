@@ -20,7 +20,7 @@ so the same evaluation gets the capacity as when all of them were queued.
 
 from __future__ import annotations
 
-from typing import Hashable, Iterator, Optional
+from typing import Hashable, Optional
 
 from sortedcontainers import SortedList
 
@@ -76,9 +76,6 @@ class BlockedEvals:
 
     def __len__(self) -> int:
         return len(self._members)
-
-    def __contains__(self, eval_id: object) -> bool:
-        return eval_id in self._members
 
     def shape_count(self) -> int:
         return len(self._shapes)
@@ -199,6 +196,3 @@ class BlockedEvals:
         self._active[shape] = (key, generation)
         self._active_eval[key[2]] = shape
         return self._members[key[2]].ev
-
-    def __iter__(self) -> Iterator[s.Evaluation]:
-        return (m.ev for m in self._members.values())

@@ -45,7 +45,7 @@ class Lifecycle:
         self.periodic = PeriodicDispatcher(core)
         self.nodes = NodeWatcher(core)
         self.faults = Faults(core, self.clients, self.nodes, self.deployments)
-        self.gc = GarbageCollector(core, self.gc_config)
+        self.gc = GarbageCollector(core, self.gc_config, self.nodes)
         for part in (self.nodes, self.clients, self.deployments, self.periodic):
             if part is not None:
                 core.listeners.append(part.on_apply)

@@ -91,9 +91,10 @@ def gc_eval(state: StateReader, ev: s.Evaluation, threshold: int, allow_batch: b
 class GarbageCollector:
     """The core scheduler's collections, on timers while the cluster runs."""
 
-    def __init__(self, core: Core, config: GCConfig) -> None:
+    def __init__(self, core: Core, config: GCConfig, nodes: NodeWatcher) -> None:
         self.core = core
         self.config = config
+        self.nodes = nodes  # Node.Deregister, as the node GC calls it
         self._timers: dict[str, Timer] = {}  # the pending tick of each collection
         #: Collections run so far, by kind (force-gc counts once).
         self.runs: dict[str, int] = {}
@@ -191,7 +192,7 @@ class GarbageCollector:
                 continue
             if any(not a.terminal() for a in state.allocs_by_node(node.ID)):
                 continue
-            self._deregister_node(node.ID)
+            self.nodes.deregister(node.ID)
 
     # --- writes, as the RPCs the core scheduler calls make them ------------------------------
     def _reap(self, evals: list[str], allocs: list[str]) -> None:
@@ -215,22 +216,3 @@ class GarbageCollector:
             ID=self.core.new_id(), Namespace=namespace, Priority=s.JOB_DEFAULT_PRIORITY,
             Type=s.JOB_TYPE_SERVICE, TriggeredBy=s.TRIGGER_JOB_DEREGISTER, JobID=job_id,
             JobModifyIndex=result.index, Status=s.EVAL_STATUS_PENDING)]))
-
-    def _deregister_node(self, node_id: str) -> None:
-        """Node.Deregister: the node goes, and its jobs (and the system jobs) are
-        evaluated."""
-        result = self.core.apply(cmds.NodeDeregister(node_id))
-        if result.error is not None:
-            return
-        state = self.core.snapshot()
-        evals = []
-        for namespace, job_id, job in NodeWatcher.targets(state, node_id):
-            evals.append(s.Evaluation(
-                ID=self.core.new_id(), Namespace=namespace,
-                Priority=(job.Priority or 0) if job is not None else s.JOB_DEFAULT_PRIORITY,
-                Type=(job.Type or "") if job is not None else s.JOB_TYPE_SERVICE,
-                TriggeredBy=s.TRIGGER_NODE_UPDATE, JobID=job_id, NodeID=node_id,
-                NodeModifyIndex=result.index, Status=s.EVAL_STATUS_PENDING))
-        if evals:
-            self.core.apply(cmds.EvalUpdate(evals))
-

@@ -111,6 +111,20 @@ class NodeWatcher:
             self._schedule_evals(node_id)
         return self.flush(node_id)
 
+    def deregister(self, node_id: str) -> tuple[cmds.ApplyResult, list[str]]:
+        """Node.Deregister: the node goes, then the jobs of its allocations (which the
+        delete leaves) and every system job are evaluated. Returns the delete's result
+        and the evaluations' IDs."""
+        targets = self.targets(self.core.snapshot(), node_id)
+        result = self.core.apply(cmds.NodeDeregister(node_id))
+        if result.error is not None:
+            return result, []
+        evals = [self._eval(ns, job_id, job, node_id, result.index) for ns, job_id, job in targets
+                 if job is None or not (job.is_periodic() or job.is_parameterized())]
+        if evals:
+            self.core.apply(cmds.EvalUpdate(evals))
+        return result, [e.ID or "" for e in evals]
+
     # --- writes --------------------------------------------------------------------------
     def flush(self, node_id: Optional[str] = None) -> list[str]:
         """Commit the node evaluations now (for one node, or every node waiting);
