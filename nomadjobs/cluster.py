@@ -170,6 +170,7 @@ class Cluster:
         return clock.run_until_idle(limit_seconds)
 
     def close(self) -> None:
+        self.client.close()  # open log streams end
         self.core.close()
 
     # --- test conveniences (see docs/library.md) -------------------------------------------

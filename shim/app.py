@@ -16,7 +16,7 @@ import logging
 import posixpath
 import threading
 import zlib
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Protocol, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, cast
 from urllib.parse import quote
 
 import falcon
@@ -87,6 +87,7 @@ EXACT: dict[str, type[r.Endpoint]] = {
     "/v1/system/gc": r.SystemGC,
     "/v1/system/reconcile/summaries": r.SystemReconcileSummaries,
     "/v1/client/gc": r.ClientGC,
+    "/v1/client/stats": r.ClientStats,
     "/v1/acl/bootstrap": r.ACLBootstrap,
     "/v1/acl/policies": r.ACLPolicies,
     "/v1/acl/tokens": r.ACLTokens,
@@ -119,6 +120,7 @@ class Router:
         self.keyring = r.AgentKeyring(api)
         self.operator = r.Operator(api)
         self.client_fs = r.ClientFs(api)
+        self.client_alloc = r.ClientAllocation(api)
         self.node_writes = {"drain": r.NodeDrain(api), "evaluate": r.NodeEvaluate(api), "purge": r.NodePurge(api)}
         self.acl_token = r.ACLToken(api)
         self.subtrees: list[tuple[str, Callable[[str], Route]]] = [
@@ -131,6 +133,7 @@ class Router:
             ("/v1/agent/keyring/", lambda rest: (self.keyring, rest)),
             ("/v1/operator/", lambda rest: (self.operator, rest)),
             ("/v1/client/fs/", lambda rest: (self.client_fs, rest)),
+            ("/v1/client/allocation/", lambda rest: (self.client_alloc, rest)),
             ("/v1/acl/token/", lambda rest: (self.acl_token, rest)),
         ]
 
@@ -251,7 +254,7 @@ class NomadApp(falcon.App[falcon.Request, falcon.Response]):
         return super().__call__(env, start)
 
     def _serve_get(self, env: WSGIEnvironment, start_response: StartResponse, path: str,
-                   route: "Route") -> list[bytes]:
+                   route: "Route") -> Iterable[bytes]:
         """What Falcon does for a GET that reaches the sink, minus its per-request
         cost: same endpoint, error handler and compression, same status line and
         headers in the same order (Falcon appends Content-Length, then the default
@@ -280,7 +283,7 @@ class NomadApp(falcon.App[falcon.Request, falcon.Response]):
                 endpoint.handle(req, resp, ident)  # type: ignore[arg-type]
         except Exception as ex:
             key = None
-            resp.data = None  # as Falcon resets the body before its error handler
+            resp.data = resp.stream = None  # as Falcon resets the body before its error handler
             _error_handler(req, resp, ex, {})
         if key is None:
             return _finish(req, resp, start_response)
@@ -291,7 +294,7 @@ class NomadApp(falcon.App[falcon.Request, falcon.Response]):
         return [data] if data is not None else []
 
     def _serve_write(self, env: WSGIEnvironment, start_response: StartResponse, method: str, path: str,
-                     route: "Route") -> list[bytes]:
+                     route: "Route") -> Iterable[bytes]:
         """What Falcon does for a PUT or POST that reaches the sink (see :meth:`_serve_get`),
         for a request whose Content-Length, if any, is plain digits: the endpoint reads
         the body as it would from Falcon's bounded stream."""
@@ -301,7 +304,7 @@ class NomadApp(falcon.App[falcon.Request, falcon.Response]):
         try:
             endpoint.handle(req, resp, ident)
         except Exception as ex:
-            resp.data = None  # as Falcon resets the body before its error handler
+            resp.data = resp.stream = None  # as Falcon resets the body before its error handler
             _error_handler(req, resp, ex, {})
         return _finish(req, resp, start_response)
 
@@ -319,11 +322,13 @@ def _plain_length(value: Optional[str]) -> bool:
 
 def _render(req: r.Request, resp: "ReadResponse") -> tuple[str, list[tuple[str, str]], Optional[bytes]]:
     """Falcon's end of a request: the compression middleware, then Content-Length, the
-    default Content-Type if none was set, and Go's spelling of the header names."""
+    default Content-Type if none was set, and Go's spelling of the header names. A
+    streamed answer has no length: the server sends it chunked."""
     _COMPRESSION.process_response(req, resp, None, True)
     headers = resp.headers
     data = resp.data
-    headers["content-length"] = str(len(data)) if data is not None else "0"
+    if resp.stream is None:
+        headers["content-length"] = str(len(data)) if data is not None else "0"
     if "content-type" not in headers:
         headers["content-type"] = falcon.MEDIA_JSON
     canonical = _CANONICAL
@@ -331,9 +336,11 @@ def _render(req: r.Request, resp: "ReadResponse") -> tuple[str, list[tuple[str, 
             [(canonical.get(k) or canonical_header(k), v) for k, v in headers.items()], data)
 
 
-def _finish(req: r.Request, resp: "ReadResponse", start_response: StartResponse) -> list[bytes]:
+def _finish(req: r.Request, resp: "ReadResponse", start_response: StartResponse) -> Iterable[bytes]:
     status, header_list, data = _render(req, resp)
     start_response(status, header_list)
+    if resp.stream is not None:
+        return resp.stream
     return [data] if data is not None else []
 
 
@@ -447,15 +454,22 @@ class ReadResponse:
     """The part of a falcon.Response the endpoints write: status, headers (names
     lower-cased, insertion-ordered, as Falcon keeps them) and bytes."""
 
-    __slots__ = ("status", "headers", "data")
+    __slots__ = ("status", "headers", "data", "stream")
 
     def __init__(self) -> None:
         self.status: int | str = 200
         self.headers: dict[str, str] = {}
         self.data: Optional[bytes] = None
+        self.stream: Optional[Iterable[bytes]] = None
 
     def set_header(self, name: str, value: Any) -> None:
         self.headers[name.lower()] = str(value)
+
+    def append_header(self, name: str, value: Any) -> None:
+        """As Falcon's: a second value joins the first, comma-separated."""
+        key = name.lower()
+        old = self.headers.get(key)
+        self.headers[key] = f"{old}, {value}" if old else str(value)
 
     @property
     def content_type(self) -> Optional[str]:
@@ -473,21 +487,47 @@ class _Compression:
 
     def process_response(self, req: r.Request, resp: r.Response, resource: Any,
                          req_succeeded: bool) -> None:
-        resp.set_header("Vary", "Accept-Encoding")
+        vary = getattr(resp, "headers", {}).get("vary")  # CORS's Vary: Origin goes after
+        resp.set_header("Vary", f"Accept-Encoding, {vary}" if vary else "Accept-Encoding")
         accept = req.get_header("Accept-Encoding")
-        if not accept or resp.data is None:
+        stream = getattr(resp, "stream", None)
+        data = resp.data
+        if not accept or (data is None and stream is None):
             return
         for token in accept.split(","):
             token = token.strip()
-            if token == "gzip":
-                resp.data = gzip.compress(resp.data, compresslevel=6, mtime=0)
-            elif token == "deflate":
-                comp = zlib.compressobj(6, zlib.DEFLATED, -15)  # raw DEFLATE, as Go's flate writer
-                resp.data = comp.compress(resp.data) + comp.flush()
-            else:
+            if token not in ("gzip", "deflate"):
                 continue
+            if stream is not None:
+                resp.stream = _compressed(stream, token)
+            elif data is None:
+                return
+            elif token == "gzip":
+                resp.data = gzip.compress(data, compresslevel=6, mtime=0)
+            else:
+                comp = zlib.compressobj(6, zlib.DEFLATED, -15)  # raw DEFLATE, as Go's flate writer
+                resp.data = comp.compress(data) + comp.flush()
             resp.set_header("Content-Encoding", token)
             return
+
+
+def _compressed(chunks: Iterable[bytes], token: str) -> Iterator[bytes]:
+    """A stream compressed as it goes: each chunk is flushed (a sync flush, as the
+    handler's Flush does), so the client gets it at once."""
+    comp = zlib.compressobj(6, zlib.DEFLATED, 31 if token == "gzip" else -15)
+    try:
+        for chunk in chunks:
+            if not chunk:  # a probe for a reader that has gone: nothing to compress
+                yield chunk
+                continue
+            out = comp.compress(chunk) + comp.flush(zlib.Z_SYNC_FLUSH)
+            if out:
+                yield out
+        yield comp.flush()
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 _COMPRESSION = _Compression()

@@ -9,7 +9,8 @@ checks Nomad's HTTP layer makes belong to the services, so library callers get t
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Protocol
+import socket
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
 from falcon.typing import ReadableIO
 
@@ -75,9 +76,11 @@ class BodyRequest(Request, Protocol):
 
 
 class Response(Protocol):
-    """A response as the endpoints write it: status, headers, content type and bytes."""
+    """A response as the endpoints write it: status, headers, content type and bytes
+    (or a stream of them)."""
 
     data: Optional[bytes]
+    stream: Any
     status: int | str
 
     @property
@@ -87,6 +90,8 @@ class Response(Protocol):
     def content_type(self, value: str) -> None: ...
 
     def set_header(self, name: str, value: str) -> None: ...
+
+    def append_header(self, name: str, value: str) -> None: ...
 
 
 # --- request parsing -----------------------------------------------------------------------
@@ -814,31 +819,113 @@ class NodePurge(NodeWrite):
 TEXT = "text/plain; charset=utf-8"
 
 
-class ClientFs(Endpoint):
-    """/v1/client/fs/<op>/<alloc>: no method check, as in Nomad; CORS's ``Vary: Origin``."""
+def send_body(resp: Response, body: "bytes | Iterable[bytes]") -> None:
+    """Text bytes, or an endless stream of them (sent chunked as it comes)."""
+    resp.content_type = TEXT
+    if isinstance(body, bytes):
+        resp.data = body
+    else:
+        resp.stream = body
+
+
+def peer_alive(req: Request) -> Optional[Callable[[], bool]]:
+    """Whether the client of a streamed answer is still there, where the server hands
+    the app its socket (gunicorn does; a stream that writes nothing for a while
+    cannot tell otherwise)."""
+    env = getattr(req, "env", None)
+    sock = env.get("gunicorn.socket") if env is not None else None
+    if sock is None:
+        return None
+
+    def alive() -> bool:
+        try:
+            peeked: bytes = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            return peeked != b""  # b"": the peer closed
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+    return alive
+
+
+class ClientEndpoint(Endpoint):
+    """The client agent's routes: any verb performs the request, and they are wrapped
+    in rs/cors (origins ``*``, methods GET and HEAD, any header)."""
 
     methods = None
 
     def handle(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        origin = req.get_header("Origin")
+        wanted = req.get_header("Access-Control-Request-Method")
+        if req.method == "OPTIONS" and wanted:  # a preflight: answered by the wrapper alone
+            for vary in ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"):
+                resp.append_header("Vary", vary)
+            if origin and wanted.upper() in ("GET", "HEAD"):
+                resp.set_header("Access-Control-Allow-Origin", "*")
+                resp.set_header("Access-Control-Allow-Methods", wanted.upper())
+                asked = req.get_header("Access-Control-Request-Headers")
+                if asked:
+                    resp.set_header("Access-Control-Allow-Headers",
+                                    ", ".join(h.strip() for h in asked.split(",") if h.strip()))
+            resp.status = 200
+            resp.data = b""
+            return
+        resp.append_header("Vary", "Origin")
+        if origin and req.method in ("GET", "HEAD"):
+            resp.set_header("Access-Control-Allow-Origin", "*")
+        self.serve(req, resp, ident)
+
+
+class ClientFs(ClientEndpoint):
+    """/v1/client/fs/<op>/<alloc>."""
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         op, _, alloc_id = ident.partition("/")
         client = self.api.cluster.client
         found = params(req)
         q = query_options(req)
         path = found.get("path", "")
-        resp.set_header("Vary", "Origin")
         if op == "ls":
             send_plain(req, resp, client.ls(alloc_id, path, q))
         elif op == "stat":
             send_plain(req, resp, client.stat(alloc_id, path, q))
-        elif op in ("cat", "readat", "logs"):
-            if op == "cat":
-                data = client.cat(alloc_id, path, q)
-            elif op == "readat":
-                data = client.readat(alloc_id, path, found.get("offset"), found.get("limit"), q)
-            else:
-                data = client.logs(alloc_id, found.get("task", ""), found.get("type", ""), found.get("plain"),
-                                   found.get("follow"), found.get("offset"), found.get("origin"), q)
-            resp.content_type = TEXT
-            resp.data = data
+        elif op == "cat":
+            send_body(resp, client.cat(alloc_id, path, q))
+        elif op == "readat":
+            send_body(resp, client.readat(alloc_id, path, found.get("offset"), found.get("limit"), q))
+        elif op == "stream":
+            send_body(resp, client.stream(alloc_id, path, found.get("offset"), found.get("origin"), q,
+                                          peer_alive(req)))
+        elif op == "logs":
+            send_body(resp, client.logs(alloc_id, found.get("task", ""), found.get("type", ""),
+                                        found.get("plain"), found.get("follow"), found.get("offset"),
+                                        found.get("origin"), q, peer_alive(req)))
         else:
             raise NomadError("Invalid method", 404)
+
+
+class ClientAllocation(ClientEndpoint):
+    """/v1/client/allocation/<alloc>/<stats|snapshot|gc>."""
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        client = self.api.cluster.client
+        parts = ident.split("/")
+        action = parts[1] if len(parts) == 2 else ""
+        q = query_options(req)
+        if action == "stats":
+            send_plain(req, resp, client.alloc_stats(parts[0], params(req).get("task", ""), q))
+        elif action == "snapshot":
+            resp.content_type = "application/octet-stream"
+            resp.data = client.alloc_snapshot(parts[0], q)
+        elif action == "gc":
+            client.alloc_gc(parts[0], q)
+            send_empty(resp)
+        else:
+            raise NomadError("resource not found", 404)
+
+
+class ClientStats(ClientEndpoint):
+    """/v1/client/stats: the agent's node's host stats."""
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        send_plain(req, resp, self.api.cluster.client.host_stats(query_options(req)))

@@ -4,12 +4,17 @@ real v0.7.1 agent gives for the same layout and output (recorded by hand)."""
 from __future__ import annotations
 
 import base64
+import json
+import threading
+import time
 from typing import Iterator
 
 import falcon.testing
 import pytest
 
 from nomadjobs import Cluster
+from nomadjobs.errors import NomadError
+from nomadjobs.query import QueryOptions, WriteOptions
 from shim import create_app
 
 
@@ -103,3 +108,94 @@ def test_read_fs_is_required_with_acls() -> None:
     assert get(client, f"/v1/client/fs/ls/{alloc}") == (403, "Permission denied")
     r = client.simulate_get(f"/v1/client/fs/ls/{alloc}", headers={"X-Nomad-Token": cluster.bootstrap_token.SecretID})
     assert r.status_code == 200
+
+
+def test_readat_checks_secrets_then_opens_then_seeks(api) -> None:
+    """AllocDir.ReadAt's order, as a real agent answers it."""
+    client, alloc, _ = api
+    base = f"/var/lib/nomad/alloc/{alloc}"
+    path = f"/v1/client/fs/readat/{alloc}?offset=0&path="
+    assert get(client, path + "talker/secrets") == (500, "Reading secret file prohibited: talker/secrets")
+    assert get(client, path + "talker/secrets/x") == (500, "Reading secret file prohibited: talker/secrets/x")
+    assert get(client, path + "nope") == (500, f"open {base}/nope: no such file or directory")
+    assert get(client, path + "alloc/logs") == (200, "")  # a directory reads as nothing
+    assert get(client, f"/v1/client/fs/readat/{alloc}?offset=-3&path=alloc/logs/talker.stdout.0") == \
+        (500, f"can't seek to offset '\ufffd': seek {base}/alloc/logs/talker.stdout.0: invalid argument")
+
+
+def _follow(cluster: Cluster, answer, heartbeat: float = 0.05):
+    answer.heartbeat_seconds = heartbeat
+    return iter(answer)
+
+
+def test_stream_sends_the_file_then_what_is_appended_then_heartbeats(api) -> None:
+    _, alloc, cluster = api
+    q = QueryOptions()
+    name = "alloc/logs/talker.stdout.0"
+    frames = _follow(cluster, cluster.client.stream(alloc, name, None, None, q))
+    assert next(frames) == b'{"Offset":6,"Data":"aGVsbG8K","File":"alloc/logs/talker.stdout.0"}'
+    assert next(frames) == b"{}"  # nothing new: the heartbeat
+    cluster.fail_task(alloc)  # restarted in place: it writes its output again
+    cluster.advance(20)
+    assert next(frames) == b'{"Offset":12,"Data":"aGVsbG8K","File":"alloc/logs/talker.stdout.0"}'
+    # From the end, and a path the way the caller spelled it.
+    tail = _follow(cluster, cluster.client.stream(alloc, "alloc/../alloc/logs/talker.stdout.0", "3", "end", q))
+    assert json.loads(next(tail)) == {"Offset": 12, "Data": base64.b64encode(b"lo\n").decode(),
+                                      "File": "alloc/../alloc/logs/talker.stdout.0"}
+    # An offset past the end: Nomad's watcher takes the file for a truncated one.
+    past = _follow(cluster, cluster.client.stream(alloc, name, "100", None, q))
+    assert json.loads(next(past)) == {"Offset": 12, "Data": base64.b64encode(b"hello\nhello\n").decode(),
+                                      "File": name, "FileEvent": "file truncated"}
+    base = f"/var/lib/nomad/alloc/{alloc}"
+    errors = [((alloc, "", None, None), "must provide a file name"),
+              (("", name, None, None), "must provide a valid alloc id"),
+              ((alloc, name, "x", None), 'error parsing offset: strconv.ParseInt: parsing "x": invalid syntax'),
+              ((alloc, name, None, "mid"), "origin must be start or end"),
+              ((alloc, "alloc/logs", None, None), 'file "alloc/logs" is a directory'),
+              ((alloc, "nope", None, None), f"stat {base}/nope: no such file or directory"),
+              ((alloc, name, "100", "end"), f"can't seek to offset '\ufffd': seek {base}/{name}: invalid argument")]
+    for args, message in errors:
+        with pytest.raises(NomadError) as caught:
+            cluster.client.stream(*args, q)
+        assert caught.value.message == message
+
+
+def test_a_followed_log_ends_with_its_file(api) -> None:
+    """When the allocation is collected its directory goes, and the stream says so."""
+    _, alloc, cluster = api
+    q = QueryOptions()
+    frames = _follow(cluster, cluster.client.logs(alloc, "talker", "stderr", None, "true", None, None, q))
+    assert next(frames) == b'{"Offset":5,"Data":"b29wcwo=","File":"alloc/logs/talker.stderr.0"}'
+    cluster.jobs.deregister_job("talk", True, WriteOptions())
+    cluster.advance(10)
+    cluster.services.system_gc()
+    assert cluster.snapshot().alloc_by_id(alloc) is None
+    assert list(frames) == [b'{"Offset":5,"File":"alloc/logs/talker.stderr.0","FileEvent":"file deleted"}']
+
+
+def test_plain_follow_writes_no_heartbeat_and_ends_when_the_reader_goes(api) -> None:
+    _, alloc, cluster = api
+    present = [True, True, False]
+    answer = cluster.client.logs(alloc, "talker", "stdout", "true", "true", None, None, QueryOptions(),
+                                 alive=lambda: present.pop(0))
+    started = time.monotonic()
+    assert list(_follow(cluster, answer)) == [b"hello\n"]  # ends at the third beat, having written no more
+    assert time.monotonic() - started >= 0.1
+    # Without a probe, each beat is an empty chunk: the server's write finds a gone reader.
+    frames = _follow(cluster, cluster.client.logs(alloc, "talker", "stdout", "true", "true", None, None,
+                                                  QueryOptions()))
+    assert [next(frames), next(frames)] == [b"hello\n", b""]
+
+
+def test_closing_the_cluster_ends_open_streams() -> None:
+    cluster = Cluster(seed=4)
+    cluster.register({"ID": "talk", "Type": "service", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "grp", "Tasks": [{
+        "Name": "talker", "Driver": "exec", "Config": {"command": "/bin/sh"}, "Meta": {"nomadjobs.stdout": "hi\n"},
+        "Resources": {"CPU": 100, "MemoryMB": 32}}]}]})
+    cluster.advance(2)
+    alloc = next(iter(cluster.snapshot().allocs())).ID
+    frames = _follow(cluster, cluster.client.logs(alloc, "talker", "stdout", None, "true", None, None,
+                                                  QueryOptions()), heartbeat=0.5)
+    assert next(frames).startswith(b'{"Offset":3,')
+    threading.Timer(0.2, cluster.close).start()
+    assert list(frames) == []  # noticed at the first beat: no heartbeat after the close

@@ -48,7 +48,9 @@ ROUTES = (
     "/v1/agent/force-leave", "/v1/agent/health", "/v1/agent/keyring/{}", "/v1/metrics",
     "/v1/operator/raft/configuration", "/v1/operator/raft/peer", "/v1/system/gc",
     "/v1/system/reconcile/summaries", "/v1/client/gc", "/v1/client/fs/ls/{}", "/v1/client/fs/cat/{}",
-    "/v1/client/fs/logs/{}", "/v1/client/fs/readat/{}", "/v1/client/fs/stat/{}",
+    "/v1/client/fs/logs/{}", "/v1/client/fs/readat/{}", "/v1/client/fs/stat/{}", "/v1/client/fs/stream/{}",
+    "/v1/client/stats", "/v1/client/allocation/{}/stats", "/v1/client/allocation/{}/gc",
+    "/v1/client/allocation/{}/snapshot",
 )
 KNOWN_IDS = ("web", "param", "cron")
 METHODS = st.sampled_from(["GET", "GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"])
@@ -263,6 +265,8 @@ def served() -> Any:
     logger = logging.getLogger("nomadjobs.shim")
     logger.addHandler(handler)
     client = falcon.testing.TestClient(create_app(cluster))
+    # The test client reads an answer to its end: streams stop after what is there.
+    cluster.client.close()
     yield cluster, client, handler
     logger.removeHandler(handler)
     cluster.close()

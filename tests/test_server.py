@@ -661,3 +661,62 @@ def _worker_pid(arbiter: int) -> int:
     children = Path(f"/proc/{arbiter}/task/{arbiter}/children").read_text().split()
     assert len(children) == 1, children
     return int(children[0])
+
+
+def _stream_request(port: int, path: str) -> socket.socket:
+    sock = socket.create_connection((LOOPBACK, port), timeout=5)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+def _read_until(sock: socket.socket, marker: bytes, timeout: float) -> bytes:
+    got = b""
+    deadline = time.monotonic() + timeout
+    while marker not in got and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+@pytest.mark.parametrize("kind", ["server-gunicorn", "granian"])
+def test_followed_logs_stream_and_free_their_thread_when_the_reader_goes(kind) -> None:
+    """A follow streams chunked frames, then heartbeats; a reader that goes away
+    (even of a plain stream, which writes nothing between changes) gives its thread
+    back: with two threads, a request after three abandoned streams is answered."""
+    port = free_port()
+    srv = launch(kind, port, "--threads", "2")
+    try:
+        job = {"Job": {"ID": "talk", "Type": "service", "Datacenters": ["dc1"], "TaskGroups": [{
+            "Name": "g", "Tasks": [{"Name": "t", "Driver": "exec", "Config": {"command": "/bin/sh"},
+                                    "Meta": {"nomadjobs.stdout": "hello\n"},
+                                    "Resources": {"CPU": 100, "MemoryMB": 32}}]}]}}
+        assert requests.put(srv.url + "/v1/jobs", json=job, timeout=10).status_code == 200
+        deadline = time.monotonic() + 20
+        alloc = None
+        while time.monotonic() < deadline and alloc is None:
+            allocs = requests.get(srv.url + "/v1/job/talk/allocations", timeout=10).json()
+            if allocs and allocs[0]["TaskStates"] and allocs[0]["TaskStates"]["t"]["StartedAt"]:
+                alloc = allocs[0]["ID"]
+            time.sleep(0.1)
+        assert alloc is not None
+        base = f"/v1/client/fs/logs/{alloc}?task=t&type=stdout&follow=true"
+        framed = _stream_request(port, base)
+        got = _read_until(framed, b"{}", 5)
+        head, _, body = got.partition(b"\r\n\r\n")
+        assert b"200 OK" in head and b"chunked" in head.lower()
+        assert b'{"Offset":6,"Data":"aGVsbG8K","File":"alloc/logs/t.stdout.0"}' in body and body.endswith(b"{}\r\n")
+        framed.close()
+        for _ in range(3):
+            plain = _stream_request(port, base + "&plain=true")
+            assert _read_until(plain, b"hello\n", 5).endswith(b"hello\n\r\n")
+            plain.close()
+        time.sleep(2.5)  # each stream finds its reader gone at its next beat
+        answer = requests.get(srv.url + "/v1/jobs", timeout=5)
+        assert answer.status_code == 200
+    finally:
+        srv.stop()

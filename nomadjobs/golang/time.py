@@ -7,7 +7,7 @@ import zoneinfo
 from datetime import datetime, timezone
 from typing import Optional
 
-__all__ = ["format_duration", "parse_duration", "rfc3339", "load_location_error"]
+__all__ = ["format_duration", "parse_duration", "rfc3339", "rfc3339_seconds", "load_location_error"]
 
 
 def format_duration(ns: int) -> str:
@@ -144,6 +144,13 @@ def rfc3339(ns: int) -> str:
     if frac:
         base += "." + str(frac).rjust(9, "0").rstrip("0")
     return base + "Z"
+
+
+def rfc3339_seconds(text: str) -> int:
+    """Unix seconds of a UTC time written by :func:`rfc3339` (Go's zero time: 0)."""
+    if text == "0001-01-01T00:00:00Z":
+        return 0
+    return int(datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
 
 
 def load_location_error(name: str) -> Optional[str]:
