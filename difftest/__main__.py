@@ -92,6 +92,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                    help="share of ACL endpoint operations (policies, tokens, bootstrap)")
     p.add_argument("--system-ops", type=float, default=0.0,
                    help="share of forced garbage collections and summary reconciles")
+    p.add_argument("--client-ops", type=float, default=0.0,
+                   help="share of client agent and agent endpoint reads (allocation directory, errors)")
     p.add_argument("--no-shrink", action="store_true")
     p.add_argument("--keep-going", action="store_true", help="report every divergence of a sequence")
     p.add_argument("--record", type=Path, help="write matching sequences as transcripts here")
@@ -122,7 +124,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         plan = [(int(f["seed"]), [Op.from_dict(op) for op in f["reproduction"]]) for f in found_before]
     else:
         plan = [(seed * 100_000 + n, generate(seed * 100_000 + n, a.steps, acl=a.acl, hostile_share=a.hostile,
-                                                    acl_share=a.acl_ops, system_share=a.system_ops))
+                                                    acl_share=a.acl_ops, system_share=a.system_ops,
+                                                    client_share=a.client_ops))
                 for seed in _seeds(a.seeds) for n in range(a.offset, a.offset + a.sequences)]
     for sequence_seed, ops in plan:
         result = run_live(a.nomad, ops, a.acl, sequence_seed, stop_at_first=not a.keep_going, log=log,

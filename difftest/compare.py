@@ -46,6 +46,8 @@ from .http import NO_ANSWER, Answer
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CHILD_RE = re.compile(r"/(?:dispatch-\d+-[0-9a-f]{8}|periodic-\d+)")
 ADDR_RE = re.compile(r"127\.0\.0\.1:\d+")
+# Where each side keeps allocation directories (a temporary data dir, a fixed path).
+ALLOC_DIR_RE = re.compile(r"(?:/[\w.+-]+)+/alloc/(?=[0-9a-f]{8}-)")
 CLASS_RE = re.compile(r"\bv1:\d+\b")
 INDEX_TEXT_RE = re.compile(r"(?i)(index:? )(\d+)")
 # Go 1.9 (Nomad 0.7.1's release toolchain) names the innermost struct and the field in
@@ -53,7 +55,7 @@ INDEX_TEXT_RE = re.compile(r"(?i)(index:? )(\d+)")
 GO_FIELD_PATH_RE = re.compile(r"Go struct field (\w+)\.(?:\w+\.)*(\w+) of type")
 TIME_KEYS = frozenset({"SubmitTime", "CreateTime", "ModifyTime", "Time", "StartedAt", "FinishedAt", "LastRestart",
                        "StatusUpdatedAt", "NextPeriodicLaunch", "AllocationTime", "LastContact", "Launch",
-                       "LaunchTime"})
+                       "LaunchTime", "ModTime"})
 ZERO_TIMES = frozenset({0, "0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"})
 COMPARED_HEADERS = ("content-type", "x-nomad-knownleader")
 
@@ -135,6 +137,7 @@ class Normalizer:
         return self.children[value]
 
     def text(self, value: str) -> str:
+        value = ALLOC_DIR_RE.sub("<alloc-dir>/", value)
         value = UUID_RE.sub(self._id, value)
         value = CHILD_RE.sub(self._child, value)
         value = ADDR_RE.sub("<addr>", value)

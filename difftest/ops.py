@@ -315,8 +315,34 @@ def system_op(rng: random.Random) -> Op:
     return Op("reconcile-summaries", "PUT", "/v1/system/reconcile/summaries", write=True)
 
 
+def client_op(rng: random.Random, job: str) -> Op:
+    """The client agent's and the agent's endpoints, where both sides must agree: the
+    allocation directory's fixed layout, the error paths, health and addresses (a
+    simulated task's output and usage are not the real process's)."""
+    alloc = f"{{alloc:{job}:0}}"
+    paths = {
+        "client-ls-alloc": f"/v1/client/fs/ls/{alloc}?path=alloc",
+        "client-stat": f"/v1/client/fs/stat/{alloc}?path={rng.choice(['alloc/data', 'alloc/tmp', 'nope'])}",
+        "client-cat-dir": f"/v1/client/fs/cat/{alloc}?path=alloc/logs",
+        "client-readat-dir": f"/v1/client/fs/readat/{alloc}?path=alloc/data&offset=0",
+        "client-readat-escape": f"/v1/client/fs/readat/{alloc}?path=../../x&offset=0",
+        "client-stream-dir": f"/v1/client/fs/stream/{alloc}?path=alloc",
+        "client-stream-bad": f"/v1/client/fs/stream/{alloc}?path=x&origin={rng.choice(['mid', 'start&offset=z'])}",
+        "client-logs-task": f"/v1/client/fs/logs/{alloc}?task=nope&type=stdout",
+        "client-logs-bad": f"/v1/client/fs/logs/{alloc}?task=x&type=" + rng.choice(["", "both", "stdout&follow=maybe"]),
+        "client-alloc-stats-task": f"/v1/client/allocation/{alloc}/stats?task=nope",
+        "client-alloc-action": f"/v1/client/allocation/{alloc}/{rng.choice(['bogus', 'stats/extra'])}",
+        "agent-health": "/v1/agent/health",
+        "agent-servers": "/v1/agent/servers",
+        "status-peers": "/v1/status/peers",
+        "agent-keyring": "/v1/agent/keyring/list",
+    }
+    kind = rng.choice(sorted(paths))
+    return Op(kind, "GET", paths[kind])
+
+
 def generate(seed: int, steps: int, acl: bool = False, hostile_share: float = 0.15, acl_share: float = 0.0,
-             system_share: float = 0.0) -> list[Op]:
+             system_share: float = 0.0, client_share: float = 0.0) -> list[Op]:
     """``steps`` operations drawn from ``seed`` (the same seed, the same sequence)."""
     rng = random.Random(seed)
     jobs = list(JOB_KINDS)
@@ -330,6 +356,8 @@ def generate(seed: int, steps: int, acl: bool = False, hostile_share: float = 0.
             op = acl_op(rng)
         elif roll < hostile_share + acl_share + system_share:
             op = system_op(rng)
+        elif roll < hostile_share + acl_share + system_share + client_share and live:
+            op = client_op(rng, rng.choice(live))
         else:
             # Mostly work on jobs already registered, so updates, reverts and deployments happen.
             job = rng.choice(live) if live and rng.random() < 0.8 else rng.choice(jobs)
