@@ -44,6 +44,7 @@ class Dir:
     mtime: str
     children: dict[str, Union["Dir", File]] = attrs.Factory(dict)
     mode: str = "drwxrwxrwx"
+    size: int = 4096
 
 
 Node = Union[Dir, File]
@@ -72,14 +73,15 @@ def alloc_tree(alloc: s.Allocation) -> Dir:
         state = states[name]
         started = state.StartedAt or created
         tasks[name] = Dir(name, started, {
-            "local": Dir("local", started), "secrets": Dir("secrets", started),
+            # secrets is a tmpfs mount on a real client: an empty one reports 60 bytes.
+            "local": Dir("local", started), "secrets": Dir("secrets", started, size=60),
             "tmp": Dir("tmp", started, mode="dtrwxrwxrwx")})
         if started != s.ZERO_TIME:
             for kind, key in (("stderr", META_STDERR), ("stdout", META_STDOUT)):
                 file = f"{name}.{kind}.0"
                 logs[file] = File(file, started, _output(alloc, name, key))
     shared = Dir("alloc", created, {"data": Dir("data", created), "logs": Dir("logs", created, logs),
-                                     "tmp": Dir("tmp", created, mode="dtrwxrwxrwx")})
+                                     "tmp": Dir("tmp", created)})
     return Dir("", created, {"alloc": shared, **tasks})
 
 
@@ -101,6 +103,6 @@ def resolve(root: Dir, alloc_id: str, path: str) -> tuple[str, Optional[Node]]:
 
 def file_info(node: Node) -> dict[str, object]:
     """``AllocFileInfo``, keys in the order Nomad writes them."""
-    size = 4096 if isinstance(node, Dir) else len(node.data)
+    size = node.size if isinstance(node, Dir) else len(node.data)
     return {"FileMode": node.mode, "IsDir": isinstance(node, Dir), "ModTime": node.mtime, "Name": node.name,
             "Size": size}

@@ -4,7 +4,7 @@ of :mod:`nomadjobs.allocfs` and the usage of :mod:`nomadjobs.client_stats`. Ever
 answer is computed from the allocation in the state.
 
 The simulated clients share one agent address, so ``/v1/client/stats`` reports the
-agent's own node: the first one registered.
+agent's own node (:func:`~nomadjobs.fleet.agent_node`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .allocfs import DATA_DIR, Dir, File, FsError, alloc_tree, file_info, resolv
 from .client_stats import alloc_usage, host_stats, running_tasks, task_names
 from .client_stream import Follower, frames
 from .core.protocol import Core
+from .fleet import agent_node
 from .errors import NomadError, not_found, permission_denied
 from .golang.strconv import parse_bool
 from .golang.time import rfc3339_seconds
@@ -90,10 +91,10 @@ class ClientService:
                 raise permission_denied()
 
     def _client_node(self, state: StateReader) -> s.Node:
-        nodes = state.nodes()
-        if not nodes:
+        node = agent_node(state.nodes())
+        if node is None:
             raise NomadError(NO_CLIENT)
-        return min(nodes, key=lambda n: (n.CreateIndex, n.ID))
+        return node
 
     def _alloc(self, alloc_id: str, q: QueryOptions, *capabilities: str) -> s.Allocation:
         self._check(q, *capabilities)
@@ -231,7 +232,10 @@ class ClientService:
         if following:
             return Follower(self.core.db, alloc_id, self._reader(alloc_id, name), name, start, raw, self.closed,
                             alive)
-        return b"".join(frames(data[start:], start, name, raw))
+        # Streamed as Nomad streams it (chunked, the end in a write of its own); with
+        # nothing to send, an empty answer with a length, as Nomad's is.
+        sent = frames(data[start:], start, name, raw)
+        return iter(sent) if sent else b""
 
     # --- /v1/client/allocation ----------------------------------------------------------
     def alloc_stats(self, alloc_id: str, task: str, q: QueryOptions) -> dict[str, Any]:

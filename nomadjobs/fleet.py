@@ -116,3 +116,9 @@ def node_specs(specs: Sequence[NodeSpec] | str | None) -> list[NodeSpec]:
     if isinstance(specs, str):
         return fleet_by_name(specs)
     return list(specs)
+
+
+def agent_node(nodes: Sequence[s.Node]) -> Optional[s.Node]:
+    """The node of the agent that serves the HTTP API: the simulated nodes share its
+    address, and the client half of a dev agent is the first node to register."""
+    return min(nodes, key=lambda n: (n.CreateIndex, n.ID)) if nodes else None

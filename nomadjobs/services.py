@@ -21,6 +21,7 @@ from . import fsm as cmds
 from . import structs as s
 from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found, permission_denied
+from .fleet import agent_node
 from .jobs import JobsService, alloc_stub
 from .lifecycle import Lifecycle
 from .golang.strconv import parse_bool
@@ -552,14 +553,16 @@ def agent_self(core: Core, started_ns: int) -> dict[str, Any]:
         "VersionPrerelease": "",
     }
     member = server_member(core.region, core.datacenter)
+    node = agent_node(state.nodes())
     uptime_s = max(0, (time.time_ns() - started_ns) // 10**9)
     stats = {
         "nomad": {"server": "true", "leader": "true", "leader_addr": LEADER_RPC_ADDR, "bootstrap": "true",
                   "known_regions": "1"},
         "raft": {"state": "Leader", "applied_index": str(index), "commit_index": str(index),
                  "last_log_index": str(index), "num_peers": "0"},
-        "client": {"known_servers": LEADER_RPC_ADDR, "num_allocations": str(sum(1 for _ in state.allocs())),
-                   "last_heartbeat": "0", "heartbeat_ttl": "0"},
+        "client": {"known_servers": LEADER_RPC_ADDR, "last_heartbeat": "0", "heartbeat_ttl": "0",
+                   **({"node_id": node.ID, "num_allocations": str(len(state.allocs_by_node(node.ID)))}
+                      if node is not None else {"num_allocations": "0"})},
         "runtime": {"arch": "amd64", "os": "linux", "version": "python", "max_procs": str(os.cpu_count() or 1),
                     "goroutines": "0", "cpu_count": str(os.cpu_count() or 1), "uptime_s": str(uptime_s)},
     }

@@ -45,8 +45,11 @@ def test_ls_and_stat_show_the_allocation_directory(api) -> None:
     logs = client.simulate_get(f"/v1/client/fs/ls/{alloc}?path=alloc/logs").json
     assert [(f["Name"], f["Size"]) for f in logs] == [("talker.stderr.0", 5), ("talker.stdout.0", 6)]
     task = client.simulate_get(f"/v1/client/fs/ls/{alloc}?path=talker").json
-    assert [(f["Name"], f["FileMode"]) for f in task] == [("local", "drwxrwxrwx"), ("secrets", "drwxrwxrwx"),
-                                                          ("tmp", "dtrwxrwxrwx")]
+    assert [(f["Name"], f["FileMode"], f["Size"]) for f in task] == \
+        [("local", "drwxrwxrwx", 4096), ("secrets", "drwxrwxrwx", 60), ("tmp", "dtrwxrwxrwx", 4096)]
+    shared = client.simulate_get(f"/v1/client/fs/ls/{alloc}?path=alloc").json
+    assert [(f["Name"], f["FileMode"]) for f in shared] == \
+        [("data", "drwxrwxrwx"), ("logs", "drwxrwxrwx"), ("tmp", "drwxrwxrwx")]  # only a task's tmp is sticky
     assert client.simulate_get(f"/v1/client/fs/stat/{alloc}?path=alloc/logs/talker.stdout.0").json["Size"] == 6
     base = f"/var/lib/nomad/alloc/{alloc}"
     assert get(client, f"/v1/client/fs/ls/{alloc}?path=nope") == (500, f"open {base}/nope: no such file or directory")

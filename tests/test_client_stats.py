@@ -118,6 +118,9 @@ def test_host_stats_are_the_agent_nodes(api) -> None:
         ("/dev/sda1", "/", 10240 * 2**20, 300 * 2**20)
     assert (body["AllocDirStats"]["Device"], body["AllocDirStats"]["Used"]) == ("", 300 * 2**20)
     assert body["Timestamp"] == cluster.now_ns() and body["Uptime"] == 5
+    # The same node agent-info names (`nomad node-status -self` reads it there).
+    agent = client.simulate_get("/v1/agent/self").json["stats"]["client"]
+    assert (agent["node_id"], agent["num_allocations"]) == (cluster.snapshot().nodes()[0].ID, "1")
     assert client.simulate_request("OPTIONS", "/v1/client/stats").status_code == 200  # no method check
     empty = falcon.testing.TestClient(create_app(Cluster([], seed=1)))
     assert get(empty, "/v1/client/stats") == (500, "node is not running a Nomad Client")
