@@ -15,7 +15,10 @@ import threading
 from typing import Any, Iterator, Optional
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import attrs
+
 from nomadjobs.cluster import Cluster
+from nomadjobs.fleet import default_fleet
 
 from .app import create_app
 
@@ -35,16 +38,28 @@ class _QuietHandler(WSGIRequestHandler):
         pass  # one line per request on stderr would drown test output
 
 
+def _not_ready(environ: Any, start_response: Any) -> list[bytes]:  # pragma: no cover - never served
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
 class NomadServer:
     """Nomad's HTTP API for ``cluster`` on ``host:port`` (port 0: a free one), served
     by a thread per request. Use as a context manager or call :meth:`stop`."""
 
     def __init__(self, cluster: Optional[Cluster] = None, host: str = LOOPBACK, port: int = 0) -> None:
-        self.cluster: Cluster = cluster if cluster is not None else Cluster(clock="wall")
-        self.app = app = create_app(self.cluster)
-        self._httpd = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+        self._httpd = make_server(host, port, _not_ready, server_class=_ThreadingServer,
+                                  handler_class=_QuietHandler)
         self.host: str = host
         self.port: int = self._httpd.server_port
+        if cluster is None:
+            # Its nodes advertise this server, so the CLI's client requests
+            # (`nomad logs`, `nomad fs`, `alloc-status -stats`) reach it.
+            fleet = [attrs.evolve(spec, http_addr=f"{host}:{self.port}") for spec in default_fleet()]
+            cluster = Cluster(fleet, clock="wall")
+        self.cluster: Cluster = cluster
+        self.app = app = create_app(self.cluster)
+        self._httpd.set_app(app)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"nomadjobs-http-{self.port}", daemon=True)
         self._thread.start()
