@@ -10,6 +10,7 @@ faults, dump, load and reset.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Sequence
 
 from . import fsm as cmds
@@ -29,6 +30,7 @@ from .lifecycle import ClientTiming, GCConfig, Lifecycle
 from .limits import DEFAULT_LIMITS, Limits
 from .nodeclass import computed_class
 from .query import WriteOptions
+from .recovery import bootstrap_token, open_data_dir
 from .services import ClusterService
 from .state.mvcc import Database
 from .state.store import StateReader
@@ -45,7 +47,8 @@ class Cluster:
                  datacenter: str = "dc1", simulate_clients: bool = True,
                  history: int = 256, record_log: bool = False, freeze_gc: bool = False,
                  client_timing: Optional[ClientTiming] = None, limits: Limits = DEFAULT_LIMITS,
-                 acl_bootstrap: bool = True, gc: GCConfig = GCConfig()) -> None:
+                 acl_bootstrap: bool = True, gc: GCConfig = GCConfig(),
+                 data_dir: Optional[str | os.PathLike[str]] = None, fsync: bool = False) -> None:
         #: The server core the services and lifecycles run on.
         self.core = ServerCore(seed=seed, clock=clock, region=region, datacenter=datacenter, acl=acl,
                                history=history, record_log=record_log, freeze_gc=freeze_gc, limits=limits)
@@ -63,6 +66,12 @@ class Cluster:
         self.bootstrap_token: Optional[s.ACLToken] = None
         # Kept so reset() can rebuild the cluster exactly as it was constructed.
         self.fleet_specs: list[NodeSpec] = node_specs(fleet)
+        #: The data dir holding this cluster's state (None: in memory only).
+        self.data_dir = data_dir
+        if data_dir is not None and open_data_dir(self.core, self.lifecycle, data_dir, fsync=fsync):
+            # An existing state carries on: its nodes, its tokens, its index.
+            self.bootstrap_token = bootstrap_token(self.core)
+            return
         self.core.establish_leadership()
         for spec in self.fleet_specs:
             self.add_node(spec)
@@ -159,6 +168,8 @@ class Cluster:
             raise TypeError("advance() needs a virtual clock")
         fired = clock.advance(seconds)
         self.core.process_evals()
+        if self.core.durable is not None:
+            self.core.durable.note_clock(clock.now_ns())
         return fired
 
     def run_until_quiet(self, limit_seconds: float = 3600.0) -> int:
@@ -167,9 +178,19 @@ class Cluster:
         if not isinstance(clock, VirtualClock):
             raise TypeError("run_until_quiet() needs a virtual clock")
         self.core.process_evals()
-        return clock.run_until_idle(limit_seconds)
+        fired = clock.run_until_idle(limit_seconds)
+        if self.core.durable is not None:
+            self.core.durable.note_clock(clock.now_ns())
+        return fired
+
+    def sync(self) -> None:
+        """Return once every write so far is on disk (with a data dir; at once without).
+        The HTTP server calls it before it answers a write."""
+        self.core.sync()
 
     def close(self) -> None:
+        """Stop the clock and streams; with a data dir, commit what is queued and let
+        the directory go."""
         self.client.close()  # open log streams end
         self.core.close()
 
@@ -200,6 +221,7 @@ class Cluster:
                 self.add_node(spec)
             if secret is not None:
                 self.bootstrap_token = self.acl.bootstrap(self._bootstrap_secret(secret))[0]
+            core.checkpoint()
 
     def _bootstrap_secret(self, secret: str) -> Optional[str]:
         """None when the seeded generator would mint ``secret`` itself (a cluster built
@@ -220,6 +242,7 @@ class Cluster:
         """Replace this cluster's state with a :meth:`dump` (in place, so servers and
         clients holding this cluster see the loaded state)."""
         self.bootstrap_token = load_state(self.core, self.lifecycle, data)
+        self.core.checkpoint()
 
     @classmethod
     def from_dump(cls, data: dict[str, Any], *, clock: str | Clock = "virtual") -> "Cluster":

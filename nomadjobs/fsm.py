@@ -263,6 +263,14 @@ class FSM:
         self.keep_log = False
 
     def apply(self, command: Any) -> ApplyResult:
+        return self._apply(command, True)
+
+    def replay(self, command: Any) -> ApplyResult:
+        """Apply a command from a durable log: the state changes as it did, and no
+        hook runs (what the hooks keep is rebuilt from the state afterwards)."""
+        return self._apply(command, False)
+
+    def _apply(self, command: Any, notify: bool) -> ApplyResult:
         handler = HANDLERS[type(command)]
         with self._lock:
             try:
@@ -277,6 +285,6 @@ class FSM:
                 result = ApplyResult(index=index, error=str(exc))
             if self.keep_log:
                 self.log.append((result.index, command))
-        if self._on_apply is not None:
+        if notify and self._on_apply is not None:
             self._on_apply(command, result)
         return result

@@ -15,7 +15,7 @@ import contextlib
 import random
 import threading
 import uuid
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from .. import fsm as cmds
 from .. import gcpolicy
@@ -24,8 +24,10 @@ from ..clock import Callback, Clock, VirtualClock, WallClock
 from ..fsm import FSM, ApplyResult
 from ..limits import DEFAULT_LIMITS, Limits
 from ..scheduler import new_scheduler
+from ..state.mvcc import Snapshot
 from ..state.store import StateReader, new_database
 from .blocked import BlockedEvals
+from .durable import DataDirError, DurableLog, Record
 from .broker import EvalBroker
 from .plan_apply import WorkerPlanner, apply_plan
 from .timetable import TimeTable
@@ -79,6 +81,8 @@ class ServerCore:
         self._processing = False
         self._current: tuple[int, int] = (0, 0)  # broker order of the evaluation being scheduled
         self.listeners: list[Listener] = []
+        #: The durable log beneath the FSM, when the server has a data dir.
+        self.durable: Optional[DurableLog] = None
 
     # --- identity and time -------------------------------------------------------------
     def new_id(self) -> str:
@@ -116,7 +120,10 @@ class ServerCore:
     def _on_apply(self, command: Any, result: ApplyResult) -> None:
         if self.freeze_gc:
             gcpolicy.after_commit()
-        self.time_table.witness(result.index, self.clock.now_ns())
+        now = self.clock.now_ns()
+        self.time_table.witness(result.index, now)
+        if self.durable is not None:
+            self.durable.record(result.index, command, now, self.rng.getstate(), self._capture)
         if result.error is None:
             if isinstance(command, cmds.EvalUpdate):
                 for ev in command.evals:
@@ -129,6 +136,39 @@ class ServerCore:
             self._track_blocked(command)
         for listener in list(self.listeners):
             listener(command, result)
+
+    def _capture(self) -> tuple[Snapshot, list[list[Optional[int]]], int]:
+        """The state and what goes with it, for a snapshot (under the lock)."""
+        return self.db.snapshot(), self.time_table.serialize(), self.clock.now_ns()
+
+    def checkpoint(self) -> None:
+        """Write the whole state as the durable log's new base (after a load or a reset,
+        once the ID generator and the clock are set as well)."""
+        if self.durable is not None:
+            with self.lock:
+                self.durable.replaced(self.db.snapshot(), self.time_table.serialize(), self.clock.now_ns(),
+                                      self.rng.getstate())
+
+    def sync(self) -> None:
+        """Return once every write applied so far is on disk (at once without a data dir)."""
+        if self.durable is not None:
+            self.durable.sync()
+
+    def replay(self, records: Iterable[Record]) -> int:
+        """Re-apply a durable log's records after a restore, without the hooks, then
+        rebuild what the hooks keep (the blocked-evals tracker, the time table).
+        Returns the last index."""
+        last = self.db.latest_index
+        with self.lock:
+            for record in records:
+                result = self.fsm.replay(record.command)
+                if result.index != record.log_index:
+                    raise DataDirError(f"the log's record {record.log_index} applied at index {result.index}: "
+                                       "the data dir does not match its snapshot")
+                self.time_table.witness(record.log_index, record.now_ns)
+                last = record.log_index
+            self.blocked.rebuild(self.snapshot())
+        return last
 
     def _track_blocked(self, command: Any) -> None:
         """Keep the blocked-evals tracker on the state: the evaluations a command wrote,
@@ -236,6 +276,8 @@ class ServerCore:
             self.blocked.rebuild(self.snapshot())
             self.time_table = TimeTable()
             self.fsm.log.clear()
+            if self.durable is not None:
+                self.durable.replaced(self.db.snapshot(), self.time_table.serialize(), self.clock.now_ns())
 
     def restore_broker(self) -> int:
         """Queue every pending evaluation, oldest first, as Nomad's new leader does
@@ -248,3 +290,5 @@ class ServerCore:
 
     def close(self) -> None:
         self.clock.close()
+        if self.durable is not None:
+            self.durable.close()
