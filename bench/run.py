@@ -535,6 +535,126 @@ def section_backlog(tab: Table, quick: bool) -> None:
             "flat (< 1.5x)", verdict(ratio < 1.5))
 
 
+def _durable_job(job_id: str) -> Any:
+    from nomadjobs import structs as s
+    from nomadjobs.codec import job_from_dict
+    return s.JobRegisterRequest(Job=job_from_dict({
+        "ID": job_id, "Type": "service", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
+            "Name": "t", "Driver": "exec", "Config": {"command": "/bin/sleep"},
+            "Resources": {"CPU": 100, "MemoryMB": 16}}]}]}))
+
+
+def throughput_child(data_dir: str, threads: int, per_thread: int, fsync: bool) -> dict[str, Any]:
+    """Registers from ``threads`` threads, each acknowledged as the HTTP server does
+    (``sync()`` after the write); ``data_dir`` "-" is the in-memory server."""
+    from nomadjobs.cluster import Cluster
+    from shim.server import SWITCH_INTERVAL_S
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as nomadjobs-server runs its threads
+    c = Cluster(big_fleet(20), clock="virtual", freeze_gc=True, history=1, simulate_clients=False,
+                data_dir=None if data_dir == "-" else data_dir, fsync=fsync)
+    jobs = [[_durable_job(f"t{i}-{n}") for n in range(per_thread)] for i in range(threads)]
+
+    def work(mine: list[Any]) -> None:
+        for req in mine:
+            c.jobs.register_job(req)
+            c.sync()
+
+    workers = [threading.Thread(target=work, args=(mine,)) for mine in jobs]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - t0
+    c.close()
+    return {"registers": threads * per_thread, "s": elapsed, "per_s": threads * per_thread / elapsed}
+
+
+def build_child(data_dir: str, jobs: int) -> dict[str, Any]:
+    """``jobs`` service jobs placed on a big fleet, then a crash: the process ends
+    without closing, so the log after the last snapshot stays to be replayed."""
+    from nomadjobs.cluster import Cluster
+    c = Cluster(big_fleet(50), clock="virtual", freeze_gc=True, history=1, data_dir=data_dir)
+    t0 = time.perf_counter()
+    for n in range(jobs):
+        c.jobs.register_job(_durable_job(f"job-{n}"))
+    c.sync()
+    out = {"jobs": jobs, "build_s": time.perf_counter() - t0, "index": c.index}
+    print(json.dumps(out), flush=True)
+    os._exit(0)
+
+
+def restart_child(data_dir: str) -> dict[str, Any]:
+    """Open a data dir (restore), then close it cleanly (which folds the log into a snapshot)."""
+    from nomadjobs.cluster import Cluster
+    t0 = time.perf_counter()
+    c = Cluster(big_fleet(50), clock="virtual", freeze_gc=True, history=1, data_dir=data_dir)
+    opened = time.perf_counter() - t0
+    index = c.index
+    t1 = time.perf_counter()
+    c.close()
+    size = sum(p.stat().st_size for p in Path(data_dir).iterdir() if p.is_file())
+    return {"restart_s": opened, "index": index, "close_s": time.perf_counter() - t1, "bytes": size}
+
+
+def section_durable(tab: Table, quick: bool) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="nomadjobs-bench-durable-"))
+    per = 300 if quick else 1000
+    runs = {}
+    for label, threads in (("1 thread", 1), ("8 threads", 8)):
+        count = per if threads == 1 else per // 4
+        for mode, where in (("in memory", "-"), ("durable", str(tmp / f"t{threads}")),
+                            ("durable, fsync", str(tmp / f"f{threads}"))):
+            runs[(label, mode)] = run_child(["throughput", where, str(threads), str(count),
+                                             "1" if "fsync" in mode else "0"], timeout=1800)
+        base = runs[(label, "in memory")]["per_s"]
+        for mode in ("in memory", "durable", "durable, fsync"):
+            r = runs[(label, mode)]
+            ratio = r["per_s"] / base
+            tab.add("durable", f"registers acknowledged per second, {label}, {mode}",
+                    f"{r['per_s']:,.0f}/s" + ("" if mode == "in memory" else f" ({ratio:.2f}x)"),
+                    ">= 0.8x" if mode == "durable" else "", verdict(ratio >= 0.8) if mode == "durable" else "")
+    tab.raw["durable_throughput"] = {f"{k[0]}, {k[1]}": v for k, v in runs.items()}
+    # The same over HTTP, as users run it: nomadjobs-server in memory and with a data
+    # dir, eight keep-alive clients registering jobs, alternated twice.
+    duration = 3.0 if quick else 8.0
+    http_runs: dict[str, list[dict[str, Any]]] = {"in memory": [], "durable": [], "durable, fsync": []}
+    for round_ in range(2):
+        for mode in http_runs:
+            port = free_port()
+            extra = [] if mode == "in memory" else ["--data-dir", str(tmp / f"http-{round_}-{len(mode)}")]
+            if "fsync" in mode:
+                extra.append("--fsync")
+            srv = nomad_server("granian", port, tmp / f"http-{mode}.log", "--fleet", "large", "--nodes", "50", *extra)
+            try:
+                srv.wait_ready()
+                http_runs[mode].append(load(port, "/v1/jobs", duration, 8, tmp, post_prefix=f"d{round_}"))
+            finally:
+                srv.stop()
+    tab.raw["durable_http"] = http_runs
+    base = statistics.mean(r["rps"] for r in http_runs["in memory"])
+    for mode, rs in http_runs.items():
+        rps = statistics.mean(r["rps"] for r in rs)
+        p99 = statistics.mean(r["p99_ms"] for r in rs)
+        ratio = rps / base
+        tab.add("durable", f"HTTP registers per second, 8 clients, {mode} (p99)",
+                f"{rps:,.0f}/s, {p99:.1f} ms" + ("" if mode == "in memory" else f" ({ratio:.2f}x)"),
+                ">= 0.8x" if mode == "durable" else "", verdict(ratio >= 0.8) if mode == "durable" else "")
+    for jobs in ((10_000,) if quick else (10_000, 100_000)):
+        where = str(tmp / f"jobs-{jobs}")
+        built = run_child(["build", where, str(jobs)], timeout=7200)
+        crash = run_child(["restart", where], timeout=3600)  # replays the log's tail
+        clean = run_child(["restart", where], timeout=3600)  # after a clean close: a snapshot only
+        tab.raw[f"durable_{jobs}"] = {"built": built, "after_crash": crash, "after_clean_stop": clean}
+        tab.add("durable", f"restart of {jobs:,} jobs after kill -9 / after a clean stop",
+                f"{crash['restart_s']:.1f} s / {clean['restart_s']:.1f} s",
+                "< 5 s (100k)" if jobs == 100_000 else "",
+                verdict(clean["restart_s"] < 5) if jobs == 100_000 else "")
+        tab.add("durable", f"data dir per job ({jobs:,} jobs, each with its allocation, evaluation, summary)",
+                f"{clean['bytes'] / jobs / 1024:.1f} KiB")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_child(args: list[str], timeout: float) -> dict[str, Any]:
     out = subprocess.run([PY, str(Path(__file__).resolve()), "--child", *args], capture_output=True, text=True,
                          timeout=timeout, env=CHILD_ENV, cwd=str(ROOT))
@@ -913,7 +1033,7 @@ def section_http(tab: Table, quick: bool, logdir: Path) -> None:
 
 # --- main -----------------------------------------------------------------------------------------------
 
-SECTIONS = ("lib", "block", "backlog", "soak", "startup", "sched", "http")
+SECTIONS = ("lib", "block", "backlog", "soak", "durable", "startup", "sched", "http")
 
 
 def main() -> None:
@@ -930,6 +1050,12 @@ def main() -> None:
             print(json.dumps(backlog_child(int(a.child[1]))))
         elif a.child[0] == "soak":
             print(json.dumps(soak_child(int(a.child[1]), int(a.child[2]), a.child[3] == "1")))
+        elif a.child[0] == "throughput":
+            print(json.dumps(throughput_child(a.child[1], int(a.child[2]), int(a.child[3]), a.child[4] == "1")))
+        elif a.child[0] == "build":
+            build_child(a.child[1], int(a.child[2]))
+        elif a.child[0] == "restart":
+            print(json.dumps(restart_child(a.child[1])))
         return
     only = [x.strip() for x in a.only.split(",") if x.strip()]
     bad = set(only) - set(SECTIONS)
@@ -955,6 +1081,8 @@ def main() -> None:
                 section_backlog(tab, a.quick)
             elif name == "soak":
                 section_soak(tab, a.quick)
+            elif name == "durable":
+                section_durable(tab, a.quick)
             elif name == "startup":
                 section_startup(tab, a.quick, logdir)
             elif name == "sched":

@@ -9,6 +9,8 @@ not found`` are 403s, and ``token/self`` answers an unknown secret with a 404.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Optional
 
 from . import acl as aclmod
@@ -22,6 +24,9 @@ from .jobs import JobsService
 from .query import QueryMeta, QueryOptions, WriteOptions
 from .services import UUIDPrefixError, uuid_prefix
 from .state.store import ACL_POLICY, ACL_TOKEN, StateReader
+
+#: A file in the data dir that allows one more bootstrap (Nomad's aclBootstrapReset).
+ACL_BOOTSTRAP_RESET = "acl-bootstrap-reset"
 
 __all__ = ["ACLService", "BOOTSTRAP_TOKEN_NAME"]
 
@@ -74,16 +79,34 @@ class ACLService:
         and the server's ``--acl-token``; Nomad always draws one)."""
         state = self._enabled(w.region)
         done = state.acl_bootstrap_index()
+        reset = 0
         if done:  # checked before the write too, as Nomad's RPC does
-            raise NomadError(f"ACL bootstrap already done (reset index: {done})")
+            reset = self._reset_index()
+            if reset == 0:
+                raise NomadError(f"ACL bootstrap already done (reset index: {done})")
+            if reset != done:
+                raise NomadError(f"Invalid bootstrap reset index (specified {reset}, reset index: {done})")
         token = s.ACLToken(AccessorID=self.core.new_id(), SecretID=secret or self.core.new_id(),
                            Name=BOOTSTRAP_TOKEN_NAME, Type=s.ACL_MANAGEMENT_TOKEN, Global=True,
                            CreateTime=rfc3339(self.core.now_ns()))
         token = s.evolve(token, Hash=aclmod.token_hash(token))
-        index = self._apply(cmds.ACLTokenBootstrap(token))
+        index = self._apply(cmds.ACLTokenBootstrap(token, reset))
         stored = self.core.snapshot().acl_token_by_accessor(token.AccessorID)
         assert stored is not None  # just written
         return stored, index
+
+    def _reset_index(self) -> int:
+        """The index in the data dir's ``acl-bootstrap-reset`` file (Nomad's
+        fileBootstrapResetIndex, ``%d`` of its text), or 0 without one."""
+        directory = self.core.data_dir()
+        if directory is None:
+            return 0
+        try:
+            text = (directory / ACL_BOOTSTRAP_RESET).read_text()
+        except OSError:
+            return 0
+        found = re.match(r"\s*\+?(\d+)", text)
+        return int(found.group(1)) if found and int(found.group(1)) < 2**64 else 0
 
     # --- policies -----------------------------------------------------------------------
     def list_policies(self, q: QueryOptions) -> tuple[list[s.ACLPolicyListStub], QueryMeta]:

@@ -21,8 +21,10 @@ from .acl_service import ACLService
 from .agent_service import AgentService
 from .client_service import ClientService
 from .core.protocol import Listener
+from .core.durable import SNAPSHOT_THRESHOLD, DurabilityError
 from .core.server import ServerCore
 from .dump import check_dump, dump_state, load_state
+from .errors import NomadError
 from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
 from .jobs import JobsService
@@ -30,7 +32,7 @@ from .lifecycle import ClientTiming, GCConfig, Lifecycle
 from .limits import DEFAULT_LIMITS, Limits
 from .nodeclass import computed_class
 from .query import WriteOptions
-from .recovery import bootstrap_token, open_data_dir
+from .recovery import BOOTSTRAP_SECRET, open_data_dir
 from .services import ClusterService
 from .state.mvcc import Database
 from .state.store import StateReader
@@ -48,7 +50,8 @@ class Cluster:
                  history: int = 256, record_log: bool = False, freeze_gc: bool = False,
                  client_timing: Optional[ClientTiming] = None, limits: Limits = DEFAULT_LIMITS,
                  acl_bootstrap: bool = True, gc: GCConfig = GCConfig(),
-                 data_dir: Optional[str | os.PathLike[str]] = None, fsync: bool = False) -> None:
+                 data_dir: Optional[str | os.PathLike[str]] = None, fsync: bool = False,
+                 snapshot_threshold: int = SNAPSHOT_THRESHOLD) -> None:
         #: The server core the services and lifecycles run on.
         self.core = ServerCore(seed=seed, clock=clock, region=region, datacenter=datacenter, acl=acl,
                                history=history, record_log=record_log, freeze_gc=freeze_gc, limits=limits)
@@ -68,9 +71,13 @@ class Cluster:
         self.fleet_specs: list[NodeSpec] = node_specs(fleet)
         #: The data dir holding this cluster's state (None: in memory only).
         self.data_dir = data_dir
-        if data_dir is not None and open_data_dir(self.core, self.lifecycle, data_dir, fsync=fsync):
+        #: Whether the state was restored from ``data_dir`` (not built afresh).
+        restored = (open_data_dir(self.core, self.lifecycle, data_dir, fsync=fsync,
+                                  snapshot_threshold=snapshot_threshold) if data_dir is not None else None)
+        self.restored = restored is not None
+        if restored is not None:
             # An existing state carries on: its nodes, its tokens, its index.
-            self.bootstrap_token = bootstrap_token(self.core)
+            self.bootstrap_token = restored if isinstance(restored, s.ACLToken) else None
             return
         self.core.establish_leadership()
         for spec in self.fleet_specs:
@@ -78,6 +85,8 @@ class Cluster:
         if acl and acl_bootstrap:
             # The bootstrap management token; its secret can be fixed by the caller.
             self.bootstrap_token = self.acl.bootstrap(acl_token)[0]
+            if self.core.durable is not None:  # a server restarted on the dir prints it again
+                self.core.durable.put_meta(BOOTSTRAP_SECRET, self.bootstrap_token.SecretID)
 
     # --- the core's parts, for tests and tools that look inside -------------------------
     @property
@@ -185,8 +194,12 @@ class Cluster:
 
     def sync(self) -> None:
         """Return once every write so far is on disk (with a data dir; at once without).
-        The HTTP server calls it before it answers a write."""
-        self.core.sync()
+        The HTTP server calls it before it answers a write; a log that cannot be
+        written is a 500 then (the write is applied in memory but not acknowledged)."""
+        try:
+            self.core.sync()
+        except DurabilityError as exc:
+            raise NomadError(str(exc), 500) from exc
 
     def close(self) -> None:
         """Stop the clock and streams; with a data dir, commit what is queued and let
@@ -243,6 +256,9 @@ class Cluster:
         clients holding this cluster see the loaded state)."""
         self.bootstrap_token = load_state(self.core, self.lifecycle, data)
         self.core.checkpoint()
+        if self.core.durable is not None:
+            token = self.bootstrap_token
+            self.core.durable.put_meta(BOOTSTRAP_SECRET, token.SecretID if token is not None else None)
 
     @classmethod
     def from_dump(cls, data: dict[str, Any], *, clock: str | Clock = "virtual") -> "Cluster":

@@ -16,9 +16,11 @@ from .clock import VirtualClock
 from .core.durable import SNAPSHOT_THRESHOLD, DataDir, DataDirError, DurableLog
 from .core.server import ServerCore
 from .lifecycle import Lifecycle
-from .state.store import ACL_TOKEN_BOOTSTRAP
 
-__all__ = ["DataDirError", "open_data_dir", "identity"]
+__all__ = ["BOOTSTRAP_SECRET", "DataDirError", "open_data_dir", "check_data_dir", "identity"]
+
+#: Meta key: the SecretID of the token bootstrapped when the cluster was created.
+BOOTSTRAP_SECRET = "acl_bootstrap_secret"
 
 
 def identity(core: ServerCore) -> dict[str, Any]:
@@ -28,24 +30,43 @@ def identity(core: ServerCore) -> dict[str, Any]:
 
 
 def open_data_dir(core: ServerCore, lifecycle: Lifecycle, path: str | os.PathLike[str], fsync: bool = False,
-                  snapshot_threshold: int = SNAPSHOT_THRESHOLD) -> bool:
-    """Put a durable log under ``core``. Returns True when an existing state was
-    restored (the caller then skips what a new cluster does at start), False for a new
-    directory. Raises :class:`DataDirError` for a directory this server cannot use."""
+                  snapshot_threshold: int = SNAPSHOT_THRESHOLD) -> Optional[s.ACLToken | bool]:
+    """Put a durable log under ``core``. Returns None for a new directory; for an
+    existing one, whose state is restored (the caller then skips what a new cluster
+    does at start), the token bootstrapped when it was created, or True. Raises
+    :class:`DataDirError` for a directory this server cannot use."""
     data_dir = DataDir(path, fsync=fsync)
     try:
         if data_dir.is_new:
             data_dir.initialize(identity(core))
             core.durable = DurableLog(data_dir, snapshot_threshold)
-            return False
+            return None
         data_dir.check_identity(identity(core))
         _restore(core, lifecycle, data_dir)
+        secret = data_dir.meta(BOOTSTRAP_SECRET)
         core.durable = DurableLog(data_dir, snapshot_threshold, last_index=core.index,
                                   since_snapshot=core.index - data_dir.snapshot_index())
-        return True
+        token = core.snapshot().acl_token_by_secret(secret) if secret else None
+        return token if token is not None else True
     except BaseException:
         data_dir.close()
         raise
+
+
+def check_data_dir(path: str | os.PathLike[str], region: str = "global",
+                   datacenter: str = "dc1") -> Optional[dict[str, Any]]:
+    """Raise :class:`DataDirError` if a server could not open ``path`` now (it is in
+    use, of another format or another cluster's); changes nothing. Returns what the
+    directory says of itself (None for a new one): ``bootstrap_secret``, the ACL
+    bootstrap token's SecretID when the cluster was bootstrapped at its start."""
+    data_dir = DataDir(path)
+    try:
+        if data_dir.is_new:
+            return None
+        data_dir.check_identity({"region": region, "datacenter": datacenter})
+        return {"bootstrap_secret": data_dir.meta(BOOTSTRAP_SECRET)}
+    finally:
+        data_dir.close()
 
 
 def _restore(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) -> None:
@@ -75,9 +96,3 @@ def _restore(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) -> None:
         lifecycle.restart()
         lifecycle.resume(core.snapshot())
         core.restore_broker()
-
-
-def bootstrap_token(core: ServerCore) -> Optional[s.ACLToken]:
-    """The token the state records as the ACL bootstrap, if any."""
-    rows = list(core.db.snapshot().scan(ACL_TOKEN_BOOTSTRAP))
-    return rows[0] if rows else None

@@ -27,6 +27,7 @@ import falcon
 from nomadjobs.clock import VirtualClock
 from nomadjobs.cluster import Cluster
 from nomadjobs.dump import DumpError
+from nomadjobs.errors import NomadError
 
 __all__ = ["ADMIN_PREFIX", "add_admin_routes"]
 
@@ -61,10 +62,17 @@ class _Resource:
         try:
             self._authorize(req)
             body = action()
+            if req.method != "GET":
+                self.cluster.sync()  # with a data dir: answer once it is on disk
         except _AdminError as exc:
             resp.status = exc.status
             resp.content_type = _PLAIN
             resp.data = exc.text.encode()
+            return
+        except NomadError as exc:
+            resp.status = exc.code
+            resp.content_type = _PLAIN
+            resp.data = exc.message.encode()
             return
         resp.status = 200
         resp.content_type = _JSON

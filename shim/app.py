@@ -303,6 +303,7 @@ class NomadApp(falcon.App[falcon.Request, falcon.Response]):
         endpoint, ident = route
         try:
             endpoint.handle(req, resp, ident)
+            self.cluster.sync()  # acknowledge only what is on disk (with a data dir)
         except Exception as ex:
             resp.data = resp.stream = None  # as Falcon resets the body before its error handler
             _error_handler(req, resp, ex, {})
@@ -311,6 +312,8 @@ class NomadApp(falcon.App[falcon.Request, falcon.Response]):
 
 # Writes served without Falcon (see NomadApp._serve_write); other verbs go through it.
 _FAST_WRITES = frozenset({"PUT", "POST"})
+# Methods that write nothing: their answers need not wait for the durable log.
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _plain_length(value: Optional[str]) -> bool:
@@ -613,6 +616,8 @@ def create_app(cluster: Cluster) -> falcon.App[falcon.Request, falcon.Response]:
             return
         endpoint, ident = route
         endpoint.handle(req, resp, ident)
+        if req.method not in _READS:
+            cluster.sync()  # acknowledge only what is on disk (with a data dir)
 
     app.add_sink(sink, "/")
     app.add_error_handler(Exception, _error_handler)

@@ -153,7 +153,12 @@ if _worker_fits():
 
 def child_exit(server: Any, worker: Any) -> None:
     """A worker that dies while the server is serving took the cluster with it: stop,
-    loudly, rather than respawn an empty cluster on the same port."""
+    loudly, rather than respawn an empty cluster on the same port. With a data dir the
+    state is on disk: gunicorn starts a new worker, which restores it."""
+    if os.environ.get("NOMADJOBS_DATA_DIR"):
+        server.log.warning("worker (pid %s) died; its replacement restores the cluster from %s", worker.pid,
+                           os.environ["NOMADJOBS_DATA_DIR"])
+        return
     if server.LISTENERS:  # stop() empties them first: exits during a shutdown are expected
         from gunicorn.errors import HaltServer
         raise HaltServer(f"worker (pid {worker.pid}) died and its in-memory cluster with it; stopping", 1)

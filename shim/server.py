@@ -101,6 +101,12 @@ OPTIONS = (
            "bytes in one request body", kind="int", metavar="N"),
     Option("--max-json-depth", "NOMADJOBS_MAX_JSON_DEPTH", str(_LIMITS.max_json_depth),
            "nesting of JSON arrays and objects in one request body", kind="int", metavar="N"),
+    Option("--data-dir", "NOMADJOBS_DATA_DIR", None,
+           "keep the state in this directory (SQLite) across restarts and crashes; without it the "
+           "state lives in memory only", metavar="DIR"),
+    Option("--fsync", "NOMADJOBS_FSYNC", "0",
+           "with --data-dir: sync every commit to the disk, so an acknowledged write also survives a "
+           "crash of the machine (slower)", kind="bool"),
     Option("--eval-gc-threshold", "NOMADJOBS_EVAL_GC_THRESHOLD", "1h",
            "age at which finished evaluations are collected (Nomad's eval_gc_threshold)", kind="duration",
            metavar="DURATION"),
@@ -225,14 +231,35 @@ def check_bind(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def check_config(env: Mapping[str, str]) -> None:
-    """Build nothing, but fail here, with a message, on what the worker would refuse."""
+def check_config(env: Mapping[str, str]) -> Optional[dict[str, Any]]:
+    """Build nothing, but fail here, with a message, on what the worker would refuse.
+    Returns what an existing data dir says of itself (see recovery.check_data_dir)."""
     from nomadjobs.fleet import fleet_by_name
     nodes = int(env["NOMADJOBS_NODES"]) if "NOMADJOBS_NODES" in env else None
     try:
         fleet_by_name(env["NOMADJOBS_FLEET"], nodes)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if env.get("NOMADJOBS_DATA_DIR"):
+        from nomadjobs.recovery import DataDirError, check_data_dir
+        try:
+            return check_data_dir(env["NOMADJOBS_DATA_DIR"])  # in use, another format, another cluster
+        except DataDirError as exc:
+            raise ConfigError(str(exc)) from None
+    return None
+
+
+def keep_bootstrap_token(settings: Settings, env: dict[str, str], found: Optional[dict[str, Any]]) -> None:
+    """A restored cluster keeps the token it was bootstrapped with: print that one (a
+    secret chosen now must be the same)."""
+    stored = (found or {}).get("bootstrap_secret")
+    if stored is None or settings["secret"] is None:
+        return
+    chosen = settings["acl_token"] is not None or settings["acl_token_file"] is not None
+    if chosen and settings["secret"] != stored:
+        raise ConfigError(f"{settings['data_dir']} was bootstrapped with another ACL token; "
+                          "drop --acl-token/--acl-token-file to use it")
+    settings["secret"] = env["NOMADJOBS_ACL_TOKEN"] = stored
 
 
 class ThreadCountWarningFilter(logging.Filter):
@@ -262,7 +289,8 @@ def granian_logging(level: str) -> dict[str, Any]:
     }
 
 
-def run_granian(host: str, port: int, threads: int, log_level: str, access_log: bool = False) -> None:
+def run_granian(host: str, port: int, threads: int, log_level: str, access_log: bool = False,
+                durable: bool = False) -> None:
     from granian import Granian
     from granian.constants import Interfaces
     from granian.log import LogLevels
@@ -282,6 +310,8 @@ def run_granian(host: str, port: int, threads: int, log_level: str, access_log: 
         log_dictconfig=granian_logging(log_level),
         log_access=access_log,
         websockets=False,
+        # A new worker restores a durable cluster; an in-memory one would start empty.
+        respawn_failed_workers=durable,
     )
     try:
         server.serve()  # SIGINT/SIGTERM: graceful stop
@@ -320,7 +350,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     try:
         settings = resolve(args, os.environ)
         env = server_env(settings)
-        check_config(env)
+        keep_bootstrap_token(settings, env, check_config(env))
         check_bind(settings["host"], settings["port"])
     except ConfigError as exc:
         raise SystemExit(f"nomadjobs-server: {exc}") from None
@@ -332,7 +362,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         run_gunicorn()
     else:
         run_granian(settings["host"], settings["port"], settings["threads"], settings["log_level"],
-                    settings["access_log"])
+                    settings["access_log"], durable=settings["data_dir"] is not None)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from nomadjobs.fleet import fleet_by_name
 from nomadjobs.golang.time import parse_duration
 from nomadjobs.lifecycle import GCConfig
 from nomadjobs.limits import Limits
+from nomadjobs.recovery import DataDirError
 
 from .server import ConfigError, resolve
 
@@ -54,10 +55,17 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
                   job_threshold_ns=parse_duration(settings["job_gc_threshold"]),
                   deployment_threshold_ns=parse_duration(settings["deployment_gc_threshold"]),
                   node_threshold_ns=parse_duration(settings["node_gc_threshold"]))
-    cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True,
-                      history=1, limits=limits, acl_bootstrap=bool(token) or settings["acl_bootstrap"], gc=gc)
+    try:
+        cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True,
+                          history=1, limits=limits, acl_bootstrap=bool(token) or settings["acl_bootstrap"], gc=gc,
+                          data_dir=settings["data_dir"], fsync=settings["fsync"])
+    except DataDirError as exc:
+        raise ConfigError(str(exc)) from None
     bootstrap = cluster.bootstrap_token  # when bootstrapped at start
-    if bootstrap is not None and not token:
+    if cluster.restored:
+        print(f"nomadjobs: restored the state at index {cluster.core.index} from {settings['data_dir']}",
+              file=sys.stderr, flush=True)
+    elif bootstrap is not None and not token:
         # Nobody chose the secret, so this process is the only one who knows it.
         print(f"nomadjobs: ACL bootstrap token SecretID: {bootstrap.SecretID}",
               file=sys.stderr, flush=True)

@@ -21,17 +21,23 @@ trusted state, like Nomad's, and must not be loaded from an untrusted source.
 
 from __future__ import annotations
 
+import array
 import fcntl
+import io
 import json
+import operator
 import os
 import pickle
 import queue
 import sqlite3
+import struct
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
+
+import attrs
 
 from ..state.mvcc import Snapshot
 
@@ -75,6 +81,21 @@ class SnapshotData(NamedTuple):
     tables: dict[str, tuple[int, list[Any]]]  # name -> (table index, rows)
     time_table: list[list[Optional[int]]]
     now_ns: int
+
+
+def pack_rng(state: tuple[int, tuple[int, ...], Optional[float]]) -> bytes:
+    """``random.getstate()`` as bytes: its version, gauss flag and value, then the
+    Mersenne Twister's 625 words (packed in C: it is written with every commit)."""
+    version, words, gauss = state
+    head = struct.pack("<Bd?", version, gauss or 0.0, gauss is not None)
+    return head + array.array("I", words).tobytes()
+
+
+def unpack_rng(blob: bytes) -> tuple[int, tuple[int, ...], Optional[float]]:
+    version, gauss, has_gauss = struct.unpack_from("<Bd?", blob)
+    words = array.array("I")
+    words.frombytes(blob[struct.calcsize("<Bd?"):])
+    return version, tuple(words), gauss if has_gauss else None
 
 
 class DataDir:
@@ -156,7 +177,7 @@ class DataDir:
     def rng_state(self) -> Any:
         """The ID generator's state after the last committed record, or None."""
         blob = self.blob("rng")
-        return pickle.loads(blob) if blob is not None else None
+        return unpack_rng(blob) if blob is not None else None
 
     @property
     def is_new(self) -> bool:
@@ -220,10 +241,68 @@ class _Transaction:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
+# --- pickling the models ---------------------------------------------------------------------
+# attrs' own pickling builds a dict per object in Python; the models are plain data
+# (no converters or validators), so each is written as its class and a tuple of its
+# fields (read by a C getter) and rebuilt by a generated function that sets the slots.
+
+_REBUILDERS: dict[type, Callable[..., Any]] = {}
+_DISPATCH: dict[type, Callable[[Any], Any]] = {}
+
+
+def _rebuild(cls: type, values: tuple[Any, ...]) -> Any:
+    rebuild = _REBUILDERS.get(cls)
+    if rebuild is None:  # the first of its class read in this process
+        _register(cls)
+        rebuild = _REBUILDERS[cls]
+    return rebuild(*values)
+
+
+def _register(cls: type) -> None:
+    names = [f.name for f in attrs.fields(cls)]
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def rebuild({', '.join(f'v{i}' for i in range(len(names)))}):", "    new = _new(_cls)"]
+    for i, name in enumerate(names):
+        env[f"_set{i}"] = cls.__dict__[name].__set__
+        lines.append(f"    _set{i}(new, v{i})")
+    lines.append("    return new")
+    exec("\n".join(lines), env)
+    _REBUILDERS[cls] = env["rebuild"]
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        _DISPATCH[cls] = lambda obj: (_rebuild, (cls, (one(obj),)))
+    elif names:
+        getter = operator.attrgetter(*names)
+        _DISPATCH[cls] = lambda obj: (_rebuild, (cls, getter(obj)))
+
+
+def _register_models() -> None:
+    from .. import fsm
+    from .. import structs
+    for module in (structs, fsm):
+        for value in vars(module).values():
+            if isinstance(value, type) and attrs.has(value) and value not in _REBUILDERS:
+                fields = attrs.fields(value)
+                if all(f.init and f.converter is None and f.validator is None for f in fields) and \
+                        all(f.name in value.__dict__ for f in fields):
+                    _register(value)
+
+
+def dumps(obj: Any) -> bytes:
+    """``obj`` pickled, the models by their fields (see above)."""
+    if not _DISPATCH:
+        _register_models()
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=_PICKLE)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(obj)
+    return buffer.getvalue()
+
+
 def snapshot_payload(snap: Snapshot, time_table: list[list[Optional[int]]], now_ns: int) -> bytes:
     """A whole state as a snapshot stores it (see :class:`SnapshotData`)."""
     tables = {name: (snap.table_index(name), list(snap.scan(name))) for name in snap.tables}
-    return pickle.dumps(tuple(SnapshotData(snap.latest_index, tables, time_table, now_ns)), protocol=_PICKLE)
+    return dumps(tuple(SnapshotData(snap.latest_index, tables, time_table, now_ns)))
 
 
 class _Snapshot(NamedTuple):
@@ -246,7 +325,8 @@ class DurableLog:
         self._recorded = last_index  # the last index queued
         self._durable = last_index  # the last index committed
         self._since_snapshot = since_snapshot
-        self._snapshotting = False
+        self._snapshotting = False  # one is due or being written (written by the writer thread)
+        self._in_flight = False  # one was captured and is being written
         self._error: Optional[BaseException] = None
         self._closed = False
         #: Set by the writer when a snapshot is due; the next record() captures one.
@@ -261,13 +341,14 @@ class DurableLog:
         """Queue the command applied at ``index`` (``rng_state``: the ID generator's
         state right after it). ``capture``, if a snapshot is due, is a callable giving
         (db snapshot, time table, now) at this index."""
-        with self._cond:
-            if self._closed:
-                raise DurabilityError("the durable log is closed")
-            self._recorded = index
-            snapshot_due = self._want_snapshot and capture is not None
-            if snapshot_due:
-                self._want_snapshot = False
+        # No lock: the caller holds the core's, and the writer only reads these.
+        if self._closed:
+            raise DurabilityError("the durable log is closed")
+        self._recorded = index
+        snapshot_due = self._want_snapshot and capture is not None
+        if snapshot_due:
+            self._want_snapshot = False
+            self._in_flight = True
         self._queue.put((index, now_ns, command, rng_state))
         if snapshot_due:
             threading.Thread(target=self._snapshot, args=(capture(), False), name="nomadjobs-snapshot",
@@ -285,6 +366,10 @@ class DurableLog:
     def note_clock(self, now_ns: int) -> None:
         """The virtual clock moved without a write: keep where it is."""
         self._queue.put(("clock", now_ns))
+
+    def put_meta(self, key: str, value: Any) -> None:
+        """Keep a JSON value in the directory's meta table (through the writer)."""
+        self._queue.put(("meta", key, value))
 
     def _snapshot(self, captured: tuple[Snapshot, list[list[Optional[int]]], int], replace: bool) -> None:
         snap, time_table, now_ns = captured
@@ -328,9 +413,11 @@ class DurableLog:
                     self._put_snapshot(db, item)
                 elif isinstance(item, tuple) and item[0] == "clock":
                     clock = item[1]
+                elif isinstance(item, tuple) and item[0] == "meta":
+                    self.dir.set_meta(item[1], item[2])
                 else:
                     index, now_ns, command, state = item
-                    records.append((index, now_ns, pickle.dumps(command, protocol=_PICKLE)))
+                    records.append((index, now_ns, dumps(command)))
                     rng_state = state
                     last = index
             self._flush(db, records, rng_state, clock)
@@ -351,7 +438,7 @@ class DurableLog:
                 self._snapshotting = True
                 self._want_snapshot = True
         if rng_state is not None:
-            self.dir.set_blob("rng", pickle.dumps(rng_state, protocol=_PICKLE))
+            self.dir.set_blob("rng", pack_rng(rng_state))
         if clock is not None:
             self.dir.set_meta("clock", clock)
 
@@ -365,9 +452,12 @@ class DurableLog:
             db.execute("DELETE FROM log WHERE idx <= ?", (snap.last_index,))
         self.dir.set_meta("snapshot_index", snap.last_index)
         if snap.rng_state is not None:
-            self.dir.set_blob("rng", pickle.dumps(snap.rng_state, protocol=_PICKLE))
+            self.dir.set_blob("rng", pack_rng(snap.rng_state))
         self._since_snapshot = 0 if snap.replace else max(0, self._since_snapshot - self.snapshot_threshold)
-        self._snapshotting = False
+        if not snap.replace:
+            self._snapshotting = False
+            with self._cond:
+                self._in_flight = False
 
     def _fail(self, exc: BaseException) -> None:
         with self._cond:
@@ -393,11 +483,30 @@ class DurableLog:
     def durable_index(self) -> int:
         return self._durable
 
+    def wait_for_snapshot(self, timeout: float) -> None:
+        """Return once no snapshot taken is still being written (tests and benchmarks;
+        one that is due is taken at the next write)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._in_flight and self._error is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise DurabilityError(f"no snapshot written in {timeout}s")
+                self._cond.wait(remaining)
+
+    @property
+    def records_since_snapshot(self) -> int:
+        """Log records a restart would replay (as far as the writer has seen)."""
+        return self._since_snapshot
+
     def close(self) -> None:
-        """Commit what is queued and close the directory."""
+        """Commit what is queued (a snapshot being written included) and close the
+        directory."""
         with self._cond:
             if self._closed:
                 return
+            while self._in_flight and self._error is None:
+                self._cond.wait()
             self._closed = True
         self._queue.put(None)
         self._thread.join()

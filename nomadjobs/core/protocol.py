@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol
 
 from .. import structs as s
 from ..clock import Clock
@@ -48,6 +49,8 @@ class Core(Protocol):
     time_table: TimeTable
 
     def new_id(self) -> str: ...
+
+    def data_dir(self) -> Optional[Path]: ...
 
     def now_ns(self) -> int: ...
 

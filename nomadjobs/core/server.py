@@ -15,6 +15,7 @@ import contextlib
 import random
 import threading
 import uuid
+from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from .. import fsm as cmds
@@ -91,6 +92,10 @@ class ServerCore:
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
+
+    def data_dir(self) -> Optional[Path]:
+        """The directory holding the durable state, if there is one."""
+        return self.durable.dir.path if self.durable is not None else None
 
     # --- reads -------------------------------------------------------------------------
     def snapshot(self) -> StateReader:
@@ -291,4 +296,7 @@ class ServerCore:
     def close(self) -> None:
         self.clock.close()
         if self.durable is not None:
+            self.sync()
+            if self.durable.records_since_snapshot:
+                self.checkpoint()  # a clean stop: the next start replays nothing
             self.durable.close()

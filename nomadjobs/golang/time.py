@@ -7,7 +7,7 @@ import zoneinfo
 from datetime import datetime, timezone
 from typing import Optional
 
-__all__ = ["format_duration", "parse_duration", "rfc3339", "rfc3339_seconds", "load_location_error"]
+__all__ = ["format_duration", "parse_duration", "rfc3339", "rfc3339_seconds", "rfc3339_ns", "load_location_error"]
 
 
 def format_duration(ns: int) -> str:
@@ -151,6 +151,15 @@ def rfc3339_seconds(text: str) -> int:
     if text == "0001-01-01T00:00:00Z":
         return 0
     return int(datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
+
+
+def rfc3339_ns(text: str) -> int:
+    """Unix nanoseconds of a UTC time written by :func:`rfc3339` (its inverse)."""
+    seconds = rfc3339_seconds(text)
+    if not seconds:
+        return 0
+    fraction = text[19:].rstrip("Z").lstrip(".")
+    return seconds * 10**9 + (int(fraction.ljust(9, "0")[:9]) if fraction else 0)
 
 
 def load_location_error(name: str) -> Optional[str]:

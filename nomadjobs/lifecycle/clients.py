@@ -22,7 +22,7 @@ from .. import fsm as cmds
 from .. import structs as s
 from ..clock import Timer
 from ..core.protocol import Core
-from ..golang.time import format_duration, parse_duration, rfc3339
+from ..golang.time import format_duration, parse_duration, rfc3339, rfc3339_ns
 from ..state.store import StateReader
 from . import taskevents as ev
 
@@ -231,14 +231,60 @@ class SimulatedClients:
 
     def resume(self, state: StateReader) -> int:
         """After a restore: start the allocations the clients had not started yet
-        (placed, wanted running, on a node that is up). Returns how many."""
+        (placed, wanted running, on a node that is up), and take up again the ones
+        they run, as a real client that outlived its servers does: their tasks go
+        on from what was last reported (a batch task still exits when its time is up,
+        a stopped allocation is still killed). Returns how many started."""
         started = 0
+        now = self.core.now_ns()
         for alloc in state.allocs():
-            if (alloc.DesiredStatus == s.ALLOC_DESIRED_RUN and alloc.ClientStatus == s.ALLOC_CLIENT_PENDING
-                    and alloc.ID not in self.runners and self._node_up(state, alloc.NodeID)):
+            if alloc.ID in self.runners or not self._node_up(state, alloc.NodeID):
+                continue
+            if alloc.DesiredStatus == s.ALLOC_DESIRED_RUN and alloc.ClientStatus == s.ALLOC_CLIENT_PENDING:
                 self._new_runner(alloc)
                 started += 1
+            elif alloc.ClientStatus == s.ALLOC_CLIENT_RUNNING:
+                self._adopt(alloc, now)
         return started
+
+    def _adopt(self, alloc: s.Allocation, now: int) -> None:
+        job = alloc.Job
+        tg = job.lookup_task_group(alloc.TaskGroup) if job is not None else None
+        if job is None or tg is None:
+            return
+        job_type = job.Type or s.JOB_TYPE_SERVICE
+        tasks: dict[str, _Task] = {}
+        for spec in tg.Tasks or ():
+            task = _task_from_spec(spec, job_type, self.timing)
+            reported = (alloc.TaskStates or {}).get(task.name)
+            if reported is not None:
+                task.state = reported.State or TASK_PENDING
+                task.failed = bool(reported.Failed)
+                task.restarts = reported.Restarts or 0
+                task.last_restart = rfc3339_ns(reported.LastRestart or s.ZERO_TIME)
+                task.started_at = rfc3339_ns(reported.StartedAt or s.ZERO_TIME)
+                task.finished_at = rfc3339_ns(reported.FinishedAt or s.ZERO_TIME)
+                task.events = list(reported.Events or ())
+                task.rt_window_start = task.started_at
+            tasks[task.name] = task
+        runner = _AllocRunner(alloc_id=alloc.ID, node_id=alloc.NodeID, job_type=job_type, group=tg, tasks=tasks,
+                              placed_ns=now, deployment_id=alloc.DeploymentID, started=True)
+        if alloc.DeploymentStatus is not None and alloc.DeploymentStatus.Healthy is not None:
+            runner.health, runner.health_sent = alloc.DeploymentStatus.Healthy, True
+        self.runners[alloc.ID] = runner
+        if alloc.DesiredStatus != s.ALLOC_DESIRED_RUN:
+            runner.stopping = True
+            runner.timers.append(self.core.clock.call_later(self.timing.kill_ns, partial(self._kill, runner)))
+            return
+        for task in tasks.values():
+            if task.state == TASK_RUNNING and task.run_for is not None:
+                left = max(0, task.started_at + task.run_for - now)
+                task.timer = self.core.clock.call_later(left, partial(self._exited, runner, task, task.exit_code))
+            elif task.state == TASK_PENDING and task.events and task.events[-1].Type == ev.RESTARTING:
+                last = task.events[-1]
+                left = max(0, (last.Time or 0) + (last.StartDelay or 0) - now)
+                task.timer = self.core.clock.call_later(left, partial(self._restart, runner, task))
+        runner.timers.append(self.core.clock.call_later(0, partial(self._rewatch, runner)))
 
     def _new_runner(self, alloc: s.Allocation) -> None:
         job = alloc.Job
