@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+from . import gcpolicy
 from . import structs as s
 from .clock import VirtualClock
 from .core.durable import SNAPSHOT_THRESHOLD, DataDir, DataDirError, DurableLog
@@ -39,13 +40,15 @@ def open_data_dir(core: ServerCore, lifecycle: Lifecycle, path: str | os.PathLik
     try:
         if data_dir.is_new:
             data_dir.initialize(identity(core))
-            core.durable = DurableLog(data_dir, snapshot_threshold)
+            core.durable = DurableLog(data_dir, core.lock, core.rng.getstate, snapshot_threshold)
             return None
         data_dir.check_identity(identity(core))
         _restore(core, lifecycle, data_dir)
         secret = data_dir.meta(BOOTSTRAP_SECRET)
-        core.durable = DurableLog(data_dir, snapshot_threshold, last_index=core.index,
-                                  since_snapshot=core.index - data_dir.snapshot_index())
+        view = core.db.snapshot()
+        core.durable = DurableLog(data_dir, core.lock, core.rng.getstate, snapshot_threshold,
+                                  last_index=core.index, since_snapshot=core.index - data_dir.snapshot_index(),
+                                  state_rows=sum(view.count(name) for name in view.tables))
         token = core.snapshot().acl_token_by_secret(secret) if secret else None
         return token if token is not None else True
     except BaseException:
@@ -70,6 +73,15 @@ def check_data_dir(path: str | os.PathLike[str], region: str = "global",
 
 
 def _restore(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) -> None:
+    # The restored state is big, long-lived and free of cycles: a collector walking it
+    # again and again while it is built would cost more than building it (gcpolicy).
+    with gcpolicy.paused():
+        _restore_state(core, lifecycle, data_dir)
+    if core.freeze_gc:
+        gcpolicy.after_commit()
+
+
+def _restore_state(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) -> None:
     snap = data_dir.read_snapshot()
     with core.lock:
         now = core.now_ns()

@@ -46,7 +46,9 @@ __all__ = ["DataDir", "DataDirError", "DurabilityError", "DurableLog", "Record",
 
 FORMAT = "nomadjobs-data-dir"
 FORMAT_VERSION = 1
-#: Records between snapshots (Nomad's default Raft snapshot_threshold).
+#: Records between snapshots (Nomad's default Raft snapshot_threshold); at least as
+#: many as the state has rows, so that writing snapshots costs O(1) per record however
+#: big the state grows (a snapshot writes every row; a replay reads no more records).
 SNAPSHOT_THRESHOLD = 8192
 _CHUNK = 16 * 1024 * 1024  # a snapshot is stored in pieces this big
 _PICKLE = pickle.HIGHEST_PROTOCOL
@@ -55,7 +57,7 @@ LOCK_FILE = "lock"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, now_ns INTEGER NOT NULL, command BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS log (last INTEGER PRIMARY KEY, first INTEGER NOT NULL, records BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshot (seq INTEGER PRIMARY KEY, chunk BLOB NOT NULL);
 """
 
@@ -210,16 +212,17 @@ class DataDir:
         chunks = [row[0] for row in self.db.execute("SELECT chunk FROM snapshot ORDER BY seq")]
         if not chunks:
             return None
-        data = pickle.loads(b"".join(chunks))
+        data = loads(b"".join(chunks))
         return SnapshotData(*data)
 
     def records(self, after: int) -> Iterator[Record]:
-        for index, now_ns, blob in self.db.execute(
-                "SELECT idx, now_ns, command FROM log WHERE idx > ? ORDER BY idx", (after,)):
-            yield Record(index, now_ns, pickle.loads(blob))
-
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.path.glob(DB_FILE + "*"))
+        """The logged commands after index ``after``, in order. A row is one commit:
+        the records it carried, pickled together (a job is written once per commit,
+        not once per command that holds it)."""
+        for (blob,) in self.db.execute("SELECT records FROM log WHERE last > ? ORDER BY last", (after,)):
+            for index, now_ns, command in loads(blob):
+                if index > after:
+                    yield Record(index, now_ns, command)
 
     def close(self) -> None:
         try:
@@ -247,15 +250,8 @@ class _Transaction:
 # fields (read by a C getter) and rebuilt by a generated function that sets the slots.
 
 _REBUILDERS: dict[type, Callable[..., Any]] = {}
+_REBUILD_ATTR = "_nomadjobs_rebuild"
 _DISPATCH: dict[type, Callable[[Any], Any]] = {}
-
-
-def _rebuild(cls: type, values: tuple[Any, ...]) -> Any:
-    rebuild = _REBUILDERS.get(cls)
-    if rebuild is None:  # the first of its class read in this process
-        _register(cls)
-        rebuild = _REBUILDERS[cls]
-    return rebuild(*values)
 
 
 def _register(cls: type) -> None:
@@ -267,13 +263,17 @@ def _register(cls: type) -> None:
         lines.append(f"    _set{i}(new, v{i})")
     lines.append("    return new")
     exec("\n".join(lines), env)
-    _REBUILDERS[cls] = env["rebuild"]
+    rebuild = env["rebuild"]
+    # Pickled by reference as an attribute of its class (one call per object on load).
+    rebuild.__module__, rebuild.__qualname__ = cls.__module__, f"{cls.__qualname__}.{_REBUILD_ATTR}"
+    setattr(cls, _REBUILD_ATTR, rebuild)
+    _REBUILDERS[cls] = rebuild
     if len(names) == 1:
         one = operator.attrgetter(names[0])
-        _DISPATCH[cls] = lambda obj: (_rebuild, (cls, (one(obj),)))
+        _DISPATCH[cls] = lambda obj: (rebuild, (one(obj),))
     elif names:
         getter = operator.attrgetter(*names)
-        _DISPATCH[cls] = lambda obj: (_rebuild, (cls, getter(obj)))
+        _DISPATCH[cls] = lambda obj: (rebuild, getter(obj))
 
 
 def _register_models() -> None:
@@ -288,6 +288,13 @@ def _register_models() -> None:
                     _register(value)
 
 
+def loads(blob: bytes) -> Any:
+    """What :func:`dumps` wrote (the models' rebuilders are registered first)."""
+    if not _DISPATCH:
+        _register_models()
+    return pickle.loads(blob)
+
+
 def dumps(obj: Any) -> bytes:
     """``obj`` pickled, the models by their fields (see above)."""
     if not _DISPATCH:
@@ -299,16 +306,18 @@ def dumps(obj: Any) -> bytes:
     return buffer.getvalue()
 
 
-def snapshot_payload(snap: Snapshot, time_table: list[list[Optional[int]]], now_ns: int) -> bytes:
-    """A whole state as a snapshot stores it (see :class:`SnapshotData`)."""
+def snapshot_payload(snap: Snapshot, time_table: list[list[Optional[int]]], now_ns: int) -> tuple[bytes, int]:
+    """A whole state as a snapshot stores it (see :class:`SnapshotData`), and its rows."""
     tables = {name: (snap.table_index(name), list(snap.scan(name))) for name in snap.tables}
-    return dumps(tuple(SnapshotData(snap.latest_index, tables, time_table, now_ns)))
+    rows = sum(len(table_rows) for _, table_rows in tables.values())
+    return dumps(tuple(SnapshotData(snap.latest_index, tables, time_table, now_ns))), rows
 
 
 class _Snapshot(NamedTuple):
     last_index: int
     blob: bytes
     replace: bool  # the state was replaced (load, reset): the whole log goes
+    rows: int  # how many rows it holds
     rng_state: Any = None  # a replacement's ID generator state
 
 
@@ -316,31 +325,36 @@ class DurableLog:
     """Group commit of the FSM's commands into a :class:`DataDir` (see the module
     docstring). ``record`` is called in index order under the core's lock."""
 
-    def __init__(self, data_dir: DataDir, snapshot_threshold: int = SNAPSHOT_THRESHOLD, last_index: int = 0,
-                 since_snapshot: int = 0) -> None:
+    def __init__(self, data_dir: DataDir, lock: Any, rng_state: Callable[[], Any],
+                 snapshot_threshold: int = SNAPSHOT_THRESHOLD, last_index: int = 0, since_snapshot: int = 0,
+                 state_rows: int = 0) -> None:
         self.dir = data_dir
+        #: The core's write lock and its ID generator: the writer takes a batch and the
+        #: generator's state together under the lock, so the state stored with a commit
+        #: is the one right after its last command (draws made since by work not yet
+        #: applied are kept too: their IDs are skipped after a restart, never reused).
+        self._core_lock = lock
+        self._rng_state = rng_state
         self.snapshot_threshold = snapshot_threshold
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._recorded = last_index  # the last index queued
         self._durable = last_index  # the last index committed
         self._since_snapshot = since_snapshot
+        self._state_rows = state_rows  # rows in the last snapshot written
         self._snapshotting = False  # one is due or being written (written by the writer thread)
         self._in_flight = False  # one was captured and is being written
         self._error: Optional[BaseException] = None
         self._closed = False
         #: Set by the writer when a snapshot is due; the next record() captures one.
         self._want_snapshot = False
-        self._capture: Any = None  # (db snapshot, time table, now) handed to the snapshotter
         self._thread = threading.Thread(target=self._write_loop, name="nomadjobs-durable-log", daemon=True)
         self._thread.start()
 
     # --- called by the core ------------------------------------------------------------------
-    def record(self, index: int, command: Any, now_ns: int, rng_state: Any,
-               capture: Any = None) -> None:
-        """Queue the command applied at ``index`` (``rng_state``: the ID generator's
-        state right after it). ``capture``, if a snapshot is due, is a callable giving
-        (db snapshot, time table, now) at this index."""
+    def record(self, index: int, command: Any, now_ns: int, capture: Any = None) -> None:
+        """Queue the command applied at ``index``. ``capture``, if a snapshot is due,
+        is a callable giving (db snapshot, time table, now) at this index."""
         # No lock: the caller holds the core's, and the writer only reads these.
         if self._closed:
             raise DurabilityError("the durable log is closed")
@@ -349,7 +363,7 @@ class DurableLog:
         if snapshot_due:
             self._want_snapshot = False
             self._in_flight = True
-        self._queue.put((index, now_ns, command, rng_state))
+        self._queue.put((index, now_ns, command))
         if snapshot_due:
             threading.Thread(target=self._snapshot, args=(capture(), False), name="nomadjobs-snapshot",
                              daemon=True).start()
@@ -361,7 +375,8 @@ class DurableLog:
         given)."""
         with self._cond:
             self._recorded = snap.latest_index
-        self._queue.put(_Snapshot(snap.latest_index, snapshot_payload(snap, time_table, now_ns), True, rng_state))
+        blob, rows = snapshot_payload(snap, time_table, now_ns)
+        self._queue.put(_Snapshot(snap.latest_index, blob, True, rows, rng_state))
 
     def note_clock(self, now_ns: int) -> None:
         """The virtual clock moved without a write: keep where it is."""
@@ -374,33 +389,40 @@ class DurableLog:
     def _snapshot(self, captured: tuple[Snapshot, list[list[Optional[int]]], int], replace: bool) -> None:
         snap, time_table, now_ns = captured
         try:
-            blob = snapshot_payload(snap, time_table, now_ns)
+            blob, rows = snapshot_payload(snap, time_table, now_ns)
         except BaseException as exc:  # noqa: BLE001 - reported to every later sync
             self._fail(exc)
             return
-        self._queue.put(_Snapshot(snap.latest_index, blob, replace))
+        self._queue.put(_Snapshot(snap.latest_index, blob, replace, rows))
 
     # --- the writer thread ---------------------------------------------------------------------
-    def _write_loop(self) -> None:
-        while True:
-            batch = [self._queue.get()]
+    def _take(self) -> tuple[list[Any], Any]:
+        """Everything queued, and the ID generator's state after it."""
+        batch = [self._queue.get()]
+        with self._core_lock:
             while True:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            rng_state = self._rng_state() if any(type(item) is tuple and len(item) == 3
+                                                 and type(item[0]) is int for item in batch) else None
+        return batch, rng_state
+
+    def _write_loop(self) -> None:
+        while True:
+            batch, rng_state = self._take()
             stop = any(item is None for item in batch)
             try:
-                self._write(batch)
+                self._write(batch, rng_state)
             except BaseException as exc:  # noqa: BLE001 - the server must learn of it
                 self._fail(exc)
                 return
             if stop:
                 return
 
-    def _write(self, batch: list[Any]) -> None:
-        records: list[tuple[int, int, bytes]] = []
-        rng_state = None
+    def _write(self, batch: list[Any], rng_state: Any) -> None:
+        records: list[tuple[int, int, Any]] = []
         clock = None
         last = None
         with self.dir.transaction() as db:
@@ -408,19 +430,19 @@ class DurableLog:
                 if item is None:
                     continue
                 if isinstance(item, _Snapshot):
-                    self._flush(db, records, rng_state, clock)
-                    records, rng_state, clock = [], None, None
+                    self._flush(db, records, clock)
+                    records, clock = [], None
                     self._put_snapshot(db, item)
                 elif isinstance(item, tuple) and item[0] == "clock":
                     clock = item[1]
                 elif isinstance(item, tuple) and item[0] == "meta":
                     self.dir.set_meta(item[1], item[2])
                 else:
-                    index, now_ns, command, state = item
-                    records.append((index, now_ns, dumps(command)))
-                    rng_state = state
-                    last = index
-            self._flush(db, records, rng_state, clock)
+                    records.append(item)
+                    last = item[0]
+            self._flush(db, records, clock)
+            if rng_state is not None:
+                self.dir.set_blob("rng", pack_rng(rng_state))
         with self._cond:
             if last is not None:
                 self._durable = max(self._durable, last)
@@ -429,16 +451,14 @@ class DurableLog:
                     self._durable = max(self._durable, item.last_index)
             self._cond.notify_all()
 
-    def _flush(self, db: sqlite3.Connection, records: list[tuple[int, int, bytes]], rng_state: Any,
-               clock: Optional[int]) -> None:
+    def _flush(self, db: sqlite3.Connection, records: list[tuple[int, int, Any]], clock: Optional[int]) -> None:
         if records:
-            db.executemany("INSERT OR REPLACE INTO log (idx, now_ns, command) VALUES (?, ?, ?)", records)
+            db.execute("INSERT OR REPLACE INTO log (last, first, records) VALUES (?, ?, ?)",
+                       (records[-1][0], records[0][0], dumps(records)))
             self._since_snapshot += len(records)
-            if self._since_snapshot >= self.snapshot_threshold and not self._snapshotting:
+            if self._since_snapshot >= max(self.snapshot_threshold, self._state_rows) and not self._snapshotting:
                 self._snapshotting = True
                 self._want_snapshot = True
-        if rng_state is not None:
-            self.dir.set_blob("rng", pack_rng(rng_state))
         if clock is not None:
             self.dir.set_meta("clock", clock)
 
@@ -449,11 +469,12 @@ class DurableLog:
         if snap.replace:
             db.execute("DELETE FROM log")
         else:
-            db.execute("DELETE FROM log WHERE idx <= ?", (snap.last_index,))
+            db.execute("DELETE FROM log WHERE last <= ?", (snap.last_index,))
         self.dir.set_meta("snapshot_index", snap.last_index)
         if snap.rng_state is not None:
             self.dir.set_blob("rng", pack_rng(snap.rng_state))
         self._since_snapshot = 0 if snap.replace else max(0, self._since_snapshot - self.snapshot_threshold)
+        self._state_rows = snap.rows
         if not snap.replace:
             self._snapshotting = False
             with self._cond:

@@ -128,7 +128,7 @@ class ServerCore:
         now = self.clock.now_ns()
         self.time_table.witness(result.index, now)
         if self.durable is not None:
-            self.durable.record(result.index, command, now, self.rng.getstate(), self._capture)
+            self.durable.record(result.index, command, now, self._capture)
         if result.error is None:
             if isinstance(command, cmds.EvalUpdate):
                 for ev in command.evals:

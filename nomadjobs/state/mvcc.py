@@ -640,6 +640,43 @@ class WriteTxn(_Reader):
             self.commit()
 
 
+def _build_table(schema: TableSchema, rows: Iterable[Any], index: int) -> _TableState:
+    """A table holding ``rows``, built in one go (what inserting them one by one in a
+    fresh database gives, in a fraction of the time): the rows keyed by primary key,
+    the sorted keys, and each index grouped at once. Raises like ``insert`` for a
+    primary key that is not a tuple or a unique key given to two rows."""
+    by_pk: dict[Key, Any] = {}
+    for obj in rows:
+        pk = schema.primary(obj)
+        if type(pk) is not tuple:
+            raise TypeError(f"primary key of {schema.name!r} must be a tuple, got {pk!r}")
+        by_pk[pk] = obj  # a later row with the same key replaces, as insert does
+    indexes: dict[str, immutables.Map[Any, Any]] = {}
+    for name, ix in schema.indexes.items():
+        if ix.unique:
+            owners: dict[Key, Key] = {}
+            for pk, obj in by_pk.items():
+                key = ix.key(obj)
+                if key is None:
+                    continue
+                owner = owners.setdefault(key, pk)
+                if owner != pk:
+                    raise UniqueConstraintError(f"{schema.name}.{name} key {key!r} already belongs to {owner!r}")
+            indexes[name] = immutables.Map(owners)
+            continue
+        groups: dict[Key, dict[Key, Any]] = {}
+        for pk, obj in by_pk.items():
+            key = ix.key(obj)
+            if key is not None:
+                groups.setdefault(key, {})[pk] = obj if ix.versioned else None
+        if ix.versioned:
+            indexes[name] = immutables.Map({key: VersionedGroup(immutables.Map(members), None, (), index)
+                                            for key, members in groups.items()})
+        else:
+            indexes[name] = immutables.Map({key: immutables.Map(members) for key, members in groups.items()})
+    return _TableState(schema, immutables.Map(by_pk), SortedKeys(by_pk), indexes, index)
+
+
 def _group_change(m: Any, key: Key, pk: Key, before: Any, after: Any, txn: int) -> None:
     group = m.get(key)
     if group is None:
@@ -761,14 +798,8 @@ class Database:
         unknown = (set(rows) | set(table_indexes)) - set(self._root.tables)
         if unknown:
             raise KeyError(f"no tables {sorted(unknown)!r}")
-        scratch = Database([st.schema for st in self._root.tables.values()], history=1)
-        with scratch.write_txn() as txn:
-            for name, table_rows in rows.items():
-                for row in table_rows:
-                    txn.insert(name, row)
-        built = scratch._root
-        # The scratch commit stamped every table it wrote: put the given indexes back.
-        tables = {name: st.with_index(int(table_indexes.get(name, 0))) for name, st in built.tables.items()}
+        tables = {name: _build_table(st.schema, rows.get(name, ()), int(table_indexes.get(name, 0)))
+                  for name, st in self._root.tables.items()}
         root = _Root(tables, int(index))
         txn = self.write_txn()  # held only to keep a commit from interleaving
         try:
