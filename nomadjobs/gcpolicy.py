@@ -80,6 +80,17 @@ def full_collection() -> None:
     _grown = 0
 
 
+def adopt() -> None:
+    """Freeze everything alive as the new baseline, as a full collection would leave
+    it, without walking it: for a state just restored from disk, which is made of the
+    same cycle-free objects the collector would only find alive."""
+    global _heap, _grown, _last_gen1
+    gc.freeze()
+    _heap = gc.get_freeze_count()
+    _grown = 0
+    _last_gen1 = gc.get_count()[1]
+
+
 @contextmanager
 def paused() -> Iterator[None]:
     """No automatic collection inside the block (restored after, if it was on)."""

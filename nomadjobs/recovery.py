@@ -77,8 +77,9 @@ def _restore(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) -> None:
     # again and again while it is built would cost more than building it (gcpolicy).
     with gcpolicy.paused():
         _restore_state(core, lifecycle, data_dir)
-    if core.freeze_gc:
-        gcpolicy.after_commit()
+        if core.freeze_gc:
+            # Frozen before the collector is back: its first run would walk it all.
+            gcpolicy.adopt()
 
 
 def _restore_state(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) -> None:

@@ -817,3 +817,13 @@ def test_restore_refuses_a_unique_key_given_twice_and_changes_nothing() -> None:
     with pytest.raises(UniqueConstraintError):
         db.restore({"t": [{"id": 2, "name": "b"}, {"id": 3, "name": "b"}]}, {"t": 5}, 5)
     assert [row["id"] for row in Snapshot(db._root).scan("t")] == [1]
+
+
+@given(st.lists(st.integers(-50, 50)))
+def test_sorted_keys_from_keys_equals_building_them(keys: list[int]) -> None:
+    expected = SortedKeys(keys)
+    assert list(SortedKeys.from_keys(keys)) == list(expected)
+    ascending = sorted(set(keys))
+    built = SortedKeys.from_keys(ascending)  # the one-pass path
+    assert list(built) == list(expected) and len(built) == len(expected)
+    assert all(k in built for k in keys)

@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import array
 import fcntl
-import io
 import json
-import operator
 import os
-import pickle
 import queue
 import sqlite3
 import struct
@@ -37,9 +34,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Optional
 
-import attrs
-
 from ..state.mvcc import Snapshot
+from .pickling import dumps, loads
 
 __all__ = ["DataDir", "DataDirError", "DurabilityError", "DurableLog", "Record", "SnapshotData",
            "FORMAT", "FORMAT_VERSION", "SNAPSHOT_THRESHOLD"]
@@ -51,7 +47,6 @@ FORMAT_VERSION = 1
 #: big the state grows (a snapshot writes every row; a replay reads no more records).
 SNAPSHOT_THRESHOLD = 8192
 _CHUNK = 16 * 1024 * 1024  # a snapshot is stored in pieces this big
-_PICKLE = pickle.HIGHEST_PROTOCOL
 DB_FILE = "state.db"
 LOCK_FILE = "lock"
 
@@ -242,68 +237,6 @@ class _Transaction:
 
     def __exit__(self, kind: Any, *_: Any) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-# --- pickling the models ---------------------------------------------------------------------
-# attrs' own pickling builds a dict per object in Python; the models are plain data
-# (no converters or validators), so each is written as its class and a tuple of its
-# fields (read by a C getter) and rebuilt by a generated function that sets the slots.
-
-_REBUILDERS: dict[type, Callable[..., Any]] = {}
-_REBUILD_ATTR = "_nomadjobs_rebuild"
-_DISPATCH: dict[type, Callable[[Any], Any]] = {}
-
-
-def _register(cls: type) -> None:
-    names = [f.name for f in attrs.fields(cls)]
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def rebuild({', '.join(f'v{i}' for i in range(len(names)))}):", "    new = _new(_cls)"]
-    for i, name in enumerate(names):
-        env[f"_set{i}"] = cls.__dict__[name].__set__
-        lines.append(f"    _set{i}(new, v{i})")
-    lines.append("    return new")
-    exec("\n".join(lines), env)
-    rebuild = env["rebuild"]
-    # Pickled by reference as an attribute of its class (one call per object on load).
-    rebuild.__module__, rebuild.__qualname__ = cls.__module__, f"{cls.__qualname__}.{_REBUILD_ATTR}"
-    setattr(cls, _REBUILD_ATTR, rebuild)
-    _REBUILDERS[cls] = rebuild
-    if len(names) == 1:
-        one = operator.attrgetter(names[0])
-        _DISPATCH[cls] = lambda obj: (rebuild, (one(obj),))
-    elif names:
-        getter = operator.attrgetter(*names)
-        _DISPATCH[cls] = lambda obj: (rebuild, getter(obj))
-
-
-def _register_models() -> None:
-    from .. import fsm
-    from .. import structs
-    for module in (structs, fsm):
-        for value in vars(module).values():
-            if isinstance(value, type) and attrs.has(value) and value not in _REBUILDERS:
-                fields = attrs.fields(value)
-                if all(f.init and f.converter is None and f.validator is None for f in fields) and \
-                        all(f.name in value.__dict__ for f in fields):
-                    _register(value)
-
-
-def loads(blob: bytes) -> Any:
-    """What :func:`dumps` wrote (the models' rebuilders are registered first)."""
-    if not _DISPATCH:
-        _register_models()
-    return pickle.loads(blob)
-
-
-def dumps(obj: Any) -> bytes:
-    """``obj`` pickled, the models by their fields (see above)."""
-    if not _DISPATCH:
-        _register_models()
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=_PICKLE)
-    pickler.dispatch_table = _DISPATCH
-    pickler.dump(obj)
-    return buffer.getvalue()
 
 
 def snapshot_payload(snap: Snapshot, time_table: list[list[Optional[int]]], now_ns: int) -> tuple[bytes, int]:

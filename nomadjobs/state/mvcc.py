@@ -674,7 +674,7 @@ def _build_table(schema: TableSchema, rows: Iterable[Any], index: int) -> _Table
                                             for key, members in groups.items()})
         else:
             indexes[name] = immutables.Map({key: immutables.Map(members) for key, members in groups.items()})
-    return _TableState(schema, immutables.Map(by_pk), SortedKeys(by_pk), indexes, index)
+    return _TableState(schema, immutables.Map(by_pk), SortedKeys.from_keys(list(by_pk)), indexes, index)
 
 
 def _group_change(m: Any, key: Key, pk: Key, before: Any, after: Any, txn: int) -> None:

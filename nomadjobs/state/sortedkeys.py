@@ -149,6 +149,15 @@ class SortedKeys(_SortedBase):
         self._len = len(ordered)
 
     @classmethod
+    def from_keys(cls, keys: list[Any]) -> SortedKeys:
+        """The set of ``keys``; a list already strictly ascending (as a scan gives
+        them) is taken as it is, in one pass."""
+        if all(a < b for a, b in zip(keys, keys[1:])):
+            chunks = [keys[i : i + LOAD] for i in range(0, len(keys), LOAD)]
+            return cls._make(chunks, [c[-1] for c in chunks], len(keys))
+        return cls(keys)
+
+    @classmethod
     def _make(cls, chunks: list[list[Any]], maxes: list[Any], n: int) -> SortedKeys:
         self = cls.__new__(cls)
         self._chunks = chunks
