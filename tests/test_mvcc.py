@@ -773,11 +773,11 @@ def test_many_waiters_woken_by_one_commit_and_not_by_unrelated():
 def _table_contents(db: Database) -> dict:
     """Every table's rows, key order, index entries and index, as plain data."""
     out = {}
-    for name, st in db._root.tables.items():
+    for name, table in db._root.tables.items():
         indexes = {}
-        for ix_name, m in st.indexes.items():
+        for ix_name, m in table.indexes.items():
             indexes[ix_name] = {k: (v if not hasattr(v, "items") else dict(v.items())) for k, v in m.items()}
-        out[name] = (dict(st.rows.items()), list(st.keys), indexes, st.index)
+        out[name] = (dict(table.rows.items()), list(table.keys), indexes, table.index)
     return out
 
 
@@ -799,8 +799,8 @@ def test_restore_builds_what_row_by_row_inserts_build() -> None:
         for name, table_rows in rows.items():
             for row in table_rows:
                 txn.insert(name, row)
-    for name, st in list(inserted._root.tables.items()):
-        inserted._root.tables[name] = st.with_index(indexes[name])
+    for name, table in list(inserted._root.tables.items()):
+        inserted._root.tables[name] = table.with_index(indexes[name])
     built = Database(SCHEMA, history=1)
     built.restore(rows, indexes, snap.latest_index)
     assert _table_contents(built) == _table_contents(inserted)

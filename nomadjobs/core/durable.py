@@ -3,11 +3,12 @@ data directory, bounded by snapshots of the whole state.
 
 The FSM applies a command in memory first; :meth:`DurableLog.record` (called under
 the core's lock, in index order) queues it, and one writer thread appends what has
-queued in one transaction (group commit). A write is acknowledged only after
-:meth:`DurableLog.sync` has seen it committed, so an acknowledged write survives a
-crash; what was applied but not yet committed was never acknowledged. Every
-``SNAPSHOT_THRESHOLD`` records (Nomad's Raft snapshot threshold) a snapshot of the
-state is written by a background thread and the log before it dropped.
+queued in one transaction (group commit), as one row. A write is acknowledged only
+after :meth:`DurableLog.sync` has seen it committed, so an acknowledged write survives
+a crash; what was applied but not yet committed was never acknowledged. Once the log
+holds ``SNAPSHOT_THRESHOLD`` records (Nomad's Raft snapshot threshold), or as many as
+the state has rows if that is more, a snapshot of the state is written by a background
+thread and the log before it dropped.
 
 SQLite does what a home-made log would have to: a transaction is all or nothing, and
 a torn last write (a crash in the middle of a commit) is found by the write-ahead
