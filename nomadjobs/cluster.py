@@ -28,6 +28,7 @@ from .errors import NomadError
 from .fleet import NodeSpec, build_node, node_specs
 from .fsm import FSM, ApplyResult
 from .jobs import JobsService
+from .jobspec import parse as parse_jobspec
 from .lifecycle import ClientTiming, GCConfig, Lifecycle
 from .limits import DEFAULT_LIMITS, Limits
 from .nodeclass import computed_class
@@ -213,6 +214,11 @@ class Cluster:
         or as a :class:`~nomadjobs.structs.Job`; same rules as ``PUT /v1/jobs``."""
         model = job if isinstance(job, s.Job) else job_from_dict(job)
         return self.jobs.register_job(s.JobRegisterRequest(Job=model), WriteOptions(token=token))
+
+    def register_hcl(self, text: str, token: str = "") -> s.JobRegisterResponse:
+        """Register a job file's job (HCL, as ``nomad run FILE`` sends it);
+        :class:`~nomadjobs.jobspec.JobspecError` if the parser refuses the file."""
+        return self.register(parse_jobspec(text), token)
 
     def reset(self) -> None:
         """Back to the state right after construction: the same fleet (node IDs

@@ -242,6 +242,24 @@ class JobsService:
         from .canonicalize import api_canonicalize
         return api_canonicalize(job)
 
+    def parse_job(self, hcl_text: Optional[str], canonicalize: bool = False) -> dict[str, Any]:
+        """PUT /v1/jobs/parse (an endpoint of later Nomad versions): a job file's API
+        job, as ``nomad run -output`` prints it, or canonical (the defaults a register
+        would fill in). A file the parser refuses is a 400 with its message."""
+        from .jobspec import JobspecError, parse
+        if not hcl_text:
+            raise bad_request("Job HCL must be specified")
+        try:
+            job = parse(hcl_text)
+        except JobspecError as exc:
+            raise bad_request(str(exc)) from None
+        if not canonicalize:
+            return job
+        from .canonicalize import api_canonicalize
+        from .codec import job_from_dict, to_wire
+        wire: dict[str, Any] = to_wire(api_canonicalize(job_from_dict(job)))
+        return wire
+
     def register_job(self, body: s.JobRegisterRequest, w: WriteOptions = WriteOptions(),
                      path_id: Optional[str] = None) -> s.JobRegisterResponse:
         job = self._http_job(body.Job, path_id, "Job ID hasn't been provided", "Job ID does not match name")

@@ -86,6 +86,7 @@ EXACT: dict[str, type[r.Endpoint]] = {
     "/v1/metrics": r.Metrics,
     "/v1/system/gc": r.SystemGC,
     "/v1/system/reconcile/summaries": r.SystemReconcileSummaries,
+    "/v1/jobs/parse": r.JobsParse,
     "/v1/client/gc": r.ClientGC,
     "/v1/client/stats": r.ClientStats,
     "/v1/acl/bootstrap": r.ACLBootstrap,

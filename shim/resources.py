@@ -9,6 +9,7 @@ checks Nomad's HTTP layer makes belong to the services, so library callers get t
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
@@ -312,6 +313,23 @@ class Jobs(Endpoint):
         else:
             body = self.decode(req, s.JobRegisterRequest)
             send_write(req, resp, self.jobs.register_job(body, write_options(req), None))
+
+
+class JobsParse(Endpoint):
+    """/v1/jobs/parse (PUT/POST; from later Nomad versions): a job file's API job."""
+
+    methods = WRITE
+
+    def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
+        try:
+            body = json.loads(read_body(req, self.limits.max_body_bytes) or b"null")
+        except (BodyReadError, ValueError) as exc:
+            raise bad_request(str(exc)) from None
+        if not isinstance(body, dict):
+            body = {}
+        hcl_text = body.get("JobHCL")
+        send_plain(req, resp, self.jobs.parse_job(hcl_text if isinstance(hcl_text, str) else None,
+                                                  body.get("Canonicalize") is True))
 
 
 class Job(Endpoint):

@@ -1,0 +1,15 @@
+job "example" {
+  datacenters = ["dc1"]
+
+  group "g" {
+    task "t" {
+      driver = "docker"
+
+      resources {
+        network {
+          port "http-alt" {}
+        }
+      }
+    }
+  }
+}

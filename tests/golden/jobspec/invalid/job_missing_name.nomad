@@ -1,0 +1,9 @@
+job {
+  datacenters = ["dc1"]
+
+  group "g" {
+    task "t" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,10 @@
+job "example" {
+  datacenters = ["dc1"]
+  colour      = "blue"
+
+  group "g" {
+    task "t" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,2 @@
+# This file contains only comments and no job stanza.
+// Nothing else here.

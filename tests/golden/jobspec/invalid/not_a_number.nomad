@@ -1,0 +1,11 @@
+job "example" {
+  datacenters = ["dc1"]
+
+  group "g" {
+    count = "three"
+
+    task "t" {
+      driver = "exec"
+    }
+  }
+}

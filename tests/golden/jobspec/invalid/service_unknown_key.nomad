@@ -1,0 +1,14 @@
+job "example" {
+  datacenters = ["dc1"]
+
+  group "g" {
+    task "web" {
+      driver = "exec"
+
+      service {
+        name    = "web"
+        enabled = true
+      }
+    }
+  }
+}

@@ -1,0 +1,9 @@
+job "example" {
+  datacenters = ["dc1"]
+
+  group "g" {
+    task "t" {
+      driver = "exec
+    }
+  }
+}

@@ -1,0 +1,13 @@
+job "example" {
+  datacenters = ["dc1"]
+
+  group "g" {
+    task "worker" {
+      driver = "exec"
+    }
+
+    task "worker" {
+      driver = "docker"
+    }
+  }
+}

@@ -1,0 +1,5 @@
+group "orphan" {
+  task "t" {
+    driver = "exec"
+  }
+}

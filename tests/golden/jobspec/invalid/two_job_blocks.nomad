@@ -1,0 +1,7 @@
+job "first" {
+  datacenters = ["dc1"]
+}
+
+job "second" {
+  datacenters = ["dc1"]
+}
