@@ -11,8 +11,10 @@ the API job as plain data, keys in the order Go writes them, unset pointers as N
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from hcl.lexer import Lexer
@@ -20,7 +22,7 @@ from hcl.parser import HclParser
 
 from .golang.time import parse_duration
 
-__all__ = ["JobspecError", "parse"]
+__all__ = ["JobspecError", "parse", "parse_dir"]
 
 DYNAMIC_PORT = re.compile(r"^[a-zA-Z0-9_]+$")
 
@@ -642,3 +644,21 @@ def parse(text: str) -> dict[str, Any]:
         return _job(name, body)
     except JobspecError as exc:
         raise JobspecError(f"error parsing 'job': {exc}") from None
+
+
+def parse_dir(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Every ``*.nomad`` and ``*.hcl`` file of a directory, by name: (file name, API
+    job). A file the parser refuses raises :class:`JobspecError` naming it, as the CLI
+    does (``Error parsing job file from NAME: ...``)."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise JobspecError(f"{directory} is not a directory")
+    out = []
+    for file in sorted(p for p in directory.iterdir() if p.suffix in (".nomad", ".hcl") and p.is_file()):
+        try:
+            out.append((file.name, parse(file.read_text())))
+        except JobspecError as exc:
+            raise JobspecError(f"Error parsing job file from {file.name}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise JobspecError(f"Error reading job file {file.name}: {exc}") from None
+    return out

@@ -107,6 +107,9 @@ OPTIONS = (
     Option("--fsync", "NOMADJOBS_FSYNC", "0",
            "with --data-dir: sync every commit to the disk, so an acknowledged write also survives a "
            "crash of the machine (slower)", kind="bool"),
+    Option("--jobs", "NOMADJOBS_JOBS", None,
+           "register every job file (*.nomad, *.hcl) of this directory at start, by name, as "
+           "`nomad run` would", metavar="DIR"),
     Option("--eval-gc-threshold", "NOMADJOBS_EVAL_GC_THRESHOLD", "1h",
            "age at which finished evaluations are collected (Nomad's eval_gc_threshold)", kind="duration",
            metavar="DURATION"),
@@ -240,6 +243,8 @@ def check_config(env: Mapping[str, str]) -> Optional[dict[str, Any]]:
         fleet_by_name(env["NOMADJOBS_FLEET"], nodes)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if env.get("NOMADJOBS_JOBS"):
+        check_job_files(env["NOMADJOBS_JOBS"])
     if env.get("NOMADJOBS_DATA_DIR"):
         from nomadjobs.recovery import DataDirError, check_data_dir
         try:
@@ -247,6 +252,27 @@ def check_config(env: Mapping[str, str]) -> Optional[dict[str, Any]]:
         except DataDirError as exc:
             raise ConfigError(str(exc)) from None
     return None
+
+
+def check_job_files(directory: str) -> None:
+    """``--jobs``: every file parses and validates (as ``nomad validate`` would), or the
+    start fails here, naming the file."""
+    from nomadjobs import structs as s
+    from nomadjobs.cluster import Cluster
+    from nomadjobs.codec import job_from_dict
+    from nomadjobs.jobspec import JobspecError, parse_dir
+    try:
+        files = parse_dir(directory)
+    except JobspecError as exc:
+        raise ConfigError(f"--jobs: {exc}") from None
+    checker = Cluster([], simulate_clients=False)
+    try:
+        for name, job in files:
+            answer = checker.jobs.validate_job(s.JobValidateRequest(Job=job_from_dict(job)))
+            if answer.Error:
+                raise ConfigError(f"--jobs: {name}: {answer.Error}")
+    finally:
+        checker.close()
 
 
 def keep_bootstrap_token(settings: Settings, env: dict[str, str], found: Optional[dict[str, Any]]) -> None:

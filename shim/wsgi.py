@@ -21,6 +21,8 @@ from nomadjobs.cluster import Cluster
 from nomadjobs.fleet import fleet_by_name
 from nomadjobs.golang.time import parse_duration
 from nomadjobs.lifecycle import GCConfig
+from nomadjobs.errors import NomadError
+from nomadjobs.jobspec import JobspecError, parse_dir
 from nomadjobs.limits import Limits
 from nomadjobs.recovery import DataDirError
 
@@ -62,6 +64,8 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
     except DataDirError as exc:
         raise ConfigError(str(exc)) from None
     bootstrap = cluster.bootstrap_token  # when bootstrapped at start
+    if settings["jobs"]:
+        register_job_files(cluster, settings["jobs"])
     if cluster.restored:
         print(f"nomadjobs: restored the state at index {cluster.core.index} from {settings['data_dir']}",
               file=sys.stderr, flush=True)
@@ -70,6 +74,20 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
         print(f"nomadjobs: ACL bootstrap token SecretID: {bootstrap.SecretID}",
               file=sys.stderr, flush=True)
     return cluster
+
+
+def register_job_files(cluster: Cluster, directory: str) -> None:
+    """``--jobs DIR``: each job file, by name, registered as ``nomad run`` would (with
+    the bootstrap token when ACLs are on). A job the server refuses stops the start."""
+    token = cluster.bootstrap_token.SecretID if cluster.bootstrap_token is not None else ""
+    try:
+        for name, job in parse_dir(directory):
+            try:
+                cluster.register(job, token)
+            except NomadError as exc:
+                raise ConfigError(f"--jobs: {name}: {exc.message}") from None
+    except JobspecError as exc:
+        raise ConfigError(f"--jobs: {exc}") from None
 
 
 _lock = threading.Lock()

@@ -720,3 +720,41 @@ def test_followed_logs_stream_and_free_their_thread_when_the_reader_goes(kind) -
         assert answer.status_code == 200
     finally:
         srv.stop()
+
+
+def test_job_files_are_registered_at_start_and_a_bad_one_stops_it(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    for name in ("api", "web"):
+        (jobs / f"{name}.nomad").write_text(f'''job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    task "t" {{
+      driver = "exec"
+      config {{
+        command = "/bin/sleep"
+      }}
+      resources {{
+        cpu    = 100
+        memory = 32
+      }}
+    }}
+  }}
+}}
+''')
+    (jobs / "notes.txt").write_text("not a job file")
+    port = free_port()
+    srv = launch("granian", port, "--jobs", str(jobs))
+    try:
+        listed = requests.get(srv.url + "/v1/jobs", timeout=10).json()
+        assert sorted(j["ID"] for j in listed) == ["api", "web"]
+    finally:
+        srv.stop()
+    (jobs / "web.nomad").write_text('job "web" {\n  colour = "red"\n}\n')
+    out = _run("--bind", f"{LOOPBACK}:{free_port()}", "--jobs", str(jobs))
+    assert out.returncode == 1
+    assert out.stderr.strip() == ("nomadjobs-server: --jobs: Error parsing job file from web.nomad: error parsing "
+                                  "'job': 1 error(s) occurred:\n\n* job: invalid key: colour")
+    (jobs / "web.nomad").write_text('job "web" {\n  datacenters = ["dc1"]\n  group "g" {\n    count = -1\n  }\n}\n')
+    out = _run("--bind", f"{LOOPBACK}:{free_port()}", "--jobs", str(jobs))
+    assert out.returncode == 1 and out.stderr.startswith("nomadjobs-server: --jobs: web.nomad: ")
