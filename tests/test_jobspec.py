@@ -97,3 +97,123 @@ def test_register_hcl_and_the_parse_endpoint() -> None:
     with pytest.raises(JobspecError):
         cluster.register_hcl("job {")
     cluster.close()
+
+
+# --- round trip: a generated job, written as HCL, parses back to itself --------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from nomadjobs import codec  # noqa: E402
+from nomadjobs import structs as s  # noqa: E402
+from nomadjobs.canonicalize import api_canonicalize  # noqa: E402
+from nomadjobs.testing import jobs  # noqa: E402
+
+
+def _hcl_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # HCL's string escapes are JSON's
+    if isinstance(value, list):
+        return "[" + ", ".join(_hcl_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def _lines(fields: dict, indent: str) -> list[str]:
+    return [f"{indent}{key} = {_hcl_value(value)}" for key, value in fields.items() if value is not None]
+
+
+def _block(head: str, fields: dict, indent: str, inner: list[str] = ()) -> list[str]:
+    return [f"{indent}{head} {{", *_lines(fields, indent + "  "), *inner, f"{indent}}}"]
+
+
+def _map_block(head: str, values: dict | None, indent: str) -> list[str]:
+    return _block(head, dict(values), indent) if values is not None else []
+
+
+def _constraint_blocks(constraints: list | None, indent: str) -> list[str]:
+    out: list[str] = []
+    for c in constraints or ():
+        if c.Operand == "distinct_hosts":
+            out += _block("constraint", {"distinct_hosts": True, "attribute": c.LTarget or None,
+                                         "value": c.RTarget or None}, indent)
+        else:
+            out += _block("constraint", {"attribute": c.LTarget, "value": c.RTarget, "operator": c.Operand}, indent)
+    return out
+
+
+def _update_block(u: s.UpdateStrategy | None, indent: str) -> list[str]:
+    if u is None:
+        return []
+    return _block("update", {"stagger": u.Stagger, "max_parallel": u.MaxParallel, "health_check": u.HealthCheck,
+                             "min_healthy_time": u.MinHealthyTime, "healthy_deadline": u.HealthyDeadline,
+                             "auto_revert": u.AutoRevert, "canary": u.Canary}, indent)
+
+
+def render_hcl(job: s.Job) -> str:
+    """A job file saying what ``job`` says (the test's writer, not a library one)."""
+    out = [f'job "{job.ID}" {{']
+    out += _lines({"type": job.Type, "priority": job.Priority, "datacenters": job.Datacenters,
+                   "region": job.Region, "all_at_once": job.AllAtOnce}, "  ")
+    out += _constraint_blocks(job.Constraints, "  ") + _update_block(job.Update, "  ")
+    if job.Periodic is not None:
+        p = job.Periodic
+        out += _block("periodic", {"cron": p.Spec, "enabled": p.Enabled, "prohibit_overlap": p.ProhibitOverlap,
+                                   "time_zone": p.TimeZone}, "  ")
+    if job.ParameterizedJob is not None:
+        p = job.ParameterizedJob
+        out += _block("parameterized", {"payload": p.Payload, "meta_required": p.MetaRequired,
+                                        "meta_optional": p.MetaOptional}, "  ")
+    out += _map_block("meta", job.Meta, "  ")
+    for g in job.TaskGroups or ():
+        inner = _constraint_blocks(g.Constraints, "    ") + _update_block(g.Update, "    ")
+        if g.RestartPolicy is not None:
+            r = g.RestartPolicy
+            inner += _block("restart", {"attempts": r.Attempts, "interval": r.Interval, "delay": r.Delay,
+                                        "mode": r.Mode}, "    ")
+        if g.EphemeralDisk is not None:
+            d = g.EphemeralDisk
+            inner += _block("ephemeral_disk", {"sticky": d.Sticky, "migrate": d.Migrate, "size": d.SizeMB}, "    ")
+        inner += _map_block("meta", g.Meta, "    ")
+        for t in g.Tasks or ():
+            body = _lines({"driver": t.Driver, "kill_timeout": t.KillTimeout}, "      ")
+            body += _map_block("config", t.Config, "      ") + _map_block("env", t.Env, "      ")
+            body += _map_block("meta", t.Meta, "      ") + _constraint_blocks(t.Constraints, "      ")
+            if t.LogConfig is not None:
+                body += _block("logs", {"max_files": t.LogConfig.MaxFiles,
+                                        "max_file_size": t.LogConfig.MaxFileSizeMB}, "      ")
+            if t.DispatchPayload is not None:
+                body += _block("dispatch_payload", {"file": t.DispatchPayload.File}, "      ")
+            if t.Resources is not None:
+                r = t.Resources
+                nets: list[str] = []
+                for n in r.Networks or ():
+                    ports = [line for p in n.DynamicPorts or () for line in _block(f'port "{p.Label}"', {}, "          ")]
+                    ports += [line for p in n.ReservedPorts or ()
+                              for line in _block(f'port "{p.Label}"', {"static": p.Value}, "          ")]
+                    nets += _block("network", {"mbits": n.MBits}, "        ", ports)
+                body += _block("resources", {"cpu": r.CPU, "memory": r.MemoryMB, "disk": r.DiskMB,
+                                             "iops": r.IOPS}, "      ", nets)
+            inner += [f'    task "{t.Name}" {{', *body, "    }"]
+        out += _block(f'group "{g.Name}"', {"count": g.Count}, "  ", inner)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _canonical(job: s.Job) -> object:
+    wire = codec.to_wire(api_canonicalize(job))
+    periodic = wire.get("Periodic")
+    if periodic:  # a job file can only say cron
+        periodic["SpecType"] = "cron"
+    return wire
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(job=st.one_of(jobs(), jobs("batch", periodic=True), jobs("batch", parameterized=True)))
+def test_a_generated_job_written_as_hcl_parses_back_to_itself(job: s.Job) -> None:
+    text = render_hcl(job)
+    parsed = codec.job_from_dict(parse(text))
+    assert _canonical(parsed) == _canonical(job), text
