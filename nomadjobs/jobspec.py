@@ -78,9 +78,82 @@ def unindent_heredoc(heredoc: str) -> str:
     return "\n".join([line[len(prefix):] for line in lines[:-1]] + [""])
 
 
+_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\",
+                   '"': '"'}
+_DIGIT_ESCAPES = {"x": (16, 2), "u": (16, 4), "U": (16, 8)}
+
+
+def _position(text: str, offset: int) -> str:
+    """Go HCL's ``At line:column`` of a character offset (both from 1)."""
+    line = text.count("\n", 0, offset) + 1
+    return f"At {line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
+def go_unquote(text: str, start: int, end: int) -> str:
+    """A string literal's value (``text[start:end]``, between its quotes) as Go HCL's
+    scanner checks it and its ``Unquote`` reads it: escapes decoded, ``${...}`` kept
+    as written (an escaped backslash in it made single). A bad escape is Go's
+    ``illegal char escape`` at its position."""
+    out: list[str] = []
+    i = start
+    while i < end:
+        ch = text[i]
+        if ch == "$" and i + 1 < end and text[i + 1] == "{":
+            braces, j = 1, i + 2
+            out.append("${")
+            while j < end and braces:
+                c = text[j]
+                if c == "\\" and j + 1 < end and text[j + 1] == "\\":
+                    j += 1
+                    continue
+                out.append(c)
+                braces += 1 if c == "{" else -1 if c == "}" else 0
+                j += 1
+            i = j
+            continue
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        code = text[i + 1] if i + 1 < end else ""
+        if code in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[code])
+            i += 2
+        elif code in "01234567" and code:
+            digits = text[i + 1:i + 4]
+            if len(digits) < 3 or any(d not in "01234567" for d in digits):
+                raise JobspecError(f"error parsing: {_position(text, i + 1)}: illegal char escape")
+            out.append(chr(int(digits, 8)))
+            i += 4
+        elif code in _DIGIT_ESCAPES:
+            base, count = _DIGIT_ESCAPES[code]
+            digits = text[i + 2:i + 2 + count]
+            if len(digits) < count or any(d.lower() not in "0123456789abcdef"[:base] for d in digits):
+                raise JobspecError(f"error parsing: {_position(text, i + 1)}: illegal char escape")
+            out.append(chr(int(digits, base)))
+            i += 2 + count
+        else:
+            raise JobspecError(f"error parsing: {_position(text, i + 1)}: illegal char escape")
+    return "".join(out)
+
+
 class _GoHeredocLexer(Lexer):  # type: ignore[misc]  # pyhcl ships no types
-    """pyhcl's lexer, with a heredoc's value as Go HCL gives it (pyhcl drops the
-    final newline and unindents ``<<-`` by tabs only)."""
+    """pyhcl's lexer, with strings as Go HCL reads them: a heredoc's value as Go gives
+    it (pyhcl drops the final newline and unindents ``<<-`` by tabs only), a quoted
+    string's escapes decoded (pyhcl decodes only ``\\"`` and ``\\\\``), and Go's
+    errors for a bad escape or a string that never ends."""
+
+    def token(self) -> Any:
+        tok = self.lex.token()
+        # A quoted string ends at its closing quote (a heredoc's token does not): read
+        # it again from its text, escapes as Go HCL reads them.
+        if tok is not None and tok.type == "STRING" and self.lex.lexdata[tok.lexpos:tok.lexpos + 1] == '"':
+            tok.value = go_unquote(self.lex.lexdata, self.lex.abs_start, tok.lexpos)
+        return tok
+
+    def t_string_eof(self, t: Any) -> Any:
+        raise JobspecError(f"error parsing: {_position(t.lexer.lexdata, len(t.lexer.lexdata))}: "
+                           "literal not terminated")
 
     def _end_heredoc(self, t: Any) -> Any:
         line = t.value
@@ -622,8 +695,13 @@ def parse(text: str) -> dict[str, Any]:
     """The API job a job file describes (``jobspec.Parse``), or :class:`JobspecError`."""
     try:
         root = _load(text)
+    except JobspecError:
+        raise
     except ValueError as exc:
-        raise JobspecError(f"error parsing: {exc}") from None
+        message = str(exc)
+        if message.startswith("Unexpected end of file; expected RIGHTBRACE"):
+            message = "object expected closing RBRACE got: EOF"  # Go HCL's words
+        raise JobspecError(f"error parsing: {message}") from None
     if not isinstance(root, dict):
         raise JobspecError("error parsing: root should be an object")
     _check_keys(root, ("job",))
