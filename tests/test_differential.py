@@ -151,6 +151,12 @@ def test_settling_waits_for_evals_clients_and_deployments() -> None:
     healthy = {"Status": "running", "TaskGroups": {"g": {"PlacedAllocs": 2, "HealthyAllocs": 2, "DesiredTotal": 2}}}
     assert _busy([], [], [healthy])
     assert not _busy([], [], [dict(healthy, Status="successful")])
+    # A batch allocation (its task is /bin/true) is running only on its way to complete.
+    batch_alloc = {"JobID": "cron/periodic-1", "DesiredStatus": "run", "ClientStatus": "running"}
+    jobs = [{"ID": "cron/periodic-1", "Type": "batch"}, {"ID": "web", "Type": "service"}]
+    assert _busy([], [batch_alloc], [], jobs)
+    assert not _busy([], [dict(batch_alloc, JobID="web")], [], jobs)
+    assert not _busy([], [dict(batch_alloc, ClientStatus="complete")], [], jobs)
 
 
 def test_settling_waits_for_the_watchers_evaluation_of_a_health_report() -> None:
