@@ -219,7 +219,10 @@ def run_sequence(ops: list[Op], real: Side, ours: Side, *, stop_at_first: bool =
             if side is real:
                 result.exchanges.append({"op": op.to_dict(), "path": path, "body": body,
                                          "answer": answer.to_dict()})
-            if op.write and not settle(side, admin):
+            # Any request that was accepted may have written (a probe of another
+            # method on a write endpoint, e.g. POST .../periodic/force, is a write).
+            wrote = op.write or (op.method not in ("GET", "HEAD") and answer.status == 200)
+            if wrote and not settle(side, admin):
                 log(f"step {step}: {side.name} did not settle")
         problems = compare_answers(answers[0], answers[1], *norms)
         if problems:
