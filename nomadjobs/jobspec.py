@@ -11,6 +11,7 @@ the API job as plain data, keys in the order Go writes them, unset pointers as N
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from contextlib import contextmanager
@@ -198,6 +199,16 @@ def _bodies(value: Any) -> list[dict[str, Any]]:
     return [value] if isinstance(value, dict) else []
 
 
+def _one(value: Any, what: str, many: str) -> dict[str, Any]:
+    """The body of a block allowed once (``many``: Nomad's message for more)."""
+    bodies = _bodies(value)
+    if len(bodies) > 1:
+        raise JobspecError(many)
+    if not bodies:
+        raise JobspecError(f"'{what}' should be a block")
+    return bodies[0]
+
+
 def _labelled(value: Any, what: str) -> list[tuple[str, dict[str, Any]]]:
     """(label, body) of each ``what "label" { ... }`` block, in file order."""
     out: list[tuple[str, dict[str, Any]]] = []
@@ -246,6 +257,8 @@ def _int(value: Any, field: str = "") -> Optional[int]:
         return None
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _decoding(f"'{field}' expected type 'int', got unconvertible type 'float64'")
     if isinstance(value, (int, float)):
         return int(value)
     if isinstance(value, str):
@@ -359,10 +372,7 @@ def _constraints(value: Any) -> list[dict[str, Any]]:
 
 
 def _update(value: Any) -> dict[str, Any]:
-    bodies = _bodies(value)
-    if len(bodies) > 1:
-        raise JobspecError("only one 'update' block allowed")
-    body = bodies[0]
+    body = _one(value, "update", "only one 'update' block allowed")
     _check_keys(body, ("stagger", "max_parallel", "health_check", "min_healthy_time", "healthy_deadline",
                        "auto_revert", "canary"))
     return _fields(body, [("Stagger", "stagger", _duration, None), ("MaxParallel", "max_parallel", _int, None),
@@ -373,10 +383,7 @@ def _update(value: Any) -> dict[str, Any]:
 
 
 def _periodic(value: Any) -> dict[str, Any]:
-    bodies = _bodies(value)
-    if len(bodies) > 1:
-        raise JobspecError("only one 'periodic' block allowed per job")
-    body = bodies[0]
+    body = _one(value, "periodic", "only one 'periodic' block allowed per job")
     _check_keys(body, ("enabled", "cron", "prohibit_overlap", "time_zone"))
     enabled = None
     if "enabled" in body:
@@ -390,10 +397,7 @@ def _periodic(value: Any) -> dict[str, Any]:
 
 
 def _parameterized(value: Any) -> dict[str, Any]:
-    bodies = _bodies(value)
-    if len(bodies) > 1:
-        raise JobspecError("only one 'parameterized' block allowed per job")
-    body = bodies[0]
+    body = _one(value, "parameterized", "only one 'parameterized' block allowed per job")
     _check_keys(body, ("payload", "meta_required", "meta_optional"))
     return {"Payload": _str(body.get("payload")) or "", "MetaRequired": _strings(body.get("meta_required")),
             "MetaOptional": _strings(body.get("meta_optional"))}
@@ -414,20 +418,14 @@ def _vault(value: Any) -> Optional[dict[str, Any]]:
 
 
 def _restart(value: Any) -> dict[str, Any]:
-    bodies = _bodies(value)
-    if len(bodies) > 1:
-        raise JobspecError("only one 'restart' block allowed")
-    body = bodies[0]
+    body = _one(value, "restart", "only one 'restart' block allowed")
     _check_keys(body, ("attempts", "interval", "delay", "mode"))
     return _fields(body, [("Interval", "interval", _duration, None), ("Attempts", "attempts", _int, None),
                           ("Delay", "delay", _duration, None), ("Mode", "mode", _str, None)])
 
 
 def _ephemeral_disk(value: Any) -> dict[str, Any]:
-    bodies = _bodies(value)
-    if len(bodies) > 1:
-        raise JobspecError("only one 'ephemeral_disk' block allowed")
-    body = bodies[0]
+    body = _one(value, "ephemeral_disk", "only one 'ephemeral_disk' block allowed")
     _check_keys(body, ("sticky", "size", "migrate"))
     return _fields(body, [("Sticky", "sticky", _bool, None), ("Migrate", "migrate", _bool, None),
                           ("SizeMB", "size", _int, None)])
@@ -721,6 +719,9 @@ def parse(text: str) -> dict[str, Any]:
     try:
         return _job(name, body)
     except JobspecError as exc:
+        raise JobspecError(f"error parsing 'job': {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # A shape no rule above expected: still a refusal of the file, never a crash.
         raise JobspecError(f"error parsing 'job': {exc}") from None
 
 

@@ -9,7 +9,6 @@ checks Nomad's HTTP layer makes belong to the services, so library callers get t
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
@@ -321,15 +320,8 @@ class JobsParse(Endpoint):
     methods = WRITE
 
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
-        try:
-            body = json.loads(read_body(req, self.limits.max_body_bytes) or b"null")
-        except (BodyReadError, ValueError) as exc:
-            raise bad_request(str(exc)) from None
-        if not isinstance(body, dict):
-            body = {}
-        hcl_text = body.get("JobHCL")
-        send_plain(req, resp, self.jobs.parse_job(hcl_text if isinstance(hcl_text, str) else None,
-                                                  body.get("Canonicalize") is True))
+        body = self.decode(req, s.JobsParseRequest)
+        send_plain(req, resp, self.jobs.parse_job(body.JobHCL, body.Canonicalize))
 
 
 class Job(Endpoint):

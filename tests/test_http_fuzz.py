@@ -50,7 +50,7 @@ ROUTES = (
     "/v1/system/reconcile/summaries", "/v1/client/gc", "/v1/client/fs/ls/{}", "/v1/client/fs/cat/{}",
     "/v1/client/fs/logs/{}", "/v1/client/fs/readat/{}", "/v1/client/fs/stat/{}", "/v1/client/fs/stream/{}",
     "/v1/client/stats", "/v1/client/allocation/{}/stats", "/v1/client/allocation/{}/gc",
-    "/v1/client/allocation/{}/snapshot",
+    "/v1/client/allocation/{}/snapshot", "/v1/jobs/parse",
 )
 KNOWN_IDS = ("web", "param", "cron")
 METHODS = st.sampled_from(["GET", "GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"])

@@ -223,3 +223,38 @@ def test_a_generated_job_written_as_hcl_parses_back_to_itself(job: s.Job) -> Non
     text = render_hcl(job)
     parsed = codec.job_from_dict(parse(text))
     assert _canonical(parsed) == _canonical(job), text
+
+
+# --- hostile input: a refusal, never a crash --------------------------------------------------
+
+ODD_SHAPES = ['job = 1', 'job "x" = 1', 'job "x" { group = 1 }', 'job "x" { update = 1 }', 'job "x" { periodic = [1] }',
+              'job "x" { priority = 1e999 }', 'job "x" { group "g" { restart = "x" } }', 'job "x" {' * 2000,
+              'job "x" { group "g" { ephemeral_disk = 2 } }', 'job "x" { parameterized = true }', '\x00']
+
+
+@pytest.mark.parametrize("text", ODD_SHAPES)
+def test_odd_shapes_are_refused_not_crashed(text: str) -> None:
+    try:
+        parse(text)
+    except JobspecError as exc:
+        assert str(exc)
+
+
+_PIECES = st.sampled_from(list('{}[]=",\n #/*<-$\\abc1.\t') + ["<<EOF\n", "\nEOF\n", "${", '"\\q"', "1e999"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_mutated_job_file_parses_or_is_refused(data: st.DataObject) -> None:
+    text = data.draw(st.sampled_from(VALID)).read_text()
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        if data.draw(st.booleans()):
+            text = text[:at] + text[at + data.draw(st.integers(1, 5)):]
+        else:
+            text = text[:at] + data.draw(_PIECES) + text[at:]
+    try:
+        job = parse(text)
+    except JobspecError:
+        return
+    assert isinstance(job, dict) and "TaskGroups" in job

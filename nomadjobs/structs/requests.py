@@ -70,6 +70,13 @@ class JobPlanResponse:
 
 
 @frozen
+class JobsParseRequest:
+    """PUT /v1/jobs/parse (from later Nomad versions than 0.7.1)."""
+    JobHCL: str = ""
+    Canonicalize: bool = False
+
+
+@frozen
 class JobDispatchRequest:
     JobID: str = ""
     Payload: Optional[bytes] = None
