@@ -105,18 +105,13 @@ class ClientService:
             raise NomadError(f'unknown allocation ID "{alloc_id}"')
         return alloc
 
-    def _tree(self, alloc: s.Allocation) -> Dir:
-        if alloc.ID in self._collected:
-            return Dir("", s.ZERO_TIME, {})  # destroyed: resolve() finds nothing
-        return alloc_tree(alloc)
-
     def _resolve(self, alloc: s.Allocation, path: str) -> tuple[str, Optional[Dir | File]]:
-        if alloc.ID in self._collected and path in ("", "/"):
-            return resolve(alloc_tree(alloc), alloc.ID, path)[0], None
         try:
-            return resolve(self._tree(alloc), alloc.ID, path)
+            absolute, node = resolve(alloc_tree(alloc), alloc.ID, path)
         except FsError as exc:
             raise NomadError(str(exc)) from None
+        # A collected allocation's directory is gone, root included.
+        return absolute, None if alloc.ID in self._collected else node
 
     @staticmethod
     def _require_path(alloc_id: str, path: str) -> None:
@@ -269,7 +264,7 @@ class ClientService:
         if self.core.acl_enabled:
             raise permission_denied()  # the migrate token is the node's, which no caller holds
         out = io.BytesIO()
-        tree = self._tree(alloc)
+        tree = Dir("", s.ZERO_TIME) if alloc.ID in self._collected else alloc_tree(alloc)
         for top, child in [("alloc", "data")] + [(name, "local") for name in sorted(tree.children)
                                                    if name != "alloc"]:
             parent = tree.children.get(top)

@@ -199,14 +199,21 @@ def _bodies(value: Any) -> list[dict[str, Any]]:
     return [value] if isinstance(value, dict) else []
 
 
-def _one(value: Any, what: str, many: str) -> dict[str, Any]:
-    """The body of a block allowed once (``many``: Nomad's message for more)."""
+def _optional_one(value: Any, many: str) -> Optional[dict[str, Any]]:
+    """The body of a block allowed at most once, or None (``many``: Nomad's message
+    for more)."""
     bodies = _bodies(value)
     if len(bodies) > 1:
         raise JobspecError(many)
-    if not bodies:
+    return bodies[0] if bodies else None
+
+
+def _one(value: Any, what: str, many: str) -> dict[str, Any]:
+    """The body of a block allowed once, whose key is present."""
+    body = _optional_one(value, many)
+    if body is None:
         raise JobspecError(f"'{what}' should be a block")
-    return bodies[0]
+    return body
 
 
 def _labelled(value: Any, what: str) -> list[tuple[str, dict[str, Any]]]:
@@ -404,12 +411,9 @@ def _parameterized(value: Any) -> dict[str, Any]:
 
 
 def _vault(value: Any) -> Optional[dict[str, Any]]:
-    bodies = _bodies(value)
-    if not bodies:
+    body = _optional_one(value, "only one 'vault' block allowed per task")
+    if body is None:
         return None
-    if len(bodies) > 1:
-        raise JobspecError("only one 'vault' block allowed per task")
-    body = bodies[0]
     _check_keys(body, ("policies", "env", "change_mode", "change_signal"), "vault ->")
     return {"Policies": _strings(body.get("policies")),
             "Env": _bool(body["env"]) if "env" in body else True,
@@ -432,21 +436,15 @@ def _ephemeral_disk(value: Any) -> dict[str, Any]:
 
 
 def _resources(value: Any) -> Optional[dict[str, Any]]:
-    bodies = _bodies(value)
-    if not bodies:
+    body = _optional_one(value, "only one 'resource' block allowed per task")
+    if body is None:
         return None
-    if len(bodies) > 1:
-        raise JobspecError("only one 'resource' block allowed per task")
-    body = bodies[0]
     _check_keys(body, ("cpu", "iops", "disk", "memory", "network"), "resources ->")
     out = _fields(body, [("CPU", "cpu", _int, None), ("MemoryMB", "memory", _int, None),
                          ("DiskMB", "disk", _int, None), ("IOPS", "iops", _int, None)])
     out["Networks"] = None
-    networks = _bodies(body.get("network"))
-    if len(networks) > 1:
-        raise JobspecError("only one 'network' resource allowed")
-    if networks:
-        net = networks[0]
+    net = _optional_one(body.get("network"), "only one 'network' resource allowed")
+    if net is not None:
         _check_keys(net, ("mbits", "port"), "resources, network ->")
         reserved: Optional[list[dict[str, Any]]] = None
         dynamic: Optional[list[dict[str, Any]]] = None

@@ -93,19 +93,12 @@ def _restore_state(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) ->
             now = max(now, snap.now_ns)
         elif data_dir.snapshot_index():
             raise DataDirError(f"data dir {data_dir.path} lost its snapshot at index {data_dir.snapshot_index()}")
-        last_now = [now]
-
-        def records() -> Any:
-            for record in data_dir.records(data_dir.snapshot_index()):
-                last_now[0] = max(last_now[0], record.now_ns)
-                yield record
-
-        core.replay(records())
+        now = max(now, core.replay(data_dir.records(data_dir.snapshot_index())))
         rng = data_dir.rng_state()
         if rng is not None:
             core.rng.setstate(rng)
         if isinstance(core.clock, VirtualClock):
-            core.clock.set_now(max(last_now[0], int(data_dir.meta("clock") or 0)))
+            core.clock.set_now(max(now, int(data_dir.meta("clock") or 0)))
         lifecycle.restart()
         lifecycle.resume(core.snapshot())
         core.restore_broker()

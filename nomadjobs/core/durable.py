@@ -299,7 +299,7 @@ class DurableLog:
             self._in_flight = True
         self._queue.put((index, now_ns, command))
         if snapshot_due:
-            threading.Thread(target=self._snapshot, args=(capture(), False), name="nomadjobs-snapshot",
+            threading.Thread(target=self._snapshot, args=(capture(),), name="nomadjobs-snapshot",
                              daemon=True).start()
 
     def replaced(self, snap: Snapshot, time_table: list[list[Optional[int]]], now_ns: int,
@@ -320,14 +320,15 @@ class DurableLog:
         """Keep a JSON value in the directory's meta table (through the writer)."""
         self._queue.put(("meta", key, value))
 
-    def _snapshot(self, captured: tuple[Snapshot, list[list[Optional[int]]], int], replace: bool) -> None:
+    def _snapshot(self, captured: tuple[Snapshot, list[list[Optional[int]]], int]) -> None:
+        """The background thread of a periodic snapshot: pickle it, hand it to the writer."""
         snap, time_table, now_ns = captured
         try:
             blob, rows = snapshot_payload(snap, time_table, now_ns)
         except BaseException as exc:  # noqa: BLE001 - reported to every later sync
             self._fail(exc)
             return
-        self._queue.put(_Snapshot(snap.latest_index, blob, replace, rows))
+        self._queue.put(_Snapshot(snap.latest_index, blob, False, rows))
 
     # --- the writer thread ---------------------------------------------------------------------
     def _take(self) -> tuple[list[Any], Any]:

@@ -162,8 +162,8 @@ class ServerCore:
     def replay(self, records: Iterable[Record]) -> int:
         """Re-apply a durable log's records after a restore, without the hooks, then
         rebuild what the hooks keep (the blocked-evals tracker, the time table).
-        Returns the last index."""
-        last = self.db.latest_index
+        Returns the time of the last record (0 without one)."""
+        last = 0
         with self.lock:
             for record in records:
                 result = self.fsm.replay(record.command)
@@ -171,7 +171,7 @@ class ServerCore:
                     raise DataDirError(f"the log's record {record.log_index} applied at index {result.index}: "
                                        "the data dir does not match its snapshot")
                 self.time_table.witness(record.log_index, record.now_ns)
-                last = record.log_index
+                last = record.now_ns
             self.blocked.rebuild(self.snapshot())
         return last
 
