@@ -3,9 +3,9 @@ client in one), as v0.7.1 answers them (``command/agent/agent_endpoint.go``,
 ``operator_endpoint.go``, ``metrics_endpoint.go``; ``nomad/status_endpoint.go``,
 ``nomad/operator_endpoint.go``).
 
-The server group is :meth:`AgentService.servers_in_group`: one server today. The
-replicated server will list its Raft peers there, and members, ``status/peers`` and
-the Raft configuration follow.
+The server group is :meth:`AgentService.servers_in_group`: this server alone, or the
+Raft group of a replicated one; members, ``status/peers`` and the Raft
+configuration follow it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found, permission_denied
 from .jobs import JobsService
 from .query import QueryOptions
-from .services import LEADER_RPC_ADDR, SERF_ADDR, SERF_PORT, SERVER_NAME, server_member
+from .services import LEADER_RPC_ADDR, SERF_ADDR, SERF_PORT, SERVER_NAME, group_servers, server_member, this_server
 
 __all__ = ["AgentService"]
 
@@ -54,13 +54,14 @@ class AgentService:
     # --- the server group -----------------------------------------------------------------
     def servers_in_group(self) -> list[dict[str, Any]]:
         """The servers of the Raft group: (member, RPC address, leader?)."""
-        return [{"member": server_member(self.core.region, self.core.datacenter), "rpc": LEADER_RPC_ADDR,
-                 "leader": True}]
+        servers = group_servers(self.core)
+        return [{"member": server_member(self.core.region, self.core.datacenter, server, len(servers)),
+                 "rpc": server.rpc, "leader": server.leader} for server in servers]
 
     def members(self, q: QueryOptions = QueryOptions()) -> dict[str, Any]:
         """GET /v1/agent/members (Status.Members; node read; never forwarded)."""
         self._require(q.token, "allow_node_read")
-        return {"ServerName": SERVER_NAME, "ServerRegion": self.core.region, "ServerDC": self.core.datacenter,
+        return {"ServerName": this_server(self.core).name, "ServerRegion": self.core.region, "ServerDC": self.core.datacenter,
                 "Members": [server["member"] for server in self.servers_in_group()]}
 
     def raft_configuration(self, q: QueryOptions = QueryOptions()) -> dict[str, Any]:

@@ -11,17 +11,18 @@ faults, dump, load and reset.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from . import fsm as cmds
 from . import structs as s
-from .clock import Clock, VirtualClock
+from .clock import Clock, VirtualClock, WallClock
 from .codec import job_from_dict
 from .acl_service import ACLService
 from .agent_service import AgentService
 from .client_service import ClientService
 from .core.protocol import Listener
-from .core.durable import SNAPSHOT_THRESHOLD, DurabilityError
+from .core.durable import SNAPSHOT_THRESHOLD, DataDir, DurabilityError
+from .core.raft import RaftSettings, Replica
 from .core.server import ServerCore
 from .dump import check_dump, dump_state, load_state
 from .errors import NomadError
@@ -34,6 +35,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .nodeclass import computed_class
 from .query import WriteOptions
 from .recovery import BOOTSTRAP_SECRET, open_data_dir
+from .replication import start_replica
 from .services import ClusterService
 from .state.mvcc import Database
 from .state.store import StateReader
@@ -52,7 +54,7 @@ class Cluster:
                  client_timing: Optional[ClientTiming] = None, limits: Limits = DEFAULT_LIMITS,
                  acl_bootstrap: bool = True, gc: GCConfig = GCConfig(),
                  data_dir: Optional[str | os.PathLike[str]] = None, fsync: bool = False,
-                 snapshot_threshold: int = SNAPSHOT_THRESHOLD) -> None:
+                 snapshot_threshold: int = SNAPSHOT_THRESHOLD, raft: Optional[RaftSettings] = None) -> None:
         #: The server core the services and lifecycles run on.
         self.core = ServerCore(seed=seed, clock=clock, region=region, datacenter=datacenter, acl=acl,
                                history=history, record_log=record_log, freeze_gc=freeze_gc, limits=limits)
@@ -72,6 +74,20 @@ class Cluster:
         self.fleet_specs: list[NodeSpec] = node_specs(fleet)
         #: The data dir holding this cluster's state (None: in memory only).
         self.data_dir = data_dir
+        self._acl_bootstrap = acl and acl_bootstrap
+        self._acl_token = acl_token
+        #: Run once the cluster is built afresh (not restored): on the first leader of
+        #: a new Raft group, at once otherwise (``nomadjobs-server --jobs`` adds one).
+        self.first_start_hooks: list[Callable[[], None]] = []
+        #: This server's place in its Raft group (None: a single server).
+        self.replica: Optional[Replica] = None
+        self._raft_dir: Optional[DataDir] = None
+        if raft is not None:
+            if fsync or not isinstance(self.core.clock, WallClock):
+                raise ValueError("a replicated server needs the wall clock and no fsync option")
+            self.restored = False
+            self.replica, self._raft_dir = start_replica(self, raft, data_dir, self._first_start)
+            return
         #: Whether the state was restored from ``data_dir`` (not built afresh).
         restored = (open_data_dir(self.core, self.lifecycle, data_dir, fsync=fsync,
                                   snapshot_threshold=snapshot_threshold) if data_dir is not None else None)
@@ -81,13 +97,20 @@ class Cluster:
             self.bootstrap_token = restored if isinstance(restored, s.ACLToken) else None
             return
         self.core.establish_leadership()
+        self._first_start()
+
+    def _first_start(self) -> None:
+        """What a new cluster does once it has a leader: its fleet joins, its ACLs are
+        bootstrapped (if asked), the hooks run."""
         for spec in self.fleet_specs:
             self.add_node(spec)
-        if acl and acl_bootstrap:
+        if self._acl_bootstrap:
             # The bootstrap management token; its secret can be fixed by the caller.
-            self.bootstrap_token = self.acl.bootstrap(acl_token)[0]
+            self.bootstrap_token = self.acl.bootstrap(self._acl_token)[0]
             if self.core.durable is not None:  # a server restarted on the dir prints it again
                 self.core.durable.put_meta(BOOTSTRAP_SECRET, self.bootstrap_token.SecretID)
+        for hook in self.first_start_hooks:
+            hook()
 
     # --- the core's parts, for tests and tools that look inside -------------------------
     @property
@@ -207,6 +230,8 @@ class Cluster:
         the directory go."""
         self.client.close()  # open log streams end
         self.core.close()
+        if self._raft_dir is not None:
+            self._raft_dir.close()
 
     # --- test conveniences (see docs/library.md) -------------------------------------------
     def register(self, job: Any, token: str = "") -> s.JobRegisterResponse:
@@ -225,6 +250,7 @@ class Cluster:
         included, from the re-seeded generator), virtual time back at its start and the
         same bootstrap SecretID, so a token a test already holds keeps working; every
         job, eval, alloc and deployment is gone."""
+        self._single_server("reset")
         core = self.core
         secret = self.bootstrap_token.SecretID if self.bootstrap_token is not None else None
         with core.lock:
@@ -241,6 +267,11 @@ class Cluster:
             if secret is not None:
                 self.bootstrap_token = self.acl.bootstrap(self._bootstrap_secret(secret))[0]
             core.checkpoint()
+
+    def _single_server(self, what: str) -> None:
+        if self.replica is not None:
+            # The state of a Raft group changes only through its log.
+            raise NomadError(f"{what} is not available on a replicated server", 400)
 
     def _bootstrap_secret(self, secret: str) -> Optional[str]:
         """None when the seeded generator would mint ``secret`` itself (a cluster built
@@ -260,6 +291,7 @@ class Cluster:
     def load(self, data: dict[str, Any]) -> None:
         """Replace this cluster's state with a :meth:`dump` (in place, so servers and
         clients holding this cluster see the loaded state)."""
+        self._single_server("load")
         self.bootstrap_token = load_state(self.core, self.lifecycle, data)
         self.core.checkpoint()
         if self.core.durable is not None:

@@ -22,6 +22,8 @@ __all__ = ["BOOTSTRAP_SECRET", "DataDirError", "open_data_dir", "check_data_dir"
 
 #: Meta key: the SecretID of the token bootstrapped when the cluster was created.
 BOOTSTRAP_SECRET = "acl_bootstrap_secret"
+#: Meta key and value: the dir belongs to a server of a Raft group.
+MODE_KEY, RAFT_MODE = "mode", "raft"
 
 
 def identity(core: ServerCore) -> dict[str, Any]:
@@ -43,6 +45,7 @@ def open_data_dir(core: ServerCore, lifecycle: Lifecycle, path: str | os.PathLik
             core.durable = DurableLog(data_dir, core.lock, core.rng.getstate, snapshot_threshold)
             return None
         data_dir.check_identity(identity(core))
+        check_mode(data_dir, raft=False)
         _restore(core, lifecycle, data_dir)
         secret = data_dir.meta(BOOTSTRAP_SECRET)
         view = core.db.snapshot()
@@ -57,19 +60,32 @@ def open_data_dir(core: ServerCore, lifecycle: Lifecycle, path: str | os.PathLik
 
 
 def check_data_dir(path: str | os.PathLike[str], region: str = "global",
-                   datacenter: str = "dc1") -> Optional[dict[str, Any]]:
+                   datacenter: str = "dc1", raft: bool = False) -> Optional[dict[str, Any]]:
     """Raise :class:`DataDirError` if a server could not open ``path`` now (it is in
-    use, of another format or another cluster's); changes nothing. Returns what the
-    directory says of itself (None for a new one): ``bootstrap_secret``, the ACL
-    bootstrap token's SecretID when the cluster was bootstrapped at its start."""
+    use, of another format or another cluster's, or a Raft server's when ``raft`` is
+    false and the other way round); changes nothing. Returns what the directory says
+    of itself (None for a new one): ``bootstrap_secret``, the ACL bootstrap token's
+    SecretID when the cluster was bootstrapped at its start."""
     data_dir = DataDir(path)
     try:
         if data_dir.is_new:
             return None
         data_dir.check_identity({"region": region, "datacenter": datacenter})
+        check_mode(data_dir, raft)
         return {"bootstrap_secret": data_dir.meta(BOOTSTRAP_SECRET)}
     finally:
         data_dir.close()
+
+
+def check_mode(data_dir: DataDir, raft: bool) -> None:
+    """Refuse a single server's dir to a Raft server, and the other way round."""
+    held = data_dir.meta(MODE_KEY) == RAFT_MODE
+    if held and not raft:
+        raise DataDirError(f"data dir {data_dir.path} belongs to a server of a Raft group; start it with "
+                           "--raft-bind and --peers, or use a new dir")
+    if raft and not held:
+        raise DataDirError(f"data dir {data_dir.path} holds a single server's state, not a Raft server's; "
+                           "start it without --raft-bind, or use a new dir")
 
 
 def _restore(core: ServerCore, lifecycle: Lifecycle, data_dir: DataDir) -> None:

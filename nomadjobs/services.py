@@ -427,14 +427,14 @@ class ClusterService:
 
     # --- status, regions, agent -------------------------------------------------------------------
     def status_leader(self, q: QueryOptions = QueryOptions()) -> str:
-        """GET /v1/status/leader: the leader's RPC address."""
+        """GET /v1/status/leader: the leader's RPC address ("" while there is none)."""
         self._check_region(q.region)
-        return LEADER_RPC_ADDR
+        return next((server.rpc for server in group_servers(self.core) if server.leader), "")
 
     def status_peers(self, q: QueryOptions = QueryOptions()) -> list[str]:
-        """GET /v1/status/peers: the Raft peers (one server)."""
+        """GET /v1/status/peers: the Raft peers' RPC addresses."""
         self._check_region(q.region)
-        return [LEADER_RPC_ADDR]
+        return [server.rpc for server in group_servers(self.core)]
 
     def regions(self, q: QueryOptions = QueryOptions()) -> list[str]:
         """GET /v1/regions."""
@@ -509,13 +509,49 @@ def _prefix_matches(ids: Iterator[str], prefix: str) -> tuple[Optional[list[str]
     return (found or None), next(ids, None) is not None
 
 
-def server_member(region: str, datacenter: str) -> dict[str, Any]:
+@attrs.frozen
+class GroupServer:
+    """One server of the Raft group, as the status and agent endpoints show it."""
+
+    name: str
+    rpc: str  # its RPC address: the Raft address of a replicated server
+    leader: bool
+    alive: bool
+    is_self: bool
+
+
+def group_servers(core: Core) -> list[GroupServer]:
+    """The servers of this server's group: itself alone, or its Raft peers, named
+    ``nomadjobs-1``... in the order of their addresses."""
+    replica = core.replica
+    if replica is None:
+        return [GroupServer(SERVER_NAME, LEADER_RPC_ADDR, True, True, True)]
+    leader = replica.leader_addr()
+    mine = replica.settings.bind
+    return [GroupServer(f"{SERVER_NAME}-{number}", addr, addr == leader, addr == mine or replica.reachable(addr),
+                        addr == mine)
+            for number, addr in enumerate(replica.servers(), 1)]
+
+
+def this_server(core: Core) -> GroupServer:
+    return next(server for server in group_servers(core) if server.is_self)
+
+
+def server_member(region: str, datacenter: str, server: Optional[GroupServer] = None,
+                  expect: int = 1) -> dict[str, Any]:
     """A serf member of the server group, in ``ServerMember``'s field order."""
+    name, addr, port = SERVER_NAME, SERF_HOST, "4647"
+    status = "alive"
+    if server is not None:
+        name, status = server.name, "alive" if server.alive else "failed"
+        if server.rpc != LEADER_RPC_ADDR:
+            addr, _, port = server.rpc.rpartition(":")
+    bootstrap = {"bootstrap": "1"} if expect == 1 else {"expect": str(expect)}
     return {
-        "Name": f"{SERVER_NAME}.{region}", "Addr": SERF_HOST, "Port": SERF_PORT,
-        "Tags": {"build": NOMAD_VERSION, "port": "4647", "bootstrap": "1", "role": "nomad", "region": region,
+        "Name": f"{name}.{region}", "Addr": addr, "Port": SERF_PORT,
+        "Tags": {"build": NOMAD_VERSION, "port": port, **bootstrap, "role": "nomad", "region": region,
                  "dc": datacenter, "vsn": "1", "mvn": "1"},
-        "Status": "alive", "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
+        "Status": status, "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
         "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4,
     }
 
@@ -523,7 +559,10 @@ def server_member(region: str, datacenter: str) -> dict[str, Any]:
 def agent_self(core: Core, started_ns: int) -> dict[str, Any]:
     """The parts of ``agentSelf`` clients read: ``config.Region``/``Datacenter``,
     ``member.Name``/``Tags``, and ``stats``."""
-    name = SERVER_NAME
+    me = this_server(core)
+    servers = group_servers(core)
+    leader = next((server.rpc for server in servers if server.leader), "")
+    name = me.name
     acl_enabled = bool(core.acl_enabled)
     state = core.snapshot()
     index = state.latest_index()
@@ -552,15 +591,16 @@ def agent_self(core: Core, started_ns: int) -> dict[str, Any]:
         "Version": NOMAD_VERSION,
         "VersionPrerelease": "",
     }
-    member = server_member(core.region, core.datacenter)
+    member = server_member(core.region, core.datacenter, me, len(servers))
+    raft = ({"state": "Leader", "applied_index": str(index), "commit_index": str(index),
+             "last_log_index": str(index), "num_peers": "0"} if core.replica is None else core.replica.raft_stats())
     node = agent_node(state.nodes())
     uptime_s = max(0, (time.time_ns() - started_ns) // 10**9)
     stats = {
-        "nomad": {"server": "true", "leader": "true", "leader_addr": LEADER_RPC_ADDR, "bootstrap": "true",
-                  "known_regions": "1"},
-        "raft": {"state": "Leader", "applied_index": str(index), "commit_index": str(index),
-                 "last_log_index": str(index), "num_peers": "0"},
-        "client": {"known_servers": LEADER_RPC_ADDR, "last_heartbeat": "0", "heartbeat_ttl": "0",
+        "nomad": {"server": "true", "leader": "true" if me.leader else "false", "leader_addr": leader,
+                  "bootstrap": "true" if len(servers) == 1 else "false", "known_regions": "1"},
+        "raft": raft,
+        "client": {"known_servers": ",".join(server.rpc for server in servers), "last_heartbeat": "0", "heartbeat_ttl": "0",
                    **({"node_id": node.ID, "num_allocations": str(len(state.allocs_by_node(node.ID)))}
                       if node is not None else {"num_allocations": "0"})},
         "runtime": {"arch": "amd64", "os": "linux", "version": "python", "max_procs": str(os.cpu_count() or 1),

@@ -9,6 +9,10 @@ do what a library user does with the :class:`~nomadjobs.cluster.Cluster` object:
 ``PUT /_nomadjobs/reset``                   back to a fresh cluster (``cluster.reset()``)
 ``PUT /_nomadjobs/advance?seconds=N``       move a virtual clock (``cluster.advance(N)``)
 ``PUT /_nomadjobs/run-until-quiet``         ``cluster.run_until_quiet()`` (virtual clock)
+``GET /_nomadjobs/raft``                    a replicated server's Raft state
+``PUT /_nomadjobs/raft/isolate?on=BOOL``    drop (or stop dropping) its Raft traffic
+``PUT /_nomadjobs/raft/stop``               stop the server gracefully, after answering
+``PUT /_nomadjobs/raft/kill``               kill the server (SIGKILL), after answering
 ==========================================  ===============================================
 
 POST is accepted wherever PUT is. Answers are JSON; errors are plain text with a 4xx
@@ -20,12 +24,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import threading
 from typing import Any
 
 import falcon
 
+from nomadjobs.acl import resolve as resolve_acl
 from nomadjobs.clock import VirtualClock
 from nomadjobs.cluster import Cluster
+from nomadjobs.core.raft import Replica
 from nomadjobs.dump import DumpError
 from nomadjobs.errors import NomadError
 
@@ -34,6 +43,7 @@ __all__ = ["ADMIN_PREFIX", "add_admin_routes"]
 ADMIN_PREFIX = "/_nomadjobs"
 _PLAIN = "text/plain; charset=utf-8"
 _JSON = "application/json"
+_ANSWER_GRACE_S = 0.2
 
 
 class _AdminError(Exception):
@@ -55,6 +65,14 @@ class _Resource:
             return
         token = self.cluster.bootstrap_token
         given = req.get_header("X-Nomad-Token") or ""
+        if self.cluster.replica is not None:
+            # Only the first leader minted the bootstrap token: any management token will do.
+            try:
+                if resolve_acl(self.cluster.snapshot(), True, given).management:
+                    return
+            except NomadError:
+                pass
+            raise _AdminError(403, "Permission denied")
         if token is None or given != token.SecretID:
             raise _AdminError(403, "Permission denied")
 
@@ -156,6 +174,67 @@ class RunUntilQuiet(_Resource):
     on_post = on_put
 
 
+def _replica(cluster: Cluster) -> Replica:
+    if cluster.replica is None:
+        raise _AdminError(400, "this server is not replicated; start it with --raft-bind and --peers")
+    return cluster.replica
+
+
+def _after_answer(action: Any) -> None:
+    """Run ``action`` once the answer had time to leave (a server that stops cannot answer)."""
+    timer = threading.Timer(_ANSWER_GRACE_S, action)
+    timer.daemon = True
+    timer.start()
+
+
+def _signal_server(signum: int) -> None:
+    # The launcher (granian's or gunicorn's main process) owns the port: signal it, and
+    # this worker too when the signal is a kill (a dying launcher leaves it behind).
+    launcher = os.getppid()
+    if launcher > 1:
+        os.kill(launcher, signum)
+    if signum == signal.SIGKILL or launcher <= 1:
+        os.kill(os.getpid(), signum)
+
+
+class Raft(_Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._run(req, resp, lambda: _replica(self.cluster).status())
+
+
+class RaftIsolate(_Resource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        def isolate() -> dict[str, Any]:
+            replica = _replica(self.cluster)
+            text = (req.get_param("on") or "true").lower()
+            if text not in ("true", "false", "1", "0"):
+                raise _AdminError(400, f"on must be true or false, got {text!r}")
+            replica.isolate(text in ("true", "1"))
+            return replica.status()
+
+        self._run(req, resp, isolate)
+
+    on_post = on_put
+
+
+class RaftStop(_Resource):
+    signum = signal.SIGTERM
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        def stop() -> dict[str, Any]:
+            status = _replica(self.cluster).status()
+            _after_answer(lambda: _signal_server(self.signum))
+            return status
+
+        self._run(req, resp, stop)
+
+    on_post = on_put
+
+
+class RaftKill(RaftStop):
+    signum = signal.SIGKILL
+
+
 def add_admin_routes(app: "falcon.App[Any, Any]", cluster: Cluster) -> "falcon.App[Any, Any]":
     """Serve the ``/_nomadjobs/`` endpoints from ``app`` for ``cluster``. Falcon routes
     win over the shim's catch-all sink, so Nomad's paths are untouched. Calling it
@@ -166,5 +245,9 @@ def add_admin_routes(app: "falcon.App[Any, Any]", cluster: Cluster) -> "falcon.A
     app.add_route(f"{ADMIN_PREFIX}/reset", Reset(cluster))
     app.add_route(f"{ADMIN_PREFIX}/advance", Advance(cluster))
     app.add_route(f"{ADMIN_PREFIX}/run-until-quiet", RunUntilQuiet(cluster))
+    app.add_route(f"{ADMIN_PREFIX}/raft", Raft(cluster))
+    app.add_route(f"{ADMIN_PREFIX}/raft/isolate", RaftIsolate(cluster))
+    app.add_route(f"{ADMIN_PREFIX}/raft/stop", RaftStop(cluster))
+    app.add_route(f"{ADMIN_PREFIX}/raft/kill", RaftKill(cluster))
     setattr(app, "_nomadjobs_admin", True)
     return app

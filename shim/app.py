@@ -30,6 +30,7 @@ from nomadjobs.errors import NomadError
 
 from . import resources as r
 from .admin import add_admin_routes
+from .forward import forward, should_forward
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -234,6 +235,13 @@ class NomadApp(falcon.App[falcon.Request, falcon.Response]):
     nomad_router: "Router"
 
     def __call__(self, env: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        replica = self.cluster.replica
+        if replica is not None and should_forward(replica, env["REQUEST_METHOD"], env.get("PATH_INFO") or "/",
+                                                  env.get("QUERY_STRING") or ""):
+            return forward(replica, env, start_response, self._serve_here, self.cluster.limits.max_body_bytes)
+        return self._serve_here(env, start_response)
+
+    def _serve_here(self, env: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = env["REQUEST_METHOD"]
         if method == "GET" or (method in _FAST_WRITES and _plain_length(env.get("CONTENT_LENGTH"))):
             path = env.get("PATH_INFO") or "/"

@@ -7,6 +7,10 @@ plugin through the ``pytest11`` entry point: installing nomadjobs is enough).
   hand ``.address`` (or ``.host``/``.port``) to python-nomad or requests, and use
   ``.cluster`` to drive the simulation. Wall clock by default.
 * ``nomad_cluster_factory`` / ``nomad_server_factory``: make more, with options.
+* ``nomad_raft_group``: three ``nomadjobs-server`` processes forming one Raft group on
+  free loopback ports, with a leader elected (:class:`shim.testgroup.RaftGroup`: stop,
+  kill, isolate and restart any of them); ``nomad_raft_group_factory(size=3,
+  server="granian", args=())`` for other shapes.
 
 Options come from the ``nomad`` marker, then from keyword arguments to a factory::
 
@@ -28,6 +32,7 @@ if TYPE_CHECKING:  # the plugin loads in every pytest run: import the library on
     from nomadjobs.cluster import Cluster
     from nomadjobs.fleet import NodeSpec
 
+    from .testgroup import RaftGroup
     from .testserver import NomadServer
 
 __all__ = ["OPTIONS", "cluster_options", "make_cluster"]
@@ -131,3 +136,32 @@ def nomad_server(nomad_server_factory: Callable[..., "NomadServer"]) -> Iterator
     server = nomad_server_factory()
     with server.environment():
         yield server
+
+
+@pytest.fixture
+def nomad_raft_group_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., "RaftGroup"]]:
+    """``start(size=3, server="granian", args=()) -> RaftGroup`` with a leader elected;
+    every process of every group is killed after the test."""
+    from .testgroup import RaftGroup
+
+    groups: list["RaftGroup"] = []
+
+    def start(size: int = 3, server: str = "granian", args: Sequence[str] = ()) -> "RaftGroup":
+        group = RaftGroup(tmp_path_factory.mktemp("raft-group"), size=size, server=server, args=args,
+                          start=False)
+        groups.append(group)
+        for number in range(size):
+            group.start(number)
+        group.leader()
+        return group
+
+    yield start
+    for group in groups:
+        group.close()
+
+
+@pytest.fixture
+def nomad_raft_group(nomad_raft_group_factory: Callable[..., "RaftGroup"]) -> "RaftGroup":
+    """Three replicated servers in their own processes, a leader elected (see the
+    module docstring)."""
+    return nomad_raft_group_factory()

@@ -12,12 +12,14 @@ from __future__ import annotations
 import socket
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
+import attrs
 from falcon.typing import ReadableIO
 
 from nomadjobs import codec
 from nomadjobs import structs as s
 from nomadjobs.acl_service import ACLService
 from nomadjobs.cluster import Cluster
+from nomadjobs.core.raft import Replica
 from nomadjobs.errors import NomadError, bad_request, method_not_allowed
 from nomadjobs.limits import DEFAULT_LIMITS, Limits
 from nomadjobs.golang.url import parse_query
@@ -281,6 +283,9 @@ class Endpoint:
         self.jobs = api.jobs
         self.services = api.services
         self.get_read = self.read is not None and (self.methods is None or "GET" in self.methods)
+        replica = api.cluster.replica
+        if self.read is not None and replica is not None:
+            self.read = _with_leader_meta(self.read, replica)
 
     def decode(self, req: BodyRequest, cls: type) -> Any:
         """The request body as ``cls``, within the cluster's limits."""
@@ -294,6 +299,16 @@ class Endpoint:
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         assert self.read is not None  # an endpoint defines serve or read
         send_read(req, resp, self.read(req, ident))
+
+
+def _with_leader_meta(read: Callable[[Request, str], tuple[Any, QueryMeta]],
+                      replica: Replica) -> Callable[[Request, str], tuple[Any, QueryMeta]]:
+    """A replicated server's reads say whether it knows a leader and when it last heard
+    from it (X-Nomad-KnownLeader, X-Nomad-LastContact), as Nomad's do."""
+    def leader_read(req: Request, ident: str) -> tuple[Any, QueryMeta]:
+        obj, meta = read(req, ident)
+        return obj, attrs.evolve(meta, known_leader=replica.known_leader(), last_contact=replica.last_contact_ms())
+    return leader_read
 
 
 # --- jobs -------------------------------------------------------------------------------------

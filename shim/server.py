@@ -107,6 +107,19 @@ OPTIONS = (
     Option("--fsync", "NOMADJOBS_FSYNC", "0",
            "with --data-dir: sync every commit to the disk, so an acknowledged write also survives a "
            "crash of the machine (slower)", kind="bool"),
+    Option("--raft-bind", "NOMADJOBS_RAFT_BIND", None,
+           "make this server one of a Raft group: its Raft address (needs --data-dir; loopback unless "
+           "--raft-password is set)", metavar="HOST:PORT"),
+    Option("--peers", "NOMADJOBS_PEERS", None,
+           "with --raft-bind: the other servers' Raft addresses, comma-separated", metavar="HOST:PORT,..."),
+    Option("--advertise", "NOMADJOBS_ADVERTISE", None,
+           "with --raft-bind: the HTTP address the other servers forward requests to (default: --bind)",
+           metavar="HOST:PORT"),
+    Option("--raft-password", "NOMADJOBS_RAFT_PASSWORD", None,
+           "with --raft-bind: a secret shared by the group, which encrypts and authenticates its Raft traffic "
+           "(prefer the variable: a flag shows in ps)", metavar="SECRET"),
+    Option("--raft-snapshot-threshold", "NOMADJOBS_RAFT_SNAPSHOT_THRESHOLD", "8192",
+           "with --raft-bind: Raft log entries between snapshots", kind="int", minimum=2, metavar="N"),
     Option("--jobs", "NOMADJOBS_JOBS", None,
            "register every job file (*.nomad, *.hcl) of this directory at start, by name, as "
            "`nomad run` would", metavar="DIR"),
@@ -207,13 +220,59 @@ def resolve(args: Optional[argparse.Namespace], env: Mapping[str, str]) -> Setti
         out["acl"] = True
     # The bootstrap token's secret: given, or random (not from the cluster's seed).
     out["secret"] = (secret or str(uuid.uuid4())) if bootstrap else None
+    _resolve_raft(out, bootstrap and secret is None)
     return out
+
+
+_LOOPBACK = ("127.", "localhost", "::1")
+
+
+def _resolve_raft(out: Settings, random_secret: bool) -> None:
+    """The Raft options: consistent with each other and with the rest."""
+    out["peer_list"] = []
+    if out["raft_bind"] is None:
+        for flag in ("peers", "advertise", "raft_password"):
+            if out[flag] is not None:
+                raise ConfigError(f"--{flag.replace('_', '-')} needs --raft-bind")
+        return
+    try:
+        host, _ = parse_bind(out["raft_bind"])
+        peers = [text.strip() for text in (out["peers"] or "").split(",") if text.strip()]
+        for peer in peers:
+            parse_bind(peer)
+        if out["advertise"] is not None:
+            parse_bind(out["advertise"])
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--raft-bind/--peers/--advertise: {exc}") from None
+    if out["raft_bind"] in peers:
+        peers.remove(out["raft_bind"])
+    out["peer_list"] = peers
+    if not out["data_dir"]:
+        raise ConfigError("--raft-bind needs --data-dir (the Raft log and snapshots are kept there)")
+    if not host.startswith(_LOOPBACK) and not out["raft_password"]:
+        raise ConfigError(f"--raft-bind {out['raft_bind']} is not a loopback address: set --raft-password "
+                          "(NOMADJOBS_RAFT_PASSWORD), the group's shared secret; the Raft port accepts "
+                          "pickled commands")
+    if out["fsync"]:
+        raise ConfigError("--fsync is not available with --raft-bind (the Raft journal is written through "
+                          "the page cache: a write survives a crash of the process, see docs/replication.md)")
+    if out["clock"] != "wall":
+        raise ConfigError("--raft-bind needs the wall clock (each server has its own; the leader's decides)")
+    if random_secret:
+        raise ConfigError("--acl-bootstrap with --raft-bind needs --acl-token or --acl-token-file: every "
+                          "server of the group must know the token the first leader bootstraps")
+    if out["advertise"] is None:
+        if out["host"] in ("0.0.0.0", "::", ""):
+            raise ConfigError(f"--bind {out['bind']} is no address the other servers can reach: set --advertise")
+        out["advertise"] = out["bind"]
 
 
 def server_env(settings: Settings) -> dict[str, str]:
     """What the worker process reads (shim.wsgi), every option resolved."""
     env = {o.env: str(settings[o.dest]) for o in OPTIONS
            if o.kind != "bool" and settings[o.dest] is not None and o.dest not in ("acl_token", "acl_token_file")}
+    if settings["raft_bind"] is not None:
+        env["NOMADJOBS_PEERS"] = ",".join(settings["peer_list"])
     env.update({o.env: "1" if settings[o.dest] else "0" for o in OPTIONS if o.kind == "bool"})
     env["NOMADJOBS_GRACEFUL_TIMEOUT"] = str(GRACEFUL_S)
     if settings["secret"] is not None:
@@ -248,7 +307,8 @@ def check_config(env: Mapping[str, str]) -> Optional[dict[str, Any]]:
     if env.get("NOMADJOBS_DATA_DIR"):
         from nomadjobs.recovery import DataDirError, check_data_dir
         try:
-            return check_data_dir(env["NOMADJOBS_DATA_DIR"])  # in use, another format, another cluster
+            # in use, another format, another cluster, another kind of server
+            return check_data_dir(env["NOMADJOBS_DATA_DIR"], raft=bool(env.get("NOMADJOBS_RAFT_BIND")))
         except DataDirError as exc:
             raise ConfigError(str(exc)) from None
     return None

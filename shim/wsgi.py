@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional
 import attrs
 
 from nomadjobs.cluster import Cluster
+from nomadjobs.core.raft import RaftSettings
 from nomadjobs.fleet import fleet_by_name
 from nomadjobs.golang.time import parse_duration
 from nomadjobs.lifecycle import GCConfig
@@ -57,16 +58,28 @@ def cluster_from_env(env: Optional[Mapping[str, str]] = None) -> Cluster:
                   job_threshold_ns=parse_duration(settings["job_gc_threshold"]),
                   deployment_threshold_ns=parse_duration(settings["deployment_gc_threshold"]),
                   node_threshold_ns=parse_duration(settings["node_gc_threshold"]))
+    raft = None
+    if settings["raft_bind"]:
+        raft = RaftSettings(bind=settings["raft_bind"], peers=tuple(settings["peer_list"]),
+                            http_addr=settings["advertise"], password=settings["raft_password"],
+                            snapshot_threshold=settings["raft_snapshot_threshold"])
     try:
         cluster = Cluster(fleet, seed=seed, clock=clock, acl=acl, acl_token=token or None, freeze_gc=True,
                           history=1, limits=limits, acl_bootstrap=bool(token) or settings["acl_bootstrap"], gc=gc,
-                          data_dir=settings["data_dir"], fsync=settings["fsync"])
+                          data_dir=settings["data_dir"], fsync=settings["fsync"], raft=raft)
     except DataDirError as exc:
         raise ConfigError(str(exc)) from None
     bootstrap = cluster.bootstrap_token  # when bootstrapped at start
     if settings["jobs"]:
-        register_job_files(cluster, settings["jobs"])
-    if cluster.restored:
+        jobs = settings["jobs"]
+        if raft is not None:  # registered by the group's first leader
+            cluster.first_start_hooks.append(lambda: register_job_files(cluster, jobs))
+        else:
+            register_job_files(cluster, jobs)
+    if raft is not None:
+        print(f"nomadjobs: Raft server {raft.bind} of a group of {len(raft.peers) + 1}, state in "
+              f"{settings['data_dir']}", file=sys.stderr, flush=True)
+    elif cluster.restored:
         print(f"nomadjobs: restored the state at index {cluster.core.index} from {settings['data_dir']}",
               file=sys.stderr, flush=True)
     elif bootstrap is not None and not token:

@@ -20,6 +20,7 @@ from ..fsm import ApplyResult
 from ..limits import Limits
 from ..state.mvcc import Database
 from ..state.store import StateReader
+from .raft import Replica
 from .timetable import TimeTable
 
 __all__ = ["Core", "Listener"]
@@ -47,6 +48,8 @@ class Core(Protocol):
     listeners: list[Listener]
     #: Which index was current when (the garbage collector's thresholds).
     time_table: TimeTable
+    #: The server's Raft group, when it is replicated.
+    replica: Optional[Replica]
 
     def new_id(self) -> str: ...
 

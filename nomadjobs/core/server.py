@@ -16,7 +16,7 @@ import random
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from .. import fsm as cmds
 from .. import gcpolicy
@@ -33,6 +33,9 @@ from .broker import EvalBroker
 from .plan_apply import WorkerPlanner, apply_plan
 from .timetable import TimeTable
 from .protocol import Listener
+
+if TYPE_CHECKING:
+    from .raft import Replica
 
 __all__ = ["ServerCore", "make_clock"]
 
@@ -84,6 +87,8 @@ class ServerCore:
         self.listeners: list[Listener] = []
         #: The durable log beneath the FSM, when the server has a data dir.
         self.durable: Optional[DurableLog] = None
+        #: The Raft group this server belongs to, when it is replicated (core/raft.py).
+        self.replica: Optional[Replica] = None
 
     # --- identity and time -------------------------------------------------------------
     def new_id(self) -> str:
@@ -113,6 +118,8 @@ class ServerCore:
     # --- writes --------------------------------------------------------------------------
     def apply(self, command: Any) -> ApplyResult:
         with self.lock:
+            if self.replica is not None:
+                self.replica.check_writable()  # only the leader decides what is written
             return self.fsm.apply(command)
 
     def establish_leadership(self) -> ApplyResult:
@@ -129,6 +136,8 @@ class ServerCore:
         self.time_table.witness(result.index, now)
         if self.durable is not None:
             self.durable.record(result.index, command, now, self._capture)
+        if self.replica is not None:
+            self.replica.record(result.index, command, now)
         if result.error is None:
             if isinstance(command, cmds.EvalUpdate):
                 for ev in command.evals:
@@ -155,9 +164,12 @@ class ServerCore:
                                       self.rng.getstate())
 
     def sync(self) -> None:
-        """Return once every write applied so far is on disk (at once without a data dir)."""
+        """Return once every write applied so far is on disk (at once without a data dir);
+        on a replicated server, once this thread's writes are committed by the group."""
         if self.durable is not None:
             self.durable.sync()
+        if self.replica is not None:
+            self.replica.sync()
 
     def replay(self, records: Iterable[Record]) -> int:
         """Re-apply a durable log's records after a restore, without the hooks, then
@@ -174,6 +186,17 @@ class ServerCore:
                 last = record.now_ns
             self.blocked.rebuild(self.snapshot())
         return last
+
+    def follow(self, records: Iterable[Record]) -> None:
+        """Apply a leader's committed records on a follower: as :meth:`replay`, but the
+        leader-only trackers are left alone (a new leader rebuilds them)."""
+        with self.lock:
+            for record in records:
+                result = self.fsm.replay(record.command)
+                if result.index != record.log_index:
+                    raise DataDirError(f"the leader's record {record.log_index} applied at index {result.index} "
+                                       "here: this server's state does not match the group's")
+                self.time_table.witness(record.log_index, record.now_ns)
 
     def _track_blocked(self, command: Any) -> None:
         """Keep the blocked-evals tracker on the state: the evaluations a command wrote,
@@ -294,6 +317,8 @@ class ServerCore:
         return len(pending)
 
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         self.clock.close()
         if self.durable is not None:
             self.sync()

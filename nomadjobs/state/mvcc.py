@@ -811,6 +811,22 @@ class Database:
         for ev in fire:
             ev.set()
 
+    def rewind(self, view: Snapshot) -> None:
+        """Go back to an earlier commit of this database, given as a snapshot of it:
+        the commits after it are dropped (a Raft leader's writes that were applied
+        before they were committed, when its leadership is lost). O(1); the history
+        restarts there and every blocked reader wakes to see it."""
+        root = view._root
+        txn = self.write_txn()  # held only to keep a commit from interleaving
+        try:
+            self._history = (root,)
+            self._root = root
+            fire = self._waiters_for(root.tables, ())
+        finally:
+            txn.abort()
+        for ev in fire:
+            ev.set()
+
     def _end_write(self) -> None:
         self._writer = None
         self._write_lock.release()
