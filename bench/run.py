@@ -655,6 +655,89 @@ def section_durable(tab: Table, quick: bool) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _group_args() -> list[str]:
+    return ["--fleet", "large", "--nodes", "50"]
+
+
+def failover_once(group: Any, writes_ok: Callable[[Any], bool]) -> float:
+    """Kill the leader; seconds until a write through a survivor is acknowledged."""
+    leader = group.leader()
+    number = leader.number - 1
+    survivors = [m for m in group.servers if m is not leader]
+    group.kill(number)
+    killed = time.perf_counter()
+    n = 0
+    while True:
+        member = survivors[n % len(survivors)]
+        n += 1
+        if writes_ok(member):
+            took = time.perf_counter() - killed
+            break
+        if time.perf_counter() - killed > 60:
+            raise RuntimeError("no write acknowledged within 60 s of the leader's death")
+    group.restart(number)
+    group.leader()
+    return took
+
+
+def section_raft(tab: Table, quick: bool) -> None:
+    """A 3-server Raft group beside one server in memory and one durable, in the same
+    run: eight keep-alive clients registering jobs at the leader (and through a
+    follower, which forwards), alternated twice; then the leader killed, time to the
+    first acknowledged write through a survivor."""
+    from shim.testgroup import RaftGroup
+    tmp = Path(tempfile.mkdtemp(prefix="nomadjobs-bench-raft-"))
+    duration = 3.0 if quick else 8.0
+    modes = ("one server, in memory", "one server, durable", "3-server group, at the leader",
+             "3-server group, through a follower")
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    for round_ in range(2):
+        for k, mode in enumerate(modes):
+            where = tmp / f"r{round_}-{k}"
+            prefix = f"r{round_}{k}"
+            if mode.startswith("one server"):
+                port = free_port()
+                extra = ["--data-dir", str(where)] if "durable" in mode else []
+                srv = nomad_server("granian", port, tmp / f"{prefix}.log", *_group_args(), *extra)
+                try:
+                    srv.wait_ready()
+                    runs[mode].append(load(port, "/v1/jobs", duration, 8, tmp, post_prefix=prefix))
+                finally:
+                    srv.stop()
+                continue
+            with RaftGroup(where, args=_group_args()) as group:
+                leader = group.leader()
+                target = leader if "leader" in mode else next(m for m in group.servers if m is not leader)
+                runs[mode].append(load(target.http_port, "/v1/jobs", duration, 8, tmp, post_prefix=prefix))
+    tab.raw["raft_http"] = runs
+    base = statistics.mean(r["rps"] for r in runs[modes[0]])
+    for mode in modes:
+        rps = statistics.mean(r["rps"] for r in runs[mode])
+        p99 = statistics.mean(r["p99_ms"] for r in runs[mode])
+        ratio = rps / base
+        group_row = mode.startswith("3-server")
+        tab.add("raft", f"HTTP registers per second, 8 clients, {mode} (p99)",
+                f"{rps:,.0f}/s, {p99:.1f} ms" + ("" if mode == modes[0] else f" ({ratio:.2f}x)"),
+                ">= 0.3x" if group_row else "", verdict(ratio >= 0.3) if group_row else "")
+
+    def writes_ok(member: Any) -> bool:
+        try:
+            status, _ = member.request("PUT", "/v1/jobs", json.loads(job_body(f"fo-{time.perf_counter_ns()}")),
+                                       timeout=10)
+        except OSError:
+            return False
+        return bool(status == 200)
+
+    kills = 3 if quick else 10
+    with RaftGroup(tmp / "failover", args=_group_args()) as group:
+        times = [failover_once(group, writes_ok) for _ in range(kills)]
+    tab.raw["raft_failover_s"] = times
+    tab.add("raft", f"failover: leader killed to the first acknowledged write through a survivor "
+                    f"(median / max of {kills})",
+            f"{statistics.median(times):.2f} s / {max(times):.2f} s", "< 3 s", verdict(max(times) < 3))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_child(args: list[str], timeout: float) -> dict[str, Any]:
     out = subprocess.run([PY, str(Path(__file__).resolve()), "--child", *args], capture_output=True, text=True,
                          timeout=timeout, env=CHILD_ENV, cwd=str(ROOT))
@@ -1033,7 +1116,7 @@ def section_http(tab: Table, quick: bool, logdir: Path) -> None:
 
 # --- main -----------------------------------------------------------------------------------------------
 
-SECTIONS = ("lib", "block", "backlog", "soak", "durable", "startup", "sched", "http")
+SECTIONS = ("lib", "block", "backlog", "soak", "durable", "raft", "startup", "sched", "http")
 
 
 def main() -> None:
@@ -1083,6 +1166,8 @@ def main() -> None:
                 section_soak(tab, a.quick)
             elif name == "durable":
                 section_durable(tab, a.quick)
+            elif name == "raft":
+                section_raft(tab, a.quick)
             elif name == "startup":
                 section_startup(tab, a.quick, logdir)
             elif name == "sched":

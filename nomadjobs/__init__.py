@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import structs
 from .cluster import Cluster
+from .core.raft import RaftSettings
 from .errors import NomadError
 from .fleet import NodeSpec, default_fleet, golden_fleet
 from .query import QueryMeta, QueryOptions, WriteOptions
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .dump import DumpError
 
 __all__ = ["Cluster", "DumpError", "NomadError", "NomadServer", "NodeSpec", "QueryMeta", "QueryOptions",
-           "WriteOptions", "default_fleet", "golden_fleet", "job_from_dict", "structs"]
+           "RaftSettings", "WriteOptions", "default_fleet", "golden_fleet", "job_from_dict", "structs"]
 __version__ = "0.1.0"
 
 # Loaded on first use. NomadServer is HTTP, so it lives in the shim; this alias only

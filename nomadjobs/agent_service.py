@@ -78,6 +78,11 @@ class AgentService:
         self._require_management(q.token)
         if address not in {server["rpc"] for server in self.servers_in_group()}:
             raise NomadError(f'address "{address}" was not found in the Raft configuration')
+        if self.core.replica is not None:
+            # A group's servers are given at start (--peers); PySyncObj's membership
+            # changes are not used.
+            raise NomadError("the servers of a nomadjobs Raft group are fixed at start: "
+                             f"{address} cannot be removed")
         # The only server: Nomad would remove it and lose its leader; this one stays.
 
     # --- the client agent ---------------------------------------------------------------------

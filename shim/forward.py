@@ -40,14 +40,18 @@ _CHUNK = 64 * 1024
 
 
 def should_forward(replica: Replica, method: str, path: str, query: str) -> bool:
-    """Whether this request is the leader's to answer (see the module docstring)."""
-    if replica.is_leader():
-        return False
+    """Whether this request goes through :func:`forward` (see the module docstring): it
+    is the leader's, and this server is not a leader ready for it. A server just
+    elected answers reads at once and holds writes until its leadership is
+    established (then :func:`forward` answers them here)."""
     if path.startswith(_LOCAL_PREFIXES) or path in _LOCAL_PATHS:
         return False
-    if method in ("GET", "HEAD") and "stale" in query and "stale" in parse_query_string(query, True):
+    if replica.serving_term is not None:
         return False
-    return True
+    reads = method in ("GET", "HEAD")
+    if reads and replica.is_leader():
+        return False
+    return not (reads and "stale" in query and "stale" in parse_query_string(query, True))
 
 
 def forward(replica: Replica, env: WSGIEnvironment, start_response: StartResponse,

@@ -194,7 +194,7 @@ class RaftGroup:
             if None not in statuses.values() and len(indexes) == 1 and applied == indexes:
                 # Twice in a row, a heartbeat apart: nothing was still on its way.
                 if last == {n: st["Index"] for n, st in statuses.items() if st is not None}:
-                    return indexes.pop()
+                    return int(indexes.pop())
                 last = {n: st["Index"] for n, st in statuses.items() if st is not None}
             else:
                 last = {}

@@ -19,11 +19,11 @@ JOB = {"ID": "web", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "web", "Task
 
 # The names docs/library.md promises. Removing one is a breaking change.
 PUBLIC = {"Cluster", "DumpError", "NomadError", "NomadServer", "NodeSpec", "QueryMeta", "QueryOptions",
-          "WriteOptions", "default_fleet", "golden_fleet", "job_from_dict", "structs"}
+          "RaftSettings", "WriteOptions", "default_fleet", "golden_fleet", "job_from_dict", "structs"}
 CLUSTER_API = {"jobs", "register", "advance", "run_until_quiet", "snapshot", "snapshot_at", "index", "reset",
                "dump", "load", "from_dump", "fail_task", "kill_node", "restore_node", "drain_node",
                "make_unhealthy", "stall_deployment", "add_node", "close", "lifecycle", "bootstrap_token",
-               "core", "services"}
+               "core", "services", "replica", "sync"}
 
 
 def test_exports_are_exactly_the_documented_ones() -> None:

@@ -8,6 +8,7 @@ acknowledged write is on every server and all the servers' states are identical.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -20,6 +21,10 @@ from nomadjobs.core.raft import LEADERSHIP_LOST, NO_LEADER, NOT_LEADER, RaftSett
 from nomadjobs.errors import NomadError
 from shim.server import ConfigError, resolve
 from shim.testgroup import RaftGroup, free_port
+
+
+#: Leader kills in the failover test (20 for the issue's target; 2 in the normal suite).
+KILLS = int(os.environ.get("NOMADJOBS_RAFT_KILLS", "2"))
 
 
 def job_body(job_id: str, count: int = 1) -> dict[str, Any]:
@@ -143,7 +148,7 @@ def test_failover_under_concurrent_writers_loses_no_acknowledged_write(nomad_raf
     group = nomad_raft_group
     with Writers(group) as writers:
         wait_for(lambda: writers.count() >= 20, 60, "writers made no progress")
-        for _ in range(2):
+        for _ in range(KILLS):
             leader = group.leader()
             before = writers.count()
             group.kill(leader.number - 1)
@@ -153,7 +158,7 @@ def test_failover_under_concurrent_writers_loses_no_acknowledged_write(nomad_raf
             assert time.monotonic() - killed < 15
             group.restart(leader.number - 1)
             wait_for(lambda: writers.count() > before + 15, 30, "no progress after the restart")
-    assert writers.count() >= 40
+    assert writers.count() >= 20 + 15 * KILLS
     assert_same_everywhere(group, writers.acknowledged)
 
 

@@ -61,6 +61,8 @@ ENQUEUE_TIMEOUT = "timed out enqueuing operation"
 FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
 STATE_NAMES = {FOLLOWER: "Follower", CANDIDATE: "Candidate", LEADER: "Leader"}
 
+#: Records per Raft entry at most: entries stay a few MB, however far the leader ran ahead.
+_MAX_BATCH = 1024
 JOURNAL_FILE = "journal"
 DUMP_FILE = "snapshot"
 
@@ -330,7 +332,10 @@ class Replica:
         """Queue an applied command for the log (under the core's lock, in index order)."""
         term = self.serving_term
         if term is None:
-            raise RuntimeError(f"a command was applied at index {index} on a server that does not lead")
+            # The leadership went between the core's check and this write: it will be
+            # rewound, and its writer's sync() fails.
+            self._written.last = (index, -1)
+            return
         with self._cv:
             if self._queue and self._queue_term != term:
                 self._queue.clear()
@@ -366,8 +371,8 @@ class Replica:
                     self._cv.wait()
                 if self._closed:
                     return
-                batch, term = self._queue, self._queue_term
-                self._queue = []
+                batch, term = self._queue[:_MAX_BATCH], self._queue_term
+                del self._queue[:_MAX_BATCH]
                 first, last, view = batch[0][0], batch[-1][0], batch[-1][3]
                 self._pending[(term, first)] = (last, view)
             try:
