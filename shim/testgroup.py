@@ -43,6 +43,8 @@ class GroupServer:
         self.data_dir = data_dir
         self.log_path = log_path
         self.process: Optional[subprocess.Popen[bytes]] = None
+        #: The management token the harness's own calls carry (with ACLs on).
+        self.token: Optional[str] = None
 
     @property
     def address(self) -> str:
@@ -52,10 +54,12 @@ class GroupServer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
+    def request(self, method: str, path: str, body: Any = None, timeout: float = 10.0,
+                token: Optional[str] = None) -> tuple[int, Any]:
         """(status, decoded JSON or text) of one request to this server."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.address + path, data=data, method=method)
+        headers = {"X-Nomad-Token": token} if token else {}
+        req = urllib.request.Request(self.address + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as answer:
                 status, raw = answer.status, answer.read()
@@ -66,15 +70,22 @@ class GroupServer:
         except ValueError:
             return status, raw.decode(errors="replace")
 
+    def answers(self) -> bool:
+        """Whether its HTTP server is up (``/v1/status/leader`` needs no token)."""
+        try:
+            return self.request("GET", "/v1/status/leader", timeout=2.0)[0] == 200
+        except OSError:
+            return False
+
     def raft_status(self) -> Optional[dict[str, Any]]:
         try:
-            status, body = self.request("GET", "/_nomadjobs/raft", timeout=2.0)
+            status, body = self.request("GET", "/_nomadjobs/raft", timeout=2.0, token=self.token)
         except OSError:
             return None
         return body if status == 200 and isinstance(body, dict) else None
 
     def dump(self) -> dict[str, Any]:
-        status, body = self.request("GET", "/_nomadjobs/state", timeout=30.0)
+        status, body = self.request("GET", "/_nomadjobs/state", timeout=30.0, token=self.token)
         if status != 200:
             raise RuntimeError(f"server {self.number}: dump answered {status}: {body}")
         return dict(body)
@@ -95,6 +106,10 @@ class RaftGroup:
         self.args = list(args)
         self.servers = [GroupServer(number, free_port(), free_port(), root / f"server{number}",
                                     root / f"server{number}.log") for number in range(1, size + 1)]
+        # With ACLs bootstrapped from a given token, the harness's own calls carry it.
+        if "--acl-token" in self.args:
+            for member in self.servers:
+                member.token = self.args[self.args.index("--acl-token") + 1]
         if start:
             for number in range(len(self.servers)):
                 self.start(number)
@@ -118,7 +133,7 @@ class RaftGroup:
         finally:
             log.close()
         deadline = time.monotonic() + 30
-        while member.raft_status() is None:
+        while not member.answers():
             if member.process.poll() is not None:
                 raise RuntimeError(f"{member} exited with {member.process.returncode}: "
                                    f"{member.log_path.read_text(errors='replace')[-2000:]}")
@@ -156,7 +171,9 @@ class RaftGroup:
 
     def isolate(self, number: int, isolated: bool = True) -> None:
         """Drop (or stop dropping) all of server ``number``'s Raft traffic."""
-        status, body = self.servers[number].request("PUT", f"/_nomadjobs/raft/isolate?on={str(isolated).lower()}")
+        member = self.servers[number]
+        status, body = member.request("PUT", f"/_nomadjobs/raft/isolate?on={str(isolated).lower()}",
+                                      token=member.token)
         if status != 200:
             raise RuntimeError(f"isolate answered {status}: {body}")
 

@@ -212,6 +212,46 @@ def test_restarted_server_catches_up_from_the_leaders_snapshot(
     assert "installed a snapshot" in follower.log_path.read_text(errors="replace")
 
 
+def test_acl_password_and_blocking_queries_through_followers(
+        nomad_raft_group_factory: Callable[..., RaftGroup]) -> None:
+    secret = "5c6a3f1e-0000-4000-8000-00000000beef"
+    group = nomad_raft_group_factory(args=("--acl-token", secret, "--raft-password", "group secret"))
+    leader = group.leader()
+    first, second = [member for member in group.servers if member is not leader]
+    # The first leader bootstrapped the token every server was given.
+    assert first.request("GET", "/v1/jobs") == (403, "Permission denied")
+    assert first.request("GET", "/v1/jobs", token=secret) == (200, [])
+    status, answer = first.request("PUT", "/v1/jobs", job_body("guarded"), token=secret)
+    assert status == 200, answer
+    group.wait_converged()
+    index = first.request("GET", "/v1/job/guarded", token=secret)[1]["ModifyIndex"]
+
+    # Long polls on both followers, one forwarded and one stale, woken by a write.
+    woken: dict[str, Any] = {}
+
+    def poll(name: str, member: Any, query: str) -> None:
+        started = time.monotonic()
+        status, job = member.request("GET", f"/v1/job/guarded?index={index}&wait=60s{query}", timeout=90,
+                                     token=secret)
+        woken[name] = (status, job.get("Priority") if isinstance(job, dict) else job, time.monotonic() - started)
+
+    threads = [threading.Thread(target=poll, args=("forwarded", first, "")),
+               threading.Thread(target=poll, args=("stale", second, "&stale"))]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # both parked
+    update = job_body("guarded")
+    update["Job"]["Priority"] = 70
+    assert leader.request("PUT", "/v1/jobs", update, token=secret)[0] == 200
+    for thread in threads:
+        thread.join(timeout=30)
+    assert woken["forwarded"][:2] == (200, 70) and woken["stale"][:2] == (200, 70), woken
+    assert all(took < 20 for _, _, took in woken.values()), woken
+    # The admin endpoints take a management token on any server.
+    assert second.request("GET", "/_nomadjobs/raft")[0] == 403
+    assert second.request("GET", "/_nomadjobs/raft", token=secret)[0] == 200
+
+
 def test_gunicorn_servers_form_a_group_too(nomad_raft_group_factory: Callable[..., RaftGroup]) -> None:
     group = nomad_raft_group_factory(server="gunicorn")
     leader = group.leader()
