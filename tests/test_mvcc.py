@@ -827,3 +827,26 @@ def test_sorted_keys_from_keys_equals_building_them(keys: list[int]) -> None:
     built = SortedKeys.from_keys(ascending)  # the one-pass path
     assert list(built) == list(expected) and len(built) == len(expected)
     assert all(k in built for k in keys)
+
+
+def test_rewind_drops_later_commits_and_commits_go_on_from_there() -> None:
+    schema = TableSchema("t", lambda o: (o["id"],), {})
+    db = Database([schema], history=4)
+    with db.write_txn() as txn:
+        txn.insert("t", {"id": 1})
+    kept = db.snapshot()
+    for n in (2, 3):
+        with db.write_txn() as txn:
+            txn.insert("t", {"id": n})
+    db.rewind(kept)
+    assert db.latest_index == 1 and [row["id"] for row in db.snapshot().scan("t")] == [1]
+    assert db.snapshot_at(3) is None  # the dropped commits are gone from the history too
+    woke: list[int] = []
+    waiter = threading.Thread(target=lambda: woke.append(db.wait(("t",), 1, 10).latest_index))
+    waiter.start()
+    time.sleep(0.05)
+    with db.write_txn() as txn:  # the next commit takes the next index and wakes readers
+        txn.insert("t", {"id": 9})
+    waiter.join(timeout=5)
+    assert woke == [2]
+    assert [row["id"] for row in db.snapshot().scan("t")] == [1, 9]

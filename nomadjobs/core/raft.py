@@ -301,9 +301,11 @@ class Replica:
     def raft_stats(self) -> dict[str, str]:
         """The agent's ``stats.raft`` (Nomad's raft.Stats, the fields clients read)."""
         raw = self.node.getStatus()
+        # In the FSM's indexes (one Raft entry carries many commands): committed is
+        # what is applied; the last index includes a leader's writes not yet committed.
         return {"state": STATE_NAMES.get(raw["state"], str(raw["state"])), "term": str(raw["raft_term"]),
-                "applied_index": str(self.group.applied), "commit_index": str(raw["commit_idx"]),
-                "last_log_index": str(self.last_log_index()), "num_peers": str(len(self.settings.peers)),
+                "applied_index": str(self.group.applied), "commit_index": str(self.group.applied),
+                "last_log_index": str(self.core.index), "num_peers": str(len(self.settings.peers)),
                 "last_contact": f"{self.last_contact_ms()}ms"}
 
     def last_log_index(self) -> int:
@@ -314,6 +316,9 @@ class Replica:
         return sorted({self.settings.bind, *self.settings.peers})
 
     def status(self) -> dict[str, Any]:
+        """This server's view of the group (the admin endpoint's answer). ``Index`` and
+        ``AppliedIndex`` are the FSM's (applied here, committed); ``CommitIndex``,
+        ``FirstLogIndex`` and ``LastLogIndex`` are positions in the Raft log."""
         raw = self.node.getStatus()
         return {"State": STATE_NAMES.get(raw["state"], str(raw["state"])), "Term": raw["raft_term"],
                 "Leader": self.leader_addr() or "", "Servers": self.servers(), "Self": self.settings.bind,

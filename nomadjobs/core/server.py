@@ -175,15 +175,8 @@ class ServerCore:
         """Re-apply a durable log's records after a restore, without the hooks, then
         rebuild what the hooks keep (the blocked-evals tracker, the time table).
         Returns the time of the last record (0 without one)."""
-        last = 0
         with self.lock:
-            for record in records:
-                result = self.fsm.replay(record.command)
-                if result.index != record.log_index:
-                    raise DataDirError(f"the log's record {record.log_index} applied at index {result.index}: "
-                                       "the data dir does not match its snapshot")
-                self.time_table.witness(record.log_index, record.now_ns)
-                last = record.now_ns
+            last = self._apply_records(records, "the data dir does not match its snapshot")
             self.blocked.rebuild(self.snapshot())
         return last
 
@@ -191,12 +184,21 @@ class ServerCore:
         """Apply a leader's committed records on a follower: as :meth:`replay`, but the
         leader-only trackers are left alone (a new leader rebuilds them)."""
         with self.lock:
-            for record in records:
-                result = self.fsm.replay(record.command)
-                if result.index != record.log_index:
-                    raise DataDirError(f"the leader's record {record.log_index} applied at index {result.index} "
-                                       "here: this server's state does not match the group's")
-                self.time_table.witness(record.log_index, record.now_ns)
+            self._apply_records(records, "this server's state does not match its Raft group's")
+
+    def _apply_records(self, records: Iterable[Record], mismatch: str) -> int:
+        """Apply logged records through the FSM without its hooks, each at the index it
+        was logged at (else DataDirError, ``mismatch`` saying why); witness their times.
+        Returns the last record's time (0 without one)."""
+        last = 0
+        for record in records:
+            result = self.fsm.replay(record.command)
+            if result.index != record.log_index:
+                raise DataDirError(f"the record logged at index {record.log_index} applied at index "
+                                   f"{result.index}: {mismatch}")
+            self.time_table.witness(record.log_index, record.now_ns)
+            last = record.now_ns
+        return last
 
     def _track_blocked(self, command: Any) -> None:
         """Keep the blocked-evals tracker on the state: the evaluations a command wrote,

@@ -800,7 +800,16 @@ class Database:
             raise KeyError(f"no tables {sorted(unknown)!r}")
         tables = {name: _build_table(st.schema, rows.get(name, ()), int(table_indexes.get(name, 0)))
                   for name, st in self._root.tables.items()}
-        root = _Root(tables, int(index))
+        self._replace_root(_Root(tables, int(index)))
+
+    def rewind(self, view: Snapshot) -> None:
+        """Go back to an earlier commit of this database, given as a snapshot of it:
+        the commits after it are dropped (a Raft leader's writes that were applied
+        before they were committed, when its leadership is lost). O(1); the history
+        restarts there and every blocked reader wakes to see it."""
+        self._replace_root(view._root)
+
+    def _replace_root(self, root: _Root) -> None:
         txn = self.write_txn()  # held only to keep a commit from interleaving
         try:
             self._history = (root,)
@@ -808,22 +817,6 @@ class Database:
             fire = self._waiters_for(root.tables, ())
         finally:
             txn.abort()  # nothing was written through it
-        for ev in fire:
-            ev.set()
-
-    def rewind(self, view: Snapshot) -> None:
-        """Go back to an earlier commit of this database, given as a snapshot of it:
-        the commits after it are dropped (a Raft leader's writes that were applied
-        before they were committed, when its leadership is lost). O(1); the history
-        restarts there and every blocked reader wakes to see it."""
-        root = view._root
-        txn = self.write_txn()  # held only to keep a commit from interleaving
-        try:
-            self._history = (root,)
-            self._root = root
-            fire = self._waiters_for(root.tables, ())
-        finally:
-            txn.abort()
         for ev in fire:
             ev.set()
 
