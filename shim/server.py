@@ -438,6 +438,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         env = server_env(settings)
         keep_bootstrap_token(settings, env, check_config(env))
         check_bind(settings["host"], settings["port"])
+        if settings["raft_bind"]:  # PySyncObj would retry a taken port for ever
+            check_bind(*parse_bind(settings["raft_bind"]))
     except ConfigError as exc:
         raise SystemExit(f"nomadjobs-server: {exc}") from None
     preload()

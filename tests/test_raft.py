@@ -252,6 +252,27 @@ def test_acl_password_and_blocking_queries_through_followers(
     assert second.request("GET", "/_nomadjobs/raft", token=secret)[0] == 200
 
 
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_the_whole_group_restarts_with_its_state(nomad_raft_group: RaftGroup, how: str) -> None:
+    group = nomad_raft_group
+    acknowledged = set()
+    for n in range(5):
+        job_id = f"before-{n}"
+        assert group.leader().request("PUT", "/v1/jobs", job_body(job_id))[0] == 200
+        acknowledged.add(job_id)
+    index = group.wait_converged()
+    for number in range(3):
+        getattr(group, how)(number)
+    for number in range(3):
+        group.restart(number)
+    leader = group.leader()
+    assert leader.request("PUT", "/v1/jobs", job_body("after"))[0] == 200
+    acknowledged.add("after")
+    assert_same_everywhere(group, acknowledged)
+    # The new leader's summary reconcile and the write: the index went on from where it was.
+    assert leader.dump()["index"] > index
+
+
 def test_gunicorn_servers_form_a_group_too(nomad_raft_group_factory: Callable[..., RaftGroup]) -> None:
     group = nomad_raft_group_factory(server="gunicorn")
     leader = group.leader()
@@ -370,3 +391,18 @@ def test_raft_options_resolve() -> None:
                               "NOMADJOBS_BIND": "127.0.0.1:5001"})
     assert settings["peer_list"] == ["127.0.0.1:7002", "127.0.0.1:7003"]
     assert settings["advertise"] == "127.0.0.1:5001"
+
+
+def test_a_taken_raft_port_stops_the_start(tmp_path: Any) -> None:
+    import socket
+    import subprocess
+    import sys
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "shim.server", "--bind", f"127.0.0.1:{free_port()}",
+                               "--data-dir", str(tmp_path / "d"), "--raft-bind", f"127.0.0.1:{port}"],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
