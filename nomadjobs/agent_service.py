@@ -33,8 +33,8 @@ class AgentService:
     def __init__(self, core: Core, jobs: JobsService) -> None:
         self.core = core
         self.jobs = jobs
-        #: The client's servers (``/v1/agent/servers``), as ip:port.
-        self.client_servers: list[str] = [LEADER_RPC_ADDR]
+        #: The client's servers (``/v1/agent/servers``), as ip:port; None: the group's.
+        self.client_servers: Optional[list[str]] = None
         self.started_ns = time.time_ns()
 
     # --- checks -----------------------------------------------------------------------------
@@ -89,7 +89,12 @@ class AgentService:
     def list_servers(self, token: str = "") -> list[str]:
         """GET /v1/agent/servers (agent read)."""
         self._require(token, "allow_agent_read")
-        return sorted(self.client_servers)
+        return sorted(self._client_servers())
+
+    def _client_servers(self) -> list[str]:
+        if self.client_servers is not None:
+            return self.client_servers
+        return [server.rpc for server in group_servers(self.core)]
 
     def update_servers(self, addresses: list[str], token: str = "") -> None:
         """PUT /v1/agent/servers?address=... (agent write): replaces the list."""
@@ -124,10 +129,12 @@ class AgentService:
         want = {"client", "server"} if kinds is None else set(kinds)
         out: dict[str, Any] = {}
         if "client" in want:
-            ok = bool(self.client_servers)
+            ok = bool(self._client_servers())
             out["client"] = {"message": "ok" if ok else "no known servers", "ok": ok}
         if "server" in want:
-            out["server"] = {"message": "ok", "ok": True}
+            # Status.Leader, forwarded to the leader: with none, Nomad's ErrNoLeader.
+            leader = any(server.leader for server in group_servers(self.core))
+            out["server"] = {"message": "ok" if leader else "No cluster leader", "ok": leader}
         return out
 
     def keyring(self, operation: str, token: str = "") -> None:

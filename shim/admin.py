@@ -27,7 +27,7 @@ import math
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 import falcon
 
@@ -94,10 +94,29 @@ class _Resource:
             return
         resp.status = 200
         resp.content_type = _JSON
-        resp.data = json.dumps(body).encode()
+        if isinstance(body, dict) and len(body.get("tables", ())) > 0:
+            # A whole state can be large: encoded piece by piece as it is sent, so no
+            # single call keeps the interpreter from the server's other threads (a
+            # Raft heartbeat waiting seconds would cost the group its leader).
+            resp.stream = _chunks(json.JSONEncoder().iterencode(body))
+        else:
+            resp.data = json.dumps(body).encode()
 
     def _status(self) -> dict[str, Any]:
         return {"Index": self.cluster.index, "NowNs": self.cluster.now_ns()}
+
+
+def _chunks(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
+    buffer: list[str] = []
+    held = 0
+    for piece in pieces:
+        buffer.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(buffer).encode()
+            buffer, held = [], 0
+    if buffer:
+        yield "".join(buffer).encode()
 
 
 def _read_json(req: falcon.Request) -> Any:

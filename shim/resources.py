@@ -9,6 +9,7 @@ checks Nomad's HTTP layer makes belong to the services, so library callers get t
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
@@ -766,7 +767,12 @@ class AgentHealth(AgentEndpoint):
     def serve(self, req: BodyRequest, resp: Response, ident: str) -> None:
         query_options(req)  # index and wait are parsed (and refused) as everywhere
         kinds = all_params(req, "type") if "type" in params(req) else None
-        send_plain(req, resp, self.agent.health(kinds))
+        health = self.agent.health(kinds)
+        if not all(part["ok"] for part in health.values()):
+            # Nomad answers 500 with the JSON as the error text (encoding/json: Ok, then Message).
+            raise NomadError(json.dumps({kind: {"ok": part["ok"], "message": part["message"]}
+                                         for kind, part in health.items()}, separators=(",", ":")), 500)
+        send_plain(req, resp, health)
 
 
 class AgentKeyring(AgentEndpoint):

@@ -40,11 +40,13 @@ def job_body(job_id: str, count: int = 1) -> dict[str, Any]:
 
 def assert_same_everywhere(group: RaftGroup, acknowledged: set[str]) -> None:
     """Every server holds every acknowledged job, and the servers' states are equal."""
-    for _ in range(5):
+    from concurrent.futures import ThreadPoolExecutor
+    for _ in range(20):
         group.wait_converged()
-        dumps = [member.dump() for member in group.running()]
+        with ThreadPoolExecutor(len(group.servers)) as pool:  # at the same moment, as far as can be
+            dumps = list(pool.map(lambda member: member.dump(), group.running()))
         if len({dump["index"] for dump in dumps}) == 1:
-            break  # else a timer wrote between two dumps: take them again
+            break  # else a timer (the collector, a client) wrote while they were taken: again
     for member, dump in zip(group.running(), dumps):
         jobs = {row["ID"] for row in dump["tables"]["jobs"]["rows"]}
         missing = acknowledged - jobs
@@ -182,6 +184,9 @@ def test_partitioned_minority_refuses_writes_and_rejoins(nomad_raft_group: RaftG
     assert follower.request("GET", "/v1/jobs") == (500, NO_LEADER)
     status, jobs = follower.request("GET", "/v1/jobs?stale")
     assert status == 200 and jobs == []
+    assert follower.request("GET", "/v1/agent/health?type=server") == (
+        500, {"server": {"ok": False, "message": NO_LEADER}})
+    assert leader.request("GET", "/v1/agent/health?type=server") == (200, {"server": {"message": "ok", "ok": True}})
     # The majority carries on.
     assert leader.request("PUT", "/v1/jobs", job_body("majority"))[0] == 200
     acknowledged = {"majority"}

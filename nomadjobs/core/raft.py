@@ -87,8 +87,9 @@ class RaftSettings:
     election_timeout: tuple[float, float] = (0.5, 1.0)
     #: How often a leader sends its heartbeat.
     heartbeat: float = 0.1
-    #: A leader that has heard from no majority for this long steps down.
-    leader_lease: float = 1.0
+    #: A leader that has heard from no majority for this long steps down. Longer than
+    #: the election timeout: a busy interpreter may hold the Raft thread up for a while.
+    leader_lease: float = 2.0
     #: Log entries between snapshots (Nomad's snapshot_threshold).
     snapshot_threshold: int = 8192
     #: How long a write waits for its commit before it fails.
@@ -461,6 +462,7 @@ class Replica:
                 self.committed_view = view
                 self._cv.notify_all()
                 return True
+        started = time.monotonic()
         records = [Record(*item) for item in loads(blob)]
         with self.core.lock:
             self._rewind()
@@ -469,7 +471,16 @@ class Replica:
                 self.group = attrs.evolve(self.group, applied=records[-1].log_index)
                 self.committed_view = self.core.db.snapshot()
                 self._cv.notify_all()
+        self._busy_since(started)
         return True
+
+    def _busy_since(self, started: float) -> None:
+        """Applying ran on PySyncObj's thread, which meanwhile read no heartbeat: push
+        its election deadline back by the time it took, or a follower that applied a
+        big entry (or a snapshot) would stand for election against a live leader."""
+        took = time.monotonic() - started
+        if took > 0.05:
+            self.node._SyncObj__raftElectionDeadline += took
 
     # --- snapshots -------------------------------------------------------------------------------
     def _capture(self) -> _Capture:
@@ -477,6 +488,7 @@ class Replica:
 
     def _install(self, loaded: _Loaded) -> None:
         """A snapshot replaces the state: at start, or sent by the leader."""
+        started = time.monotonic()
         data = loaded.data
         with self.core.lock:
             self.core.restore({name: rows for name, (_, rows) in data.tables.items()},
@@ -486,6 +498,8 @@ class Replica:
                 self.group = loaded.group
                 self.committed_view = self.core.db.snapshot()
                 self._cv.notify_all()
+        if hasattr(self, "node"):  # not while the node is built (a snapshot read at start)
+            self._busy_since(started)
         log.info("installed a snapshot at index %d", data.last_index)
 
     # --- faults and shutdown ---------------------------------------------------------------------
