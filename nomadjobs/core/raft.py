@@ -115,7 +115,43 @@ class _Transport(TCPTransport):  # type: ignore[misc]  # PySyncObj ships no type
             return
         if isinstance(message, dict) and message.get("type") == "append_entries":
             self.last_contact = time.monotonic()
+            message = self._keep_what_matches(message)
         super()._onMessageReceived(node, message)
+
+    def _keep_what_matches(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Guard against a gap in PySyncObj 0.3.17's follower: it drops every entry
+        after ``prevLogIdx`` before it appends, even entries that match. A leader that
+        sends an entry again (after a stale reset of its next index) then makes the
+        follower forget entries it already acknowledged, and the leader may count them
+        as replicated and commit them with that follower's vote; should the leader die
+        then, a committed write is lost (the chaos test saw it).
+
+        Raft drops entries only where they conflict. When this server's last entry is
+        of the sender's term, its whole log is the sender's (it was accepted through
+        that leader's consistency check), so a message whose entries this log already
+        holds is answered as a heartbeat at the end of the log: nothing is dropped,
+        and the leader learns the true match index."""
+        if "prevLogIdx" not in message or message.get("transmission") is not None:
+            return message
+        raft_log = self._syncObj._SyncObj__raftLog
+        if not len(raft_log):
+            return message
+        first_index = raft_log[0][1]
+        last_index, last_term = raft_log[-1][1], raft_log[-1][2]
+        entries = message.get("entries") or []
+        end = entries[-1][1] if entries else message["prevLogIdx"]
+        if end >= last_index or last_term != message["term"]:
+            return message  # nothing of this leader's beyond the message: handled as sent
+
+        def term_at(index: int) -> Optional[int]:
+            pos = index - first_index
+            return raft_log[pos][2] if 0 <= pos < len(raft_log) else None
+
+        if term_at(message["prevLogIdx"]) != message["prevLogTerm"]:
+            return message
+        if any(term_at(index) != term for _, index, term in entries):
+            return message
+        return {**message, "prevLogIdx": last_index, "prevLogTerm": last_term, "entries": []}
 
 
 @attrs.frozen
