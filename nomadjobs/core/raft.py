@@ -119,7 +119,7 @@ class _Transport(TCPTransport):  # type: ignore[misc]  # PySyncObj ships no type
         super()._onMessageReceived(node, message)
 
     def _keep_what_matches(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Guard against a gap in PySyncObj 0.3.17's follower: it drops every entry
+        """Guard against two gaps in PySyncObj 0.3.17's follower. First, it drops every entry
         after ``prevLogIdx`` before it appends, even entries that match. A leader that
         sends an entry again (after a stale reset of its next index) then makes the
         follower forget entries it already acknowledged, and the leader may count them
@@ -130,25 +130,38 @@ class _Transport(TCPTransport):  # type: ignore[misc]  # PySyncObj ships no type
         of the sender's term, its whole log is the sender's (it was accepted through
         that leader's consistency check), so a message whose entries this log already
         holds is answered as a heartbeat at the end of the log: nothing is dropped,
-        and the leader learns the true match index."""
+        and the leader learns the true match index.
+
+        Second, it never drops a conflicting tail itself (see below)."""
         if "prevLogIdx" not in message or message.get("transmission") is not None:
             return message
-        raft_log = self._syncObj._SyncObj__raftLog
+        sync_obj = self._syncObj
+        raft_log = sync_obj._SyncObj__raftLog
         if not len(raft_log):
             return message
         first_index = raft_log[0][1]
-        last_index, last_term = raft_log[-1][1], raft_log[-1][2]
-        entries = message.get("entries") or []
-        end = entries[-1][1] if entries else message["prevLogIdx"]
-        if end >= last_index or last_term != message["term"]:
-            return message  # nothing of this leader's beyond the message: handled as sent
 
         def term_at(index: int) -> Optional[int]:
             pos = index - first_index
             return raft_log[pos][2] if 0 <= pos < len(raft_log) else None
 
-        if term_at(message["prevLogIdx"]) != message["prevLogTerm"]:
+        prev = message["prevLogIdx"]
+        held = term_at(prev)
+        if held is not None and held != message["prevLogTerm"]:
+            # Our entries from ``prev`` on conflict with the leader's. PySyncObj would
+            # only answer "go back one", and the later messages of the same burst
+            # (beyond our log) answer "go to your end": the leader's next index swings
+            # between the two and a follower with a long conflicting tail never
+            # catches up (the chaos test saw one stuck for good). Raft drops the
+            # conflicting entries; then every answer points the same way.
+            if message["term"] >= sync_obj.raftCurrentTerm and prev > sync_obj.raftLastApplied:
+                sync_obj._SyncObj__deleteEntriesFrom(prev)
             return message
+        last_index, last_term = raft_log[-1][1], raft_log[-1][2]
+        entries = message.get("entries") or []
+        end = entries[-1][1] if entries else prev
+        if end >= last_index or last_term != message["term"] or held is None:
+            return message  # nothing of this leader's beyond the message: handled as sent
         if any(term_at(index) != term for _, index, term in entries):
             return message
         return {**message, "prevLogIdx": last_index, "prevLogTerm": last_term, "entries": []}
