@@ -19,7 +19,7 @@ from .core.protocol import Core
 from .errors import NomadError, bad_request, not_found, permission_denied
 from .jobs import JobsService
 from .query import QueryOptions
-from .services import LEADER_RPC_ADDR, SERF_ADDR, SERF_PORT, SERVER_NAME, group_servers, server_member, this_server
+from .services import SERF_ADDR, SERF_PORT, SERVER_NAME, group_servers, server_member, this_server
 
 __all__ = ["AgentService"]
 
