@@ -21,7 +21,7 @@ from .core.durable import DataDir
 from .core.raft import RaftSettings, Replica
 from .core.server import ServerCore
 from .lifecycle import Lifecycle
-from .recovery import MODE_KEY, RAFT_MODE, check_mode
+from .recovery import MODE_KEY, RAFT_MODE, check_mode, identity
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -43,12 +43,11 @@ def start_replica(cluster: "Cluster", settings: RaftSettings, data_dir: Optional
     if data_dir is not None:
         lock_dir = DataDir(data_dir)  # one server per dir, this cluster's identity
         try:
-            identity = {"region": core.region, "datacenter": core.datacenter}
             if lock_dir.is_new:
-                lock_dir.initialize(identity)
+                lock_dir.initialize(identity(core))
                 lock_dir.set_meta(MODE_KEY, RAFT_MODE)
             else:
-                lock_dir.check_identity(identity)
+                lock_dir.check_identity(identity(core))
                 check_mode(lock_dir, raft=True)
             settings = attrs.evolve(settings, directory=os.path.join(os.fspath(data_dir), RAFT_SUBDIR))
         except BaseException:

@@ -61,7 +61,7 @@ def forward(replica: Replica, env: WSGIEnvironment, start_response: StartRespons
     ``max_body``: the leader refuses it as too big."""
     target = replica.wait_for_leader(HOLD_S)
     if target is None:
-        return _plain(start_response, 500, NO_LEADER)
+        return _error(start_response, NO_LEADER)
     if target == "":
         return local(env, start_response)  # elected meanwhile
     method = env["REQUEST_METHOD"]
@@ -81,7 +81,7 @@ def forward(replica: Replica, env: WSGIEnvironment, start_response: StartRespons
     except OSError as exc:
         conn.close()
         # Nomad's words when the RPC to the leader fails.
-        return _plain(start_response, 500, f"rpc error: {exc}")
+        return _error(start_response, f"rpc error: {exc}")
     out = [(name, value) for name, value in answer.getheaders() if name.lower() not in _HOP]
     if method != "HEAD" and answer.getheader("Content-Length") is not None:
         out.append(("Content-Length", answer.getheader("Content-Length") or "0"))
@@ -117,9 +117,9 @@ def _header_name(key: str) -> str:
     return "-".join(part.capitalize() for part in key[5:].split("_"))
 
 
-def _plain(start_response: StartResponse, status: int, text: str) -> list[bytes]:
+def _error(start_response: StartResponse, text: str) -> list[bytes]:
+    """A 500 with Nomad's plain-text error body."""
     data = text.encode()
-    reason = {500: "Internal Server Error"}.get(status, "")
-    start_response(f"{status} {reason}", [("Content-Type", "text/plain; charset=utf-8"),
-                                          ("Content-Length", str(len(data)))])
+    start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8"),
+                                                 ("Content-Length", str(len(data)))])
     return [data]

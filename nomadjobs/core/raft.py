@@ -170,13 +170,12 @@ class _Transport(TCPTransport):  # type: ignore[misc]  # PySyncObj ships no type
 @attrs.frozen
 class _GroupState:
     """What the log says of the group, beside the tables: the term of the latest
-    ``lead`` entry, who that leader is, every server that has led, and the last
-    index a valid entry brought."""
+    ``lead`` entry, who that leader is (Raft and HTTP addresses), and the last index
+    a valid entry brought."""
 
     epoch: int = 0
     leader: str = ""
     leader_http: str = ""
-    members: tuple[tuple[str, str], ...] = ()
     applied: int = 0
 
 
@@ -190,7 +189,7 @@ class _Capture:
 
     def __reduce__(self) -> tuple[Any, ...]:
         payload, _ = snapshot_payload(self.view, self.time_table, self.now_ns)
-        return _Loaded, (payload, tuple(getattr(self.group, field.name) for field in attrs.fields(_GroupState)))
+        return _Loaded, (payload, attrs.astuple(self.group))
 
 
 class _Loaded:
@@ -291,9 +290,6 @@ class Replica:
     @property
     def transport(self) -> _Transport:
         return self.node._SyncObj__transport  # type: ignore[no-any-return]
-
-    def raft_state(self) -> int:
-        return int(self.node.getStatus()["state"])
 
     def is_leader(self) -> bool:
         return self.node._isLeader()  # type: ignore[no-any-return]
@@ -490,11 +486,7 @@ class Replica:
     # --- applying committed entries (PySyncObj's thread) -----------------------------------------
     def _apply_lead(self, term: int, addr: str, http_addr: str) -> None:
         with self._cv:
-            group = self.group
-            members = dict(group.members)
-            members[addr] = http_addr
-            self.group = attrs.evolve(group, epoch=term, leader=addr, leader_http=http_addr,
-                                      members=tuple(sorted(members.items())))
+            self.group = attrs.evolve(self.group, epoch=term, leader=addr, leader_http=http_addr)
             self._cv.notify_all()
         if self._raft_term == term:
             self._events.put(("lead", term))
