@@ -2,7 +2,7 @@
 
 On a replicated server, a request is answered here only if this server leads, if it
 is a read that allows stale answers (``?stale``), or if it is about this agent
-(``/v1/agent/``, ``/v1/status/``, ``/v1/regions``, ``/v1/metrics``, the admin routes).
+(``/v1/agent/``, ``/v1/regions``, ``/v1/metrics``, the admin routes).
 Every other request is sent on to the leader's HTTP address, which its ``lead`` entry
 in the Raft log announced, and the leader's answer streams back as it comes (logs that
 follow, long polls). While there is no leader the request waits for one as long as
@@ -31,7 +31,8 @@ log = logging.getLogger("nomadjobs.shim")
 HOLD_S = 5.0
 #: Answers the leader may take: a blocking query waits up to 10 minutes plus jitter.
 PROXY_TIMEOUT_S = 11 * 60.0
-_LOCAL_PREFIXES = ("/v1/agent/", "/v1/status/", "/_nomadjobs/")
+# /v1/status/leader and /peers are forwarded: Nomad's Status RPCs need a leader too.
+_LOCAL_PREFIXES = ("/v1/agent/", "/_nomadjobs/")
 _LOCAL_PATHS = frozenset({"/v1/regions", "/v1/metrics"})
 # Hop-by-hop headers (RFC 7230 6.1) stay with each connection.
 _HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",

@@ -71,11 +71,13 @@ class GroupServer:
             return status, raw.decode(errors="replace")
 
     def answers(self) -> bool:
-        """Whether its HTTP server is up (``/v1/status/leader`` needs no token)."""
+        """Whether its HTTP server is up: any answer of ``/v1/agent/health`` (a 500
+        while there is no leader) counts."""
         try:
-            return self.request("GET", "/v1/status/leader", timeout=2.0)[0] == 200
+            self.request("GET", "/v1/agent/health", timeout=2.0)
         except OSError:
             return False
+        return True
 
     def raft_status(self) -> Optional[dict[str, Any]]:
         try:

@@ -182,6 +182,7 @@ def test_partitioned_minority_refuses_writes_and_rejoins(nomad_raft_group: RaftG
     # a stale read still answers from what it has.
     assert follower.request("PUT", "/v1/jobs", job_body("minority")) == (500, NO_LEADER)
     assert follower.request("GET", "/v1/jobs") == (500, NO_LEADER)
+    assert follower.request("GET", "/v1/status/leader") == (500, NO_LEADER)  # as a real server answers
     status, jobs = follower.request("GET", "/v1/jobs?stale")
     assert status == 200 and jobs == []
     assert follower.request("GET", "/v1/agent/health?type=server") == (

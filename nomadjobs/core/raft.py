@@ -57,6 +57,9 @@ LEADERSHIP_LOST = "leadership lost while committing log"
 NOT_LEADER = "node is not the leader"
 ENQUEUE_TIMEOUT = "timed out enqueuing operation"
 
+#: X-Nomad-LastContact of a server that never heard from a leader (as v0.7.1 answers).
+NEVER_CONTACTED_MS = (2**63 - 1) // 10**6
+
 # PySyncObj's states (pysyncobj.syncobj._RAFT_STATE).
 FOLLOWER, CANDIDATE, LEADER = 0, 1, 2
 STATE_NAMES = {FOLLOWER: "Follower", CANDIDATE: "Candidate", LEADER: "Leader"}
@@ -336,7 +339,8 @@ class Replica:
         if self.is_leader():
             return 0
         contact = self.transport.last_contact
-        return int((time.monotonic() - contact) * 1000) if contact else 0
+        # Never heard from one: Nomad reports the largest duration (math.MaxInt64 ns) in ms.
+        return int((time.monotonic() - contact) * 1000) if contact else NEVER_CONTACTED_MS
 
     def reachable(self, addr: str) -> bool:
         """Whether this server has a connection to the peer at ``addr``."""
